@@ -1,0 +1,249 @@
+/**
+ * The ways a person can be named to a provider, and the canonical `PersonKey` used for dedupe,
+ * caching and the ledger. Parsing never throws: bad input comes back as an `InvalidIdentifier` value.
+ *
+ * @since 0.1.0
+ */
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+
+/** @since 0.1.0 @category Models */
+export const IdentifierKind = Schema.Literal("linkedin", "email", "x", "github")
+/** @since 0.1.0 @category Models */
+export type IdentifierKind = typeof IdentifierKind.Type
+
+/** @since 0.1.0 @category Models */
+export const PersonKey = Schema.String.pipe(Schema.brand("@enrich/core/PersonKey"))
+/** @since 0.1.0 @category Models */
+export type PersonKey = typeof PersonKey.Type
+
+/** Which LinkedIn URL family a profile came from: public profile, Sales Navigator lead, Recruiter profile. */
+export const LinkedInPath = Schema.Literal("in", "sales/lead", "talent/profile")
+/** @since 0.1.0 @category Models */
+export type LinkedInPath = typeof LinkedInPath.Type
+
+/** @since 0.1.0 @category Models */
+export class LinkedInProfile extends Schema.TaggedClass<LinkedInProfile>()("LinkedInProfile", {
+  path: LinkedInPath,
+  /** decoded slug; lower-cased for `/in/` profiles, whose slugs LinkedIn treats case-insensitively */
+  slug: Schema.String,
+  /** canonical `https://www.linkedin.com/<path>/<slug>`: what we send, so what providers echo back */
+  url: Schema.String
+}) {
+  get kind(): "linkedin" {
+    return "linkedin"
+  }
+  get key(): PersonKey {
+    return PersonKey.make(`linkedin:${this.path}/${this.slug}`)
+  }
+}
+
+/** @since 0.1.0 @category Models */
+export class EmailAddress extends Schema.TaggedClass<EmailAddress>()("EmailAddress", {
+  address: Schema.String
+}) {
+  get kind(): "email" {
+    return "email"
+  }
+  get key(): PersonKey {
+    return PersonKey.make(`email:${this.address}`)
+  }
+}
+
+/** @since 0.1.0 @category Models */
+export class XHandle extends Schema.TaggedClass<XHandle>()("XHandle", {
+  /** without the leading `@`, case kept as given (X handles are case-insensitive; the key is lower-cased) */
+  handle: Schema.String
+}) {
+  get kind(): "x" {
+    return "x"
+  }
+  get key(): PersonKey {
+    return PersonKey.make(`x:${this.handle.toLowerCase()}`)
+  }
+}
+
+/** @since 0.1.0 @category Models */
+export class GitHubUsername extends Schema.TaggedClass<GitHubUsername>()("GitHubUsername", {
+  username: Schema.String
+}) {
+  get kind(): "github" {
+    return "github"
+  }
+  get key(): PersonKey {
+    return PersonKey.make(`github:${this.username.toLowerCase()}`)
+  }
+}
+
+/** @since 0.1.0 @category Models */
+export const Identifier = Schema.Union(LinkedInProfile, EmailAddress, XHandle, GitHubUsername)
+/** @since 0.1.0 @category Models */
+export type Identifier = typeof Identifier.Type
+
+/** Input that cannot name a person, with the reason a user can act on. */
+export class InvalidIdentifier extends Schema.TaggedClass<InvalidIdentifier>()("InvalidIdentifier", {
+  kind: IdentifierKind,
+  input: Schema.String,
+  reason: Schema.String
+}) {}
+
+/** @since 0.1.0 @category Models */
+export interface ParseOptions {
+  /**
+   * Accept a bare LinkedIn slug (`jake`) as `/in/jake`. Only Fiber's single and exhaustive endpoints
+   * take bare slugs; everything else needs a URL, so this is off by default.
+   */
+  readonly bareSlugs?: boolean
+}
+
+const invalid = (kind: IdentifierKind, input: string, reason: string) =>
+  Either.left(new InvalidIdentifier({ kind, input, reason }))
+
+// Host: optional scheme, any subdomain (www, m, uk, de, ...), then linkedin.<tld>. Matched case-insensitively:
+// we are more lenient than Fiber's case-sensitive regex, and the canonical URL we send satisfies it.
+const linkedInUrl =
+  /^(?:https?:\/\/)?(?:[a-z0-9-]+\.)*linkedin\.[a-z]{2,}(?::\d+)?\/(in|pub|sales\/lead|sales\/people|talent\/profile|company|school)\/([^/?#]*)(.*)$/i
+const bareSlug = /^[\p{L}\p{N}\-_.%]{3,100}$/u
+
+const decodeSlug = (raw: string): string | undefined => {
+  try {
+    return decodeURIComponent(raw).normalize("NFC")
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Canonicalises any LinkedIn profile URL form (scheme or not, www/country/mobile subdomains, trailing slash,
+ * query and fragment, extra path segments, percent-encoding, case) to one `LinkedInProfile`.
+ *
+ * @since 0.1.0 @category Parsing
+ */
+export const parseLinkedIn = (
+  input: string,
+  options: ParseOptions = {}
+): Either.Either<LinkedInProfile, InvalidIdentifier> => {
+  const trimmed = input.trim()
+  if (trimmed === "") return invalid("linkedin", input, "empty LinkedIn URL")
+  const match = linkedInUrl.exec(trimmed)
+  if (match === null) {
+    if (/linkedin\./i.test(trimmed)) {
+      return invalid("linkedin", input, "not a LinkedIn profile URL (expected /in/, /sales/lead/ or /talent/profile/)")
+    }
+    if (bareSlug.test(trimmed) && !trimmed.includes("@")) {
+      if (options.bareSlugs !== true) {
+        return invalid(
+          "linkedin",
+          input,
+          "bare LinkedIn slug without a URL; write https://www.linkedin.com/in/" + trimmed +
+            " or allow bare slugs for a provider that accepts them"
+        )
+      }
+      return makeProfile("in", trimmed, input)
+    }
+    return invalid("linkedin", input, "not a LinkedIn URL")
+  }
+  const family = match[1]!.toLowerCase()
+  if (family === "company" || family === "school") {
+    return invalid("linkedin", input, `a LinkedIn ${family} page, not a person`)
+  }
+  if (family === "pub") return invalid("linkedin", input, "legacy /pub/ profile URL; providers need an /in/ URL")
+  if (family === "sales/people") {
+    return invalid("linkedin", input, "Sales Navigator /sales/people/ URL; export the /sales/lead/ URL instead")
+  }
+  let rawSlug = match[2]!
+  if (family === "sales/lead") rawSlug = rawSlug.split(",")[0]!
+  if (rawSlug === "") return invalid("linkedin", input, "LinkedIn URL has no profile slug")
+  return makeProfile(family as LinkedInPath, rawSlug, input)
+}
+
+const makeProfile = (
+  path: LinkedInPath,
+  rawSlug: string,
+  input: string
+): Either.Either<LinkedInProfile, InvalidIdentifier> => {
+  const decoded = decodeSlug(rawSlug)
+  if (decoded === undefined) return invalid("linkedin", input, "LinkedIn slug has broken percent-encoding")
+  if (/[\s/\\?#,]/.test(decoded)) return invalid("linkedin", input, "LinkedIn slug contains a separator or space")
+  // Public profile slugs are case-insensitive; Sales Navigator and Recruiter ids are opaque and keep their case.
+  const slug = path === "in" ? decoded.toLowerCase() : decoded
+  return Either.right(
+    new LinkedInProfile({ path, slug, url: `https://www.linkedin.com/${path}/${encodeURIComponent(slug)}` })
+  )
+}
+
+const emailPattern = /^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[^\s@<>(),;:"]{2,}$/
+
+/** @since 0.1.0 @category Parsing */
+export const parseEmail = (input: string): Either.Either<EmailAddress, InvalidIdentifier> => {
+  const address = input.trim().replace(/^mailto:/i, "").toLowerCase()
+  if (address === "") return invalid("email", input, "empty email")
+  if (!emailPattern.test(address)) return invalid("email", input, "not an email address")
+  return Either.right(new EmailAddress({ address }))
+}
+
+const xHandlePattern = /^[A-Za-z0-9_]{1,15}$/
+
+/** @since 0.1.0 @category Parsing */
+export const parseXHandle = (input: string): Either.Either<XHandle, InvalidIdentifier> => {
+  let handle = input.trim()
+  const url = /^(?:https?:\/\/)?(?:www\.|mobile\.)?(?:x|twitter)\.com\/([^/?#]+)/i.exec(handle)
+  if (url !== null) handle = url[1]!
+  handle = handle.replace(/^@/, "")
+  if (handle === "") return invalid("x", input, "empty X handle")
+  if (!xHandlePattern.test(handle)) return invalid("x", input, "X handles are 1-15 letters, digits or _")
+  return Either.right(new XHandle({ handle }))
+}
+
+const gitHubPattern = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/
+
+/** @since 0.1.0 @category Parsing */
+export const parseGitHub = (input: string): Either.Either<GitHubUsername, InvalidIdentifier> => {
+  let username = input.trim()
+  const url = /^(?:https?:\/\/)?(?:www\.)?github\.com\/([^/?#]+)/i.exec(username)
+  if (url !== null) username = url[1]!
+  username = username.replace(/^@/, "")
+  if (username === "") return invalid("github", input, "empty GitHub username")
+  if (!gitHubPattern.test(username)) {
+    return invalid("github", input, "GitHub usernames are letters, digits and single hyphens, at most 39")
+  }
+  return Either.right(new GitHubUsername({ username }))
+}
+
+/** @since 0.1.0 @category Parsing */
+export const parse = (
+  kind: IdentifierKind,
+  input: string,
+  options: ParseOptions = {}
+): Either.Either<Identifier, InvalidIdentifier> => {
+  switch (kind) {
+    case "linkedin":
+      return parseLinkedIn(input, options)
+    case "email":
+      return parseEmail(input)
+    case "x":
+      return parseXHandle(input)
+    case "github":
+      return parseGitHub(input)
+  }
+}
+
+/** @since 0.1.0 @category Accessors */
+export const kindOf = (identifier: Identifier): IdentifierKind => identifier.kind
+
+/** @since 0.1.0 @category Accessors */
+export const keyOf = (identifier: Identifier): PersonKey => identifier.key
+
+/** The raw value a provider is sent for this identifier (canonical URL, address, handle, username). */
+export const valueOf = (identifier: Identifier): string => {
+  switch (identifier._tag) {
+    case "LinkedInProfile":
+      return identifier.url
+    case "EmailAddress":
+      return identifier.address
+    case "XHandle":
+      return identifier.handle
+    case "GitHubUsername":
+      return identifier.username
+  }
+}

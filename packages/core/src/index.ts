@@ -1,0 +1,18 @@
+/** @since 0.1.0 */
+export * as Backoff from "./Backoff.js"
+/** @since 0.1.0 */
+export * as Contact from "./Contact.js"
+/** @since 0.1.0 */
+export * as ContactProvider from "./ContactProvider.js"
+/** @since 0.1.0 */
+export * as EnrichmentError from "./EnrichmentError.js"
+/** @since 0.1.0 */
+export * as Identifier from "./Identifier.js"
+/** @since 0.1.0 */
+export * as PersonResult from "./PersonResult.js"
+/** @since 0.1.0 */
+export * as Polling from "./Polling.js"
+/** @since 0.1.0 */
+export * as RateLimits from "./RateLimits.js"
+/** @since 0.1.0 */
+export * as Journal from "./Journal.js"
