@@ -50,5 +50,7 @@ export const schedule = (policy: RetryPolicy): Schedule.Schedule<unknown, Enrich
 export const retryTransient = <A, E extends EnrichmentError, R>(
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Backoff, (policy) =>
-    Effect.retry(effect, schedule(policy) as unknown as Schedule.Schedule<unknown, E>))
+  Effect.flatMap(
+    Backoff,
+    (policy) => Effect.retry(effect, schedule(policy) as unknown as Schedule.Schedule<unknown, E>)
+  )

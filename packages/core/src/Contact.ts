@@ -4,8 +4,8 @@
  *
  * @since 0.1.0
  */
-import { parsePhoneNumberFromString } from "libphonenumber-js"
 import * as Schema from "effect/Schema"
+import { parsePhoneNumberFromString } from "libphonenumber-js"
 
 /** The fields a user can ask for. */
 export const Field = Schema.Literal("work_email", "personal_email", "phone")

@@ -151,8 +151,8 @@ export const parseLinkedIn = (
   if (family === "sales/people") {
     return invalid("linkedin", input, "Sales Navigator /sales/people/ URL; export the /sales/lead/ URL instead")
   }
-  let rawSlug = match[2]!
-  if (family === "sales/lead") rawSlug = rawSlug.split(",")[0]!
+  // As in Fiber's pattern, a comma ends the slug (Sales Navigator appends ",NAME_SEARCH,..." to its ids).
+  const rawSlug = match[2]!.split(",")[0]!
   if (rawSlug === "") return invalid("linkedin", input, "LinkedIn URL has no profile slug")
   return makeProfile(family as LinkedInPath, rawSlug, input)
 }

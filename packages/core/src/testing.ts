@@ -105,26 +105,29 @@ export const makeInMemory = (options: InMemoryOptions) =>
       })
 
     const status = (ref: JobRef) =>
-      Effect.flatMap(Ref.modify(jobs, (all) => {
-        const job = all.get(ref.id)
-        if (job === undefined) return [undefined, all] as const
-        const next = new Map(all).set(ref.id, { ...job, polls: job.polls + 1 })
-        return [{ ...job, polls: job.polls + 1 }, next] as const
-      }), (job) => {
-        if (job === undefined) {
-          return Effect.fail(new InvalidRequest({ provider: options.name, message: `unknown job ${ref.id}` }))
+      Effect.flatMap(
+        Ref.modify(jobs, (all) => {
+          const job = all.get(ref.id)
+          if (job === undefined) return [undefined, all] as const
+          const next = new Map(all).set(ref.id, { ...job, polls: job.polls + 1 })
+          return [{ ...job, polls: job.polls + 1 }, next] as const
+        }),
+        (job) => {
+          if (job === undefined) {
+            return Effect.fail(new InvalidRequest({ provider: options.name, message: `unknown job ${ref.id}` }))
+          }
+          const done = job.polls >= (options.pollsToComplete ?? 1)
+          return Effect.succeed(
+            new JobStatus({
+              state: !done ? "running" : job.failing ? "failed" : "completed",
+              total: job.request.people.length,
+              finished: done ? job.request.people.length : 0,
+              charged: cost * job.request.people.length,
+              refunded: 0
+            })
+          )
         }
-        const done = job.polls >= (options.pollsToComplete ?? 1)
-        return Effect.succeed(
-          new JobStatus({
-            state: !done ? "running" : job.failing ? "failed" : "completed",
-            total: job.request.people.length,
-            finished: done ? job.request.people.length : 0,
-            charged: cost * job.request.people.length,
-            refunded: 0
-          })
-        )
-      })
+      )
 
     const service: ContactProviderService = {
       capabilities,

@@ -3,7 +3,7 @@
  * and bodies to `EnrichmentError`, decode with Schema (drift → `MalformedResponse` with the path), and
  * retry transient failures per `Backoff`. Provider modules add their auth and their own error readings.
  */
-import * as Headers from "@effect/platform/Headers"
+import type * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -202,6 +202,7 @@ export const make = (client: HttpClient.HttpClient, options: Options): ProviderH
           ))
       ).pipe(Effect.withSpan(`${provider}.${endpoint}`, { attributes: { provider, endpoint } }))
     },
-    raw: (endpoint, request, rawOptions) => Backoff.retryTransient(checked(endpoint, request, rawOptions?.bare === true))
+    raw: (endpoint, request, rawOptions) =>
+      Backoff.retryTransient(checked(endpoint, request, rawOptions?.bare === true))
   }
 }
