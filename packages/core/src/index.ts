@@ -16,3 +16,9 @@ export * as Polling from "./Polling.js"
 export * as RateLimits from "./RateLimits.js"
 /** @since 0.1.0 */
 export * as Journal from "./Journal.js"
+/** @since 0.1.0 */
+export * as Budget from "./Budget.js"
+/** @since 0.1.0 */
+export * as Merge from "./Merge.js"
+/** @since 0.1.0 */
+export * as Waterfall from "./Waterfall.js"

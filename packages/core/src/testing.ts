@@ -69,6 +69,8 @@ export const makeInMemory = (options: InMemoryOptions) =>
   Effect.gen(function*() {
     const counters = yield* Ref.make<InMemoryCounters>({ submissions: 0, perPerson: new Map(), creditsCharged: 0 })
     const jobs = yield* Ref.make(new Map<string, { request: EnrichRequest; polls: number; failing: boolean }>())
+    // like TheHog: a submit repeating an idempotency key gets the first job back, uncharged
+    const byIdempotencyKey = new Map<string, JobRef>()
     const cost = options.costPerPerson ?? 1
     const pageSize = options.pageSize ?? 10
     const capabilities: Capabilities = {
@@ -136,12 +138,14 @@ export const makeInMemory = (options: InMemoryOptions) =>
           if (request.people.length > capabilities.maxBatch) {
             return yield* new InvalidRequest({ provider: options.name, message: "batch too large" })
           }
+          const replay = byIdempotencyKey.get(request.idempotencyKey)
+          if (replay !== undefined) return replay
           yield* charge(request)
           const { submissions } = yield* Ref.get(counters)
           const id = `${options.name}-job-${submissions}`
           const failing = options.failingJobs?.includes(submissions) ?? false
           yield* Ref.update(jobs, (all) => new Map(all).set(id, { request, polls: 0, failing }))
-          return new JobRef({
+          const ref = new JobRef({
             provider: options.name,
             id,
             mode: "batch",
@@ -150,6 +154,8 @@ export const makeInMemory = (options: InMemoryOptions) =>
             fields: request.fields,
             charged: cost * request.people.length
           })
+          byIdempotencyKey.set(request.idempotencyKey, ref)
+          return ref
         }),
       poll: status,
       results: (ref, cursor) =>

@@ -69,7 +69,11 @@ describe("Contact", () => {
         const back = yield* Schema.decode(codec)(yield* Schema.encode(codec)(result))
         assert.deepStrictEqual(back, result)
       }
-      const error = new EnrichmentError.RateLimited({ provider: "fiber", endpoint: "batch/start", retryAfterMillis: 1500 })
+      const error = new EnrichmentError.RateLimited({
+        provider: "fiber",
+        endpoint: "batch/start",
+        retryAfterMillis: 1500
+      })
       const errorCodec = Schema.parseJson(EnrichmentError.EnrichmentError)
       const decoded = yield* Schema.decode(errorCodec)(yield* Schema.encode(errorCodec)(error))
       assert.strictEqual(decoded._tag, "RateLimited")

@@ -72,7 +72,10 @@ describe("Identifier.parseLinkedIn", () => {
   }
 
   it("accepts bare slugs only when asked", () => {
-    assert.deepStrictEqual(keyOf("jake", { bareSlugs: true }), Either.right(Identifier.PersonKey.make("linkedin:in/jake")))
+    assert.deepStrictEqual(
+      keyOf("jake", { bareSlugs: true }),
+      Either.right(Identifier.PersonKey.make("linkedin:in/jake"))
+    )
   })
 
   it.prop(

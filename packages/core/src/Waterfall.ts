@@ -1,0 +1,443 @@
+/**
+ * The waterfall: providers in the user's order; each person goes to the next provider only for the fields
+ * still missing under the stop policy, only if that provider takes their identifier kind, within the credit
+ * budget. Every step goes through the `Journal` first, so a run can be resumed after a crash without
+ * losing a result or paying twice.
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import { Budget } from "./Budget.js"
+import type { Field } from "./Contact.js"
+import {
+  chunkKey,
+  ContactProviders,
+  type ContactProviderService,
+  EnrichRequest,
+  type JobRef,
+  type Person
+} from "./ContactProvider.js"
+import { type EnrichmentError, InvalidRequest, isEnrichmentError } from "./EnrichmentError.js"
+import type { PersonKey } from "./Identifier.js"
+import { type ChunkRecord, Journal, type JournalError } from "./Journal.js"
+import { defaultStopPolicy, merge, type Merged, missingFields, type StopPolicy } from "./Merge.js"
+import { Failed, type ProviderOutcome } from "./PersonResult.js"
+
+/** @since 0.1.0 @category Models */
+export interface Options {
+  readonly runId: string
+  /** deduplicated, valid people, in input order (the order makes chunking deterministic, hence resumable) */
+  readonly people: ReadonlyArray<Person>
+  /** provider names, in waterfall order */
+  readonly providers: ReadonlyArray<string>
+  readonly fields: readonly [Field, ...Array<Field>]
+  readonly stopPolicy?: StopPolicy
+  /** reuse outcomes bought within this age instead of buying them again (default 30 days; 0 disables) */
+  readonly cacheMaxAge?: Duration.DurationInput
+  /** chunks in flight per provider (default: the provider's active-job cap, else 4) */
+  readonly concurrency?: number
+  /** at most this many people per chunk (default: the provider's cap) */
+  readonly chunkSize?: number
+  /**
+   * A chunk recorded but with no job id after a crash may or may not have reached a provider that gives
+   * no way to know (no idempotency key). By default it is reported and not sent again; true resends it.
+   */
+  readonly resubmitAmbiguous?: boolean
+  readonly onEvent?: (event: Event) => Effect.Effect<void>
+}
+
+/** Progress, for a live display or logs. */
+export type Event =
+  | { readonly _tag: "StageStarted"; readonly provider: string; readonly people: number; readonly cached: number }
+  | { readonly _tag: "ChunkSubmitted"; readonly provider: string; readonly people: number; readonly job: string }
+  | {
+    readonly _tag: "PageCommitted"
+    readonly provider: string
+    readonly outcomes: number
+    readonly found: number
+  }
+  | {
+    readonly _tag: "ChunkFinished"
+    readonly provider: string
+    readonly state: "finished" | "failed"
+    readonly charged: number
+    readonly message?: string
+  }
+  | { readonly _tag: "BudgetReached"; readonly provider: string; readonly unsent: number }
+  | { readonly _tag: "StageFinished"; readonly provider: string }
+
+/** Per-provider reconciliation: what was asked and what came back. */
+export interface ProviderSummary {
+  readonly provider: string
+  readonly requested: number
+  readonly cached: number
+  readonly found: number
+  readonly notFound: number
+  readonly failed: number
+  readonly rejected: number
+  readonly credits: number
+}
+
+/** @since 0.1.0 @category Models */
+export interface Result {
+  readonly merged: ReadonlyMap<PersonKey, Merged>
+  /** every outcome per person, in provider order */
+  readonly outcomes: ReadonlyMap<PersonKey, ReadonlyArray<ProviderOutcome>>
+  readonly providers: ReadonlyArray<ProviderSummary>
+  /** people never sent to a provider that would have been asked, because the budget ran out */
+  readonly unsentForBudget: ReadonlyArray<PersonKey>
+  /** chunks left unsent after a crash because resending could pay twice (see `resubmitAmbiguous`) */
+  readonly ambiguousChunks: ReadonlyArray<string>
+  readonly credits: { readonly spent: number; readonly limit: number | undefined }
+}
+
+const sameFields = (a: ReadonlyArray<Field>, b: ReadonlyArray<Field>) =>
+  a.length === b.length && a.every((f) => b.includes(f))
+
+/** Groups people by the field set they still need, keeping input order inside each group. */
+const groupByFields = (people: ReadonlyArray<{ person: Person; fields: ReadonlyArray<Field> }>) => {
+  const groups: Array<{ fields: readonly [Field, ...Array<Field>]; people: Array<Person> }> = []
+  for (const { fields, person } of people) {
+    let group = groups.find((g) => sameFields(g.fields, fields))
+    if (group === undefined) {
+      group = { fields: fields as readonly [Field, ...Array<Field>], people: [] }
+      groups.push(group)
+    }
+    group.people.push(person)
+  }
+  return groups
+}
+
+const chunksOf = <A>(items: ReadonlyArray<A>, size: number): Array<Array<A>> => {
+  const out: Array<Array<A>> = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}
+
+/**
+ * Runs the waterfall to the end (or to the budget), resuming whatever the journal holds for `runId`.
+ *
+ * @since 0.1.0 @category Combinators
+ */
+export const run = (
+  options: Options
+): Effect.Effect<Result, JournalError | EnrichmentError, ContactProviders | Journal | Budget> =>
+  Effect.gen(function*() {
+    const registry = yield* ContactProviders
+    const journal = yield* Journal
+    const budget = yield* Budget
+    const emit = options.onEvent ?? (() => Effect.void)
+    const policy = options.stopPolicy ?? defaultStopPolicy
+    const cacheMaxAge = options.cacheMaxAge ?? Duration.days(30)
+    const byKey = new Map(options.people.map((p) => [p.key, p]))
+    const outcomes = new Map<PersonKey, Array<ProviderOutcome>>()
+    const merged = new Map<PersonKey, Merged>()
+    const summaries: Array<ProviderSummary> = []
+    const unsentForBudget = new Set<PersonKey>()
+    const ambiguous: Array<string> = []
+
+    const providers: Array<ContactProviderService> = []
+    for (const name of options.providers) {
+      const service = registry.get(name)
+      if (service === undefined) {
+        return yield* new InvalidRequest({
+          provider: name,
+          message: `unknown provider "${name}" (configured: ${[...registry.keys()].join(", ") || "none"})`
+        })
+      }
+      providers.push(service)
+    }
+    const order = options.providers
+
+    // What a resumed run already holds: its chunks, their reservations and charges.
+    const previous = yield* journal.chunks(options.runId)
+    yield* budget.adopt(
+      previous.filter((c) => c.state === "recorded" || c.state === "submitted").reduce((n, c) => n + c.reserved, 0),
+      previous.reduce((n, c) => n + (c.charged ?? 0), 0)
+    )
+
+    const record = (outcome: ProviderOutcome, provider: string) => {
+      const key = outcome.key
+      if (key === undefined) return // a provider-side rejection always names its person; input ones never get here
+      const list = outcomes.get(key) ?? []
+      // one outcome per person and provider: a later page or a resumed chunk may repeat one
+      const same = list.findIndex((o) => providerOfOutcome(o) === provider)
+      if (same === -1) list.push(outcome)
+      else if (list[same]!._tag !== "Found") list[same] = outcome
+      outcomes.set(key, list)
+      merged.set(key, merge(key, list, order))
+    }
+
+    for (const provider of providers) {
+      const name = provider.capabilities.provider
+      const stats = { requested: 0, cached: 0, found: 0, notFound: 0, failed: 0, rejected: 0, credits: 0 }
+      const count = (outcome: ProviderOutcome) => {
+        if (outcome._tag === "Found") stats.found++
+        else if (outcome._tag === "NotFound") stats.notFound++
+        else if (outcome._tag === "Failed") stats.failed++
+        else stats.rejected++
+      }
+
+      // Who needs this provider, for which fields.
+      const wanting = options.people.flatMap((person) => {
+        if (!provider.capabilities.identifierKinds.includes(person.identifier.kind)) return []
+        const fields = missingFields(merged.get(person.key), options.fields, policy)
+          .filter((f) => provider.capabilities.fields.includes(f))
+        return fields.length === 0 ? [] : [{ person, fields }]
+      })
+
+      // Chunks this run already recorded for this provider are the truth: re-adopt them as they were.
+      const adopted = previous.filter((c) => c.provider === name)
+      const inAdopted = new Set(adopted.flatMap((c) => c.keys))
+      const fresh = wanting.filter((w) => !inAdopted.has(w.person.key))
+
+      // Reuse outcomes bought earlier (other runs) instead of buying them again.
+      const toSend: Array<{ person: Person; fields: ReadonlyArray<Field> }> = []
+      if (Duration.toMillis(cacheMaxAge) > 0) {
+        for (const group of groupByFields(fresh)) {
+          const cached = yield* journal.outcomesFor(name, group.people.map((p) => p.key), group.fields, cacheMaxAge)
+          for (const person of group.people) {
+            const hit = cached.get(person.key)
+            if (hit === undefined) toSend.push({ person, fields: group.fields })
+            else {
+              stats.cached++
+              count(hit)
+              record(hit, name)
+            }
+          }
+        }
+      } else toSend.push(...fresh)
+
+      yield* emit({
+        _tag: "StageStarted",
+        provider: name,
+        people: toSend.length + inAdopted.size,
+        cached: stats.cached
+      })
+
+      const size = Math.max(1, Math.min(options.chunkSize ?? Infinity, provider.capabilities.maxBatch))
+      const planned = groupByFields(toSend).flatMap((group) =>
+        chunksOf(group.people, size).map((people) => ({ people, fields: group.fields }))
+      )
+
+      const settleChunk = (chunk: ChunkRecord, ref: JobRef | undefined, seen: ReadonlyArray<ProviderOutcome>) =>
+        Effect.gen(function*() {
+          // Upfront billers report charges and refunds on the job; others are charged per delivered value.
+          const status = ref === undefined || provider.capabilities.cost.billing !== "upfront-per-person"
+            ? undefined
+            : yield* Effect.option(provider.poll(ref))
+          const reported = status !== undefined && Option.isSome(status)
+            ? status.value.charged - status.value.refunded
+            : undefined
+          // per person, what the adapter says this person cost (0 for a miss at a per-value biller)
+          const delivered = seen.reduce(
+            (n, o) => n + (o._tag === "Found" || o._tag === "NotFound" ? o.provenance.cost : 0),
+            0
+          )
+          const charged = reported !== undefined && reported > 0 ? reported : delivered
+          return charged
+        })
+
+      const runChunk = (chunk: ChunkRecord) =>
+        Effect.gen(function*() {
+          const people = chunk.keys.flatMap((k) => {
+            const p = byKey.get(k)
+            return p === undefined ? [] : [p]
+          })
+          stats.requested += people.length
+          if (chunk.state === "finished" || chunk.state === "failed") {
+            const done = yield* journal.outcomesFor(name, chunk.keys, chunk.fields, Duration.infinity)
+            for (const o of done.values()) {
+              count(o)
+              record(o, name)
+            }
+            stats.credits += chunk.charged ?? 0
+            return
+          }
+          const members = new Set<string>(chunk.keys)
+          const seen: Array<ProviderOutcome> = []
+          if (chunk.cursor !== undefined || chunk.state === "submitted") {
+            const before = yield* journal.outcomesFor(name, chunk.keys, chunk.fields, Duration.infinity)
+            seen.push(...before.values())
+          }
+          const accept = (page: ReadonlyArray<ProviderOutcome>, cursor: string | undefined) =>
+            Effect.gen(function*() {
+              const mine = page.filter((o) => o.key !== undefined && members.has(o.key))
+              yield* journal.commitPage(chunk.idempotencyKey, mine, cursor)
+              seen.push(...mine)
+              yield* emit({
+                _tag: "PageCommitted",
+                provider: name,
+                outcomes: mine.length,
+                found: mine.filter((o) => o._tag === "Found").length
+              })
+            })
+
+          const attempt = Effect.gen(function*() {
+            const request = new EnrichRequest({
+              people: people as [Person, ...Array<Person>],
+              fields: chunk.fields,
+              idempotencyKey: chunk.idempotencyKey
+            })
+            const sync = provider.capabilities.sync
+            if (
+              chunk.state === "recorded" && sync !== undefined && people.length <= sync.maxBatch && planned.length <= 1
+            ) {
+              yield* accept(yield* provider.enrichSync(request), undefined)
+              return undefined
+            }
+            let ref = chunk.job
+            if (ref === undefined) {
+              ref = yield* provider.submit(request)
+              yield* journal.markSubmitted(chunk.idempotencyKey, ref)
+              yield* emit({ _tag: "ChunkSubmitted", provider: name, people: people.length, job: ref.id })
+            }
+            const job = ref
+            yield* Stream.runForEach(provider.results(job, chunk.cursor), (page) => accept(page.results, page.cursor))
+            return job
+          })
+
+          // A provider error fails this chunk and the run goes on; a journal error stops the run (nothing is safe).
+          const finished = yield* attempt.pipe(
+            Effect.map((job) => Either.right(job)),
+            Effect.catchIf(isEnrichmentError, (error) => Effect.succeed(Either.left(error)))
+          )
+          // Anyone the provider did not account for is a failure at this provider, written down too.
+          const accounted = new Set(seen.map((o) => o.key))
+          const missing = people.filter((p) => !accounted.has(p.key))
+          const reason = finished._tag === "Left"
+            ? `${finished.left._tag}: ${finished.left.message}`
+            : "not in the provider's output"
+          if (missing.length > 0) {
+            yield* accept(missing.map((p) => new Failed({ key: p.key, provider: name, reason })), undefined)
+          }
+          for (const o of seen) {
+            count(o)
+            record(o, name)
+          }
+          const charged = yield* settleChunk(chunk, finished._tag === "Right" ? finished.right : chunk.job, seen)
+          stats.credits += charged
+          yield* budget.settle(chunk.reserved, charged)
+          const state = finished._tag === "Left" ? "failed" as const : "finished" as const
+          yield* journal.finishChunk(chunk.idempotencyKey, {
+            state,
+            charged,
+            ...(finished._tag === "Left" ? { message: reason } : {})
+          })
+          yield* emit({
+            _tag: "ChunkFinished",
+            provider: name,
+            state,
+            charged,
+            ...(state === "failed" ? { message: reason } : {})
+          })
+        })
+
+      // Adopted chunks first (resume), then new ones; a recorded-but-unsent chunk is ambiguous unless the
+      // provider dedupes by idempotency key.
+      const work: Array<Effect.Effect<void, JournalError>> = []
+      for (const chunk of adopted) {
+        if (
+          chunk.state === "recorded" && provider.capabilities.resubmitSafety !== "idempotency-key" &&
+          options.resubmitAmbiguous !== true
+        ) {
+          ambiguous.push(chunk.idempotencyKey)
+          for (const key of chunk.keys) {
+            const failed = new Failed({
+              key,
+              provider: name,
+              reason: "ambiguous after a crash: may have been sent; resume with --resubmit-ambiguous to resend"
+            })
+            count(failed)
+            record(failed, name)
+          }
+          continue
+        }
+        work.push(runChunk(chunk))
+      }
+      const unitCost = (fields: ReadonlyArray<Field>) => provider.capabilities.cost.maxPerPerson(fields, "batch")
+      let budgetReached = false
+      for (const plan of planned) {
+        work.push(Effect.gen(function*() {
+          if (budgetReached) {
+            for (const p of plan.people) unsentForBudget.add(p.key)
+            return
+          }
+          const cost = unitCost(plan.fields)
+          const fits = yield* budget.reserveUpTo(plan.people.length, cost)
+          if (fits < plan.people.length) {
+            budgetReached = true
+            for (const p of plan.people.slice(fits)) unsentForBudget.add(p.key)
+            yield* emit({ _tag: "BudgetReached", provider: name, unsent: plan.people.length - fits })
+          }
+          if (fits === 0) return
+          const people = plan.people.slice(0, fits)
+          const keys = people.map((p) => p.key)
+          const chunk = yield* journal.recordChunk({
+            runId: options.runId,
+            provider: name,
+            idempotencyKey: chunkKey(name, keys, plan.fields),
+            keys,
+            fields: plan.fields,
+            reserved: fits * cost
+          })
+          yield* runChunk(chunk)
+        }))
+      }
+      const concurrency = options.concurrency ?? provider.capabilities.maxActiveJobs ?? 4
+      yield* Effect.all(work, { concurrency, discard: true })
+      summaries.push({ provider: name, ...stats })
+      yield* emit({ _tag: "StageFinished", provider: name })
+    }
+
+    const snapshot = yield* budget.snapshot
+    return {
+      merged,
+      outcomes,
+      providers: summaries,
+      unsentForBudget: [...unsentForBudget],
+      ambiguousChunks: ambiguous,
+      credits: { spent: snapshot.spent, limit: snapshot.limit }
+    }
+  })
+
+const providerOfOutcome = (outcome: ProviderOutcome): string | undefined =>
+  outcome._tag === "Found" || outcome._tag === "NotFound"
+    ? outcome.provenance.provider
+    : outcome.provider
+
+/** A quote per provider before spending: how many people it could be asked about and the most that costs. */
+export interface Quote {
+  readonly provider: string
+  readonly people: number
+  readonly fields: ReadonlyArray<Field>
+  readonly maxCredits: number
+}
+
+/**
+ * The most each provider could cost if every person reached it (the first provider's figure is exact for its
+ * worst case; later ones shrink as earlier providers fill fields).
+ *
+ * @since 0.1.0 @category Combinators
+ */
+export const quote = (
+  people: ReadonlyArray<Person>,
+  providers: ReadonlyArray<ContactProviderService>,
+  fields: ReadonlyArray<Field>
+): ReadonlyArray<Quote> =>
+  providers.map((provider) => {
+    const asked = fields.filter((f) => provider.capabilities.fields.includes(f))
+    const n = asked.length === 0
+      ? 0
+      : people.filter((p) => provider.capabilities.identifierKinds.includes(p.identifier.kind)).length
+    return {
+      provider: provider.capabilities.provider,
+      people: n,
+      fields: asked,
+      maxCredits: n * provider.capabilities.cost.maxPerPerson(asked, "batch")
+    }
+  })

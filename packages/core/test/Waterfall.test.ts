@@ -1,0 +1,188 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Budget from "../src/Budget.js"
+import { Email, makePhone } from "../src/Contact.js"
+import { ContactProviders, Person } from "../src/ContactProvider.js"
+import * as Identifier from "../src/Identifier.js"
+import * as Journal from "../src/Journal.js"
+import { type Known, makeInMemory } from "../src/testing.js"
+import * as Waterfall from "../src/Waterfall.js"
+
+const linkedin = (i: number) => {
+  const identifier = Either.getOrThrow(Identifier.parseLinkedIn(`https://www.linkedin.com/in/person-${i}`))
+  return new Person({ key: identifier.key, identifier })
+}
+const byEmail = (i: number) => {
+  const identifier = Either.getOrThrow(Identifier.parseEmail(`someone${i}@example.org`))
+  return new Person({ key: identifier.key, identifier })
+}
+const work = (i: number, verdict: "valid" | "risky" | "invalid" = "valid") =>
+  new Email({ address: `p${i}@acme.io`, kind: "work", verdict })
+const personal = (i: number) => new Email({ address: `p${i}@gmail.com`, kind: "personal", verdict: "valid" })
+
+const people = Array.from({ length: 30 }, (_, i) => linkedin(i))
+
+// "a" knows work emails of 0-14 (risky for 10-14); "b" knows work emails of 10-24 and phones of evens;
+// "c" takes emails as identifiers too and knows phones of everyone below 28.
+const directoryA = new Map<Identifier.PersonKey, Known>(
+  people.slice(0, 15).map((p, i) => [p.key, { emails: [work(i, i >= 10 ? "risky" : "valid")], phones: [] }])
+)
+const directoryB = new Map<Identifier.PersonKey, Known>(
+  people.slice(10, 25).map((p, j) => [p.key, {
+    emails: [work(j + 10)],
+    phones: (j + 10) % 2 === 0 ? [makePhone(`+1415555${String(1000 + j)}`, "mobile")] : []
+  }])
+)
+const emailPeople = [byEmail(1), byEmail(2)]
+const directoryC = new Map<Identifier.PersonKey, Known>([
+  ...people.slice(0, 28).map((p, i) =>
+    [p.key, { emails: [personal(i)], phones: [makePhone(`+1212555${String(2000 + i)}`)] }] as const
+  ),
+  [emailPeople[0]!.key, { emails: [work(101)], phones: [] }]
+])
+
+const providers = Effect.gen(function*() {
+  const a = yield* makeInMemory({ name: "a", directory: directoryA, maxBatch: 8, costPerPerson: 2 })
+  const b = yield* makeInMemory({ name: "b", directory: directoryB, maxBatch: 5, costPerPerson: 3 })
+  const c = yield* makeInMemory({
+    name: "c",
+    directory: directoryC,
+    maxBatch: 10,
+    costPerPerson: 1,
+    identifierKinds: ["linkedin", "email"]
+  })
+  return { a, b, c, registry: ContactProviders.fromServices([a.service, b.service, c.service]) }
+})
+
+const runWith = (options: Omit<Waterfall.Options, "runId">, budget?: number, journal?: Journal.JournalService) =>
+  Effect.gen(function*() {
+    const { a, b, c, registry } = yield* providers
+    const result = yield* Waterfall.run({ runId: "run-1", ...options }).pipe(
+      Effect.provide(Layer.mergeAll(
+        Layer.succeed(ContactProviders, registry),
+        journal === undefined ? Journal.layerMemory : Layer.succeed(Journal.Journal, journal),
+        Budget.layer(budget)
+      ))
+    )
+    return { result, counters: { a: yield* a.counters, b: yield* b.counters, c: yield* c.counters } }
+  })
+
+const filled = (result: Waterfall.Result, field: "work_email" | "phone") =>
+  [...result.merged.values()].filter((m) => m.best[field] !== undefined).length
+
+describe("Waterfall", () => {
+  it.effect("finds more than any single provider, asking later ones only for what is missing", () =>
+    Effect.gen(function*() {
+      const { counters, result } = yield* runWith({ people, providers: ["a", "b"], fields: ["work_email"] })
+      // a alone: 15 work emails (5 risky); a then b: 0-24 = 25, and 10-14 upgraded from risky to valid
+      assert.strictEqual(filled(result, "work_email"), 25)
+      const p12 = result.merged.get(people[12]!.key)!.best.work_email!
+      assert.strictEqual(p12.verdict, "valid")
+      assert.strictEqual(p12.provenance.provider, "b")
+      // b is asked only for the 15 people a did not answer with a valid email (10-29 = 20)
+      assert.strictEqual(counters.a.perPerson.size, 30)
+      assert.strictEqual(counters.b.perPerson.size, 20)
+      assert.isFalse(counters.b.perPerson.has(people[3]!.key))
+      // everyone asked once per provider; credits are exactly the minimum for the order
+      assert.isTrue([...counters.a.perPerson.values(), ...counters.b.perPerson.values()].every((n) => n === 1))
+      assert.strictEqual(result.credits.spent, 30 * 2 + 20 * 3)
+      const [sa, sb] = result.providers
+      assert.deepStrictEqual([sa!.requested, sa!.found, sa!.notFound], [30, 15, 15])
+      assert.deepStrictEqual([sb!.requested, sb!.found, sb!.notFound], [20, 15, 5])
+    }))
+
+  it.effect("keeps a risky value as fallback when nobody has better", () =>
+    Effect.gen(function*() {
+      const { result } = yield* runWith({ people: people.slice(10, 15), providers: ["a", "c"], fields: ["work_email"] })
+      for (const p of people.slice(10, 15)) {
+        assert.strictEqual(result.merged.get(p.key)!.best.work_email!.verdict, "risky")
+      }
+    }))
+
+  it.effect("a looser stop policy stops on risky", () =>
+    Effect.gen(function*() {
+      const { counters } = yield* runWith({
+        people: people.slice(10, 15),
+        providers: ["a", "b"],
+        fields: ["work_email"],
+        stopPolicy: { acceptAtLeast: { work_email: "risky", personal_email: "valid", phone: "valid" } }
+      })
+      assert.strictEqual(counters.b.perPerson.size, 0)
+    }))
+
+  it.effect("routes identifiers only to providers that take their kind", () =>
+    Effect.gen(function*() {
+      const { counters, result } = yield* runWith({
+        people: [...people.slice(0, 2), ...emailPeople],
+        providers: ["a", "c"],
+        fields: ["work_email"]
+      })
+      assert.isFalse(counters.a.perPerson.has(emailPeople[0]!.key))
+      assert.strictEqual(counters.c.perPerson.get(emailPeople[0]!.key), 1)
+      assert.strictEqual(result.merged.get(emailPeople[0]!.key)!.best.work_email!.value, "p101@acme.io")
+      assert.isUndefined(result.merged.get(emailPeople[1]!.key)!.best.work_email)
+      assert.deepStrictEqual(result.outcomes.get(emailPeople[1]!.key)!.map((o) => o._tag), ["NotFound"])
+    }))
+
+  it.effect("asks each provider only for the fields it still misses", () =>
+    Effect.gen(function*() {
+      const { result } = yield* runWith({ people, providers: ["b", "c"], fields: ["work_email", "phone"] })
+      // b gives phones to evens in 10-24; c fills the other phones below 28
+      assert.strictEqual(filled(result, "phone"), 28)
+      assert.strictEqual(result.merged.get(people[12]!.key)!.best.phone!.provenance.provider, "b")
+      assert.strictEqual(result.merged.get(people[13]!.key)!.best.phone!.provenance.provider, "c")
+    }))
+
+  it.effect("never exceeds the budget, and says who was not sent", () =>
+    Effect.gen(function*() {
+      const { counters, result } = yield* runWith({ people, providers: ["a", "b"], fields: ["work_email"] }, 41)
+      // a costs 2 per person: 20 fit in 41 credits, b (3 each) gets nobody
+      assert.isAtMost(result.credits.spent, 41)
+      assert.strictEqual(result.credits.spent, 40)
+      assert.strictEqual(counters.a.creditsCharged + counters.b.creditsCharged, 40)
+      assert.strictEqual(counters.a.perPerson.size, 20)
+      assert.strictEqual(counters.b.perPerson.size, 0)
+      // 20-29 never reached a; b would have been asked about 10-29
+      assert.strictEqual(result.unsentForBudget.length, 20)
+    }))
+
+  it.effect("quotes the worst case per provider before spending", () =>
+    Effect.gen(function*() {
+      const { a, c } = yield* providers
+      const quote = Waterfall.quote([...people, ...emailPeople], [a.service, c.service], ["work_email"])
+      assert.deepStrictEqual(quote.map((q) => [q.provider, q.people, q.maxCredits]), [["a", 30, 60], ["c", 32, 32]])
+    }))
+
+  it.effect("resumes after a crash without sending anyone twice", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.makeMemory
+      let pages = 0
+      // the "crash": the journal dies on the 4th page commit
+      const crashing: Journal.JournalService = {
+        ...journal,
+        commitPage: (key, outcomes, cursor) =>
+          ++pages === 4
+            ? Effect.fail(new Journal.JournalError({ message: "disk gone" }))
+            : journal.commitPage(key, outcomes, cursor)
+      }
+      const { a, b, c, registry } = yield* providers
+      const layer = (j: Journal.JournalService) =>
+        Layer.mergeAll(
+          Layer.succeed(ContactProviders, registry),
+          Layer.succeed(Journal.Journal, j),
+          Budget.layer(undefined)
+        )
+      const options = { runId: "crashy", people, providers: ["a", "b"], fields: ["work_email"] } as const
+      const first = yield* Effect.exit(Waterfall.run(options).pipe(Effect.provide(layer(crashing))))
+      assert.isTrue(Exit.isFailure(first))
+      const resumed = yield* Waterfall.run(options).pipe(Effect.provide(layer(journal)))
+      assert.strictEqual(filled(resumed, "work_email"), 25)
+      const seen = { a: yield* a.counters, b: yield* b.counters }
+      assert.isTrue([...seen.a.perPerson.values(), ...seen.b.perPerson.values()].every((n) => n === 1))
+      assert.strictEqual(seen.a.perPerson.size, 30)
+      assert.strictEqual((yield* c.counters).submissions, 0)
+    }))
+})
