@@ -43,7 +43,7 @@ describe("Universe", () => {
     const universe = new Universe({ seed: 42, size: 5000 })
     const rows = sample(universe, 300)
     assert.strictEqual(rows.length, 300)
-    const parsed = rows.map((r) =>
+    const parsed = rows.map((r): Either.Either<Identifier.Identifier, Identifier.InvalidIdentifier> =>
       r.linkedin_url !== ""
         ? Identifier.parseLinkedIn(r.linkedin_url)
         : r.email !== ""
