@@ -1,0 +1,401 @@
+/**
+ * Reads the people to enrich from a CSV or JSON-lines file. Every data line comes back as a row, with its
+ * 1-based line number: rows without a usable identifier, malformed CSV records and invalid JSON lines are
+ * rows whose identifier is an `InvalidIdentifier` carrying the reason, never dropped and never a crash.
+ *
+ * @since 0.1.0
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import { Identifier } from "@enrich/core"
+import type { CsvError } from "csv-parse"
+import { parse } from "csv-parse"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+
+/** @since 0.1.0 @category Errors */
+export class InputError extends Schema.TaggedError<InputError>()("InputError", {
+  path: Schema.String,
+  message: Schema.String
+}) {}
+
+/** @since 0.1.0 @category Models */
+export type Format = "csv" | "jsonl"
+
+/** @since 0.1.0 @category Models */
+export interface InputRow {
+  /** 1-based line in the file where the record starts (the CSV header is line 1) */
+  readonly line: number
+  readonly columns: Readonly<Record<string, string>>
+  readonly identifier: Either.Either<Identifier.Identifier, Identifier.InvalidIdentifier>
+}
+
+/** @since 0.1.0 @category Models */
+export interface InputFile {
+  readonly path: string
+  readonly format: Format
+  /** column names in input order (CSV: the header; JSONL: keys in order of first appearance) */
+  readonly columns: ReadonlyArray<string>
+  readonly rows: ReadonlyArray<InputRow>
+}
+
+/**
+ * Accepted identifier columns, matched case-insensitively after trimming. When a row has values in several,
+ * the first non-empty one in this order is used (LinkedIn, then email, then X, then GitHub; within a kind in
+ * the listed order) and the others are ignored, even if that first value turns out to be invalid: the row is
+ * then rejected with that value's reason rather than silently matched on a weaker identifier.
+ *
+ * @since 0.1.0 @category Models
+ */
+export const identifierColumns: ReadonlyArray<readonly [Identifier.IdentifierKind, ReadonlyArray<string>]> = [
+  ["linkedin", ["linkedin_url", "linkedin", "profile_url"]],
+  ["email", ["email"]],
+  ["x", ["x_handle", "twitter", "x"]],
+  ["github", ["github_username", "github"]]
+]
+
+const acceptedNames = identifierColumns.flatMap(([, names]) => names).join(", ")
+
+interface IdentifierColumn {
+  readonly kind: Identifier.IdentifierKind
+  readonly column: string
+}
+
+/** The identifier columns among `columns`, in priority order. */
+const findIdentifierColumns = (columns: Iterable<string>): ReadonlyArray<IdentifierColumn> => {
+  const byName = new Map<string, string>()
+  for (const column of columns) {
+    const name = column.trim().toLowerCase()
+    if (!byName.has(name)) byName.set(name, column)
+  }
+  return identifierColumns.flatMap(([kind, names]) =>
+    names.flatMap((name) => {
+      const column = byName.get(name)
+      return column === undefined ? [] : [{ kind, column }]
+    })
+  )
+}
+
+const invalid = (kind: Identifier.IdentifierKind, input: string, reason: string) =>
+  Either.left(new Identifier.InvalidIdentifier({ kind, input, reason }))
+
+/** Malformed lines are quoted back in their row, shortened: a runaway quoted field can swallow a whole file. */
+const excerpt = (text: string): string => text.length > 200 ? `${text.slice(0, 200)}…` : text
+
+const identify = (
+  found: ReadonlyArray<IdentifierColumn>,
+  columns: Readonly<Record<string, string>>
+): Either.Either<Identifier.Identifier, Identifier.InvalidIdentifier> => {
+  for (const { column, kind } of found) {
+    const value = columns[column]
+    if (value !== undefined && value.trim() !== "") return Identifier.parse(kind, value)
+  }
+  return invalid(found[0]?.kind ?? "linkedin", "", "no identifier in row")
+}
+
+/**
+ * The format from `--format`, else from the extension (`.csv`; `.jsonl`, `.ndjson` and `.json` are read as
+ * JSON lines).
+ *
+ * @since 0.1.0 @category Parsing
+ */
+export const formatOf = (path: string, format?: Format | undefined): Either.Either<Format, InputError> => {
+  if (format !== undefined) return Either.right(format)
+  const extension = /\.([^./\\]+)$/.exec(path)?.[1]?.toLowerCase()
+  switch (extension) {
+    case "csv":
+      return Either.right("csv")
+    case "jsonl":
+    case "ndjson":
+    case "json":
+      return Either.right("jsonl")
+    default:
+      return Either.left(
+        new InputError({
+          path,
+          message: `cannot tell the format of ${path} from its extension; use .csv, .jsonl, .ndjson or .json ` +
+            `(one JSON object per line), or pass --format csv|jsonl`
+        })
+      )
+  }
+}
+
+const readError = (path: string) => (error: { readonly message: string }) =>
+  new InputError({ path, message: `cannot read ${path}: ${error.message}` })
+
+/** The file must exist and be a regular file: a clear message beats a stream error later. */
+const checkFile = (fs: FileSystem.FileSystem, path: string) =>
+  fs.stat(path).pipe(
+    Effect.mapError((error) =>
+      new InputError({
+        path,
+        message: error._tag === "SystemError" && error.reason === "NotFound"
+          ? `input file not found: ${path}`
+          : `cannot read ${path}: ${error.message}`
+      })
+    ),
+    Effect.filterOrFail(
+      (info) => info.type === "File",
+      () => new InputError({ path, message: `not a file: ${path}` })
+    )
+  )
+
+const noIdentifierColumn = (path: string, columns: ReadonlyArray<string>) =>
+  new InputError({
+    path,
+    message: `no identifier column in ${path}: found ${
+      columns.length === 0 ? "no columns" : columns.map((c) => JSON.stringify(c)).join(", ")
+    }; expected one of ${acceptedNames} (case-insensitive)`
+  })
+
+// ---------------------------------------------------------------------------------------------------------------
+// CSV
+
+/**
+ * Counts line breaks across the raw text of consecutive records ("\r\n", "\r" and "\n" count once each, also
+ * when "\r\n" is split between two records). csv-parse's own `info.lines` counts a quoted "\r\n" twice, so
+ * line numbers are derived from the raw text instead.
+ */
+const makeLineCounter = () => {
+  let line = 1
+  let pendingCR = false
+  /** the line the record starts on (after any blank lines it carries in front), and advances past it */
+  return (raw: string): number => {
+    let i = 0
+    let start: number | undefined
+    for (; i < raw.length; i++) {
+      const c = raw[i]
+      if (start === undefined && c !== "\r" && c !== "\n") start = line
+      if (c === "\n") {
+        if (!pendingCR) line++
+        pendingCR = false
+      } else if (c === "\r") {
+        line++
+        pendingCR = true
+      } else {
+        pendingCR = false
+      }
+    }
+    return start ?? line
+  }
+}
+
+type CsvEvent =
+  | { readonly _tag: "Record"; readonly line: number; readonly fields: ReadonlyArray<string> }
+  | { readonly _tag: "Malformed"; readonly line: number; readonly raw: string; readonly reason: string }
+
+const csvReason = (error: CsvError): string => {
+  switch (error.code) {
+    case "CSV_RECORD_INCONSISTENT_FIELDS_LENGTH":
+      return `malformed CSV record: it has more fields than the header`
+    case "CSV_QUOTE_NOT_CLOSED":
+      return "malformed CSV record: a quoted field is never closed (the rest of the file was read as part of it)"
+    default:
+      return `malformed CSV record: ${error.message}`
+  }
+}
+
+/** Parses the file into records and malformed records, in file order, each with its starting line. */
+const parseCsv = (fs: FileSystem.FileSystem, path: string) =>
+  Effect.suspend(() => {
+    const events: Array<CsvEvent> = []
+    const lineOf = makeLineCounter()
+    const parser = parse({
+      bom: true,
+      raw: true,
+      // A stray quote inside an unquoted field (`Bob "the builder"`) is kept as text, not an error.
+      relax_quotes: true,
+      // Rows missing trailing fields (spreadsheets drop empty trailing cells) read those fields as empty;
+      // rows with more fields than the header are reported instead, since their data would be misplaced.
+      relax_column_count_less: true,
+      skip_empty_lines: true,
+      skip_records_with_error: true,
+      // Records are collected here, in parse order, instead of being pushed through the readable side.
+      // With `raw`, each record arrives as `{ record, raw }`.
+      on_record: (record: unknown) => {
+        const { raw, record: fields } = record as { readonly record: Array<string>; readonly raw: string }
+        events.push({ _tag: "Record", line: lineOf(raw), fields })
+        return null
+      },
+      on_skip: (error: CsvError | undefined, raw: string | undefined) => {
+        const text = raw ?? (error as (CsvError & { readonly raw?: string }) | undefined)?.raw ?? ""
+        const line = lineOf(text)
+        events.push({
+          _tag: "Malformed",
+          line,
+          raw: text.replace(/^[\r\n]+|[\r\n]+$/g, ""),
+          reason: error === undefined ? "malformed CSV record" : csvReason(error)
+        })
+        return undefined
+      }
+    })
+    // Listen from the start: an "error" without a listener would crash the process, and "end" may come
+    // before the fiber gets to wait for it.
+    let settled: { readonly error?: Error } | undefined
+    let notify: (() => void) | undefined
+    parser.on("end", () => {
+      settled ??= {}
+      notify?.()
+    })
+    parser.on("error", (error) => {
+      settled ??= { error }
+      notify?.()
+    })
+    parser.resume()
+    const finished = Effect.async<void, InputError>((resume) => {
+      const settle = () => {
+        const error = settled?.error
+        resume(error === undefined ? Effect.void : Effect.fail(readError(path)(error)))
+      }
+      if (settled !== undefined) settle()
+      else notify = settle
+    })
+    return fs.stream(path).pipe(
+      Stream.mapError(readError(path)),
+      Stream.runForEach((chunk) => Effect.sync(() => parser.write(chunk))),
+      Effect.zipRight(Effect.sync(() => parser.end())),
+      Effect.zipRight(finished),
+      Effect.onInterrupt(() => Effect.sync(() => parser.destroy())),
+      Effect.as(events)
+    )
+  })
+
+/** Unique, non-empty column names: later duplicates get `_2`, `_3`, ...; empty names become `column_<n>`. */
+const uniqueColumns = (header: ReadonlyArray<string>): Array<string> => {
+  const seen = new Set<string>()
+  return header.map((name, i) => {
+    const base = name.trim() === "" ? `column_${i + 1}` : name
+    let candidate = base
+    for (let n = 2; seen.has(candidate); n++) candidate = `${base}_${n}`
+    seen.add(candidate)
+    return candidate
+  })
+}
+
+const readCsv = (fs: FileSystem.FileSystem, path: string) =>
+  Effect.gen(function*() {
+    const events = yield* parseCsv(fs, path)
+    const first = events[0]
+    if (first === undefined) return yield* new InputError({ path, message: `${path} is empty: no header row` })
+    if (first._tag === "Malformed") {
+      return yield* new InputError({ path, message: `cannot read the header of ${path}: ${first.reason}` })
+    }
+    const columns = uniqueColumns(first.fields)
+    const found = findIdentifierColumns(columns)
+    if (found.length === 0) return yield* noIdentifierColumn(path, columns)
+    const primary = found[0]!.kind
+    const rows: Array<InputRow> = []
+    for (const event of events.slice(1)) {
+      if (event._tag === "Malformed") {
+        rows.push({ line: event.line, columns: {}, identifier: invalid(primary, excerpt(event.raw), event.reason) })
+        continue
+      }
+      // A record whose fields are all blank (",,," from a spreadsheet) carries nothing: treated as a blank line.
+      if (event.fields.every((field) => field.trim() === "")) continue
+      const record: Record<string, string> = {}
+      columns.forEach((column, i) => {
+        record[column] = event.fields[i] ?? ""
+      })
+      rows.push({ line: event.line, columns: record, identifier: identify(found, record) })
+    }
+    return { path, format: "csv" as const, columns, rows }
+  })
+
+// ---------------------------------------------------------------------------------------------------------------
+// JSON lines
+
+const textOf = (value: unknown): string =>
+  typeof value === "string"
+    ? value
+    : value === null || value === undefined
+    ? ""
+    : typeof value === "object"
+    ? JSON.stringify(value)
+    : String(value)
+
+const readJsonLines = (fs: FileSystem.FileSystem, path: string) =>
+  Effect.gen(function*() {
+    const lines = yield* fs.stream(path).pipe(
+      Stream.decodeText(),
+      Stream.splitLines,
+      Stream.mapError(readError(path)),
+      Stream.runCollect
+    )
+    const columns: Array<string> = []
+    const seen = new Set<string>()
+    let anyIdentifierColumn = false
+    const parsed: Array<
+      & { readonly line: number; readonly text: string }
+      & (
+        | { readonly _tag: "Object"; readonly columns: Record<string, string> }
+        | { readonly _tag: "Invalid"; readonly reason: string }
+      )
+    > = []
+    let line = 0
+    for (const raw of lines) {
+      line++
+      const text = line === 1 ? raw.replace(/^\uFEFF/, "") : raw
+      if (text.trim() === "") continue
+      if (parsed.length === 0 && text.trimStart().startsWith("[")) {
+        return yield* new InputError({
+          path,
+          message: `${path} holds a JSON array; write one JSON object per line (JSON lines) instead`
+        })
+      }
+      let value: unknown
+      try {
+        value = JSON.parse(text)
+      } catch (error) {
+        parsed.push({ _tag: "Invalid", line, text, reason: `invalid JSON: ${(error as Error).message}` })
+        continue
+      }
+      if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        parsed.push({ _tag: "Invalid", line, text, reason: "not a JSON object" })
+        continue
+      }
+      const record: Record<string, string> = {}
+      for (const [key, field] of Object.entries(value)) {
+        record[key] = textOf(field)
+        if (!seen.has(key)) {
+          seen.add(key)
+          columns.push(key)
+        }
+      }
+      if (findIdentifierColumns(Object.keys(record)).length > 0) anyIdentifierColumn = true
+      parsed.push({ _tag: "Object", line, text, columns: record })
+    }
+    if (parsed.length > 0 && !anyIdentifierColumn && parsed.some((p) => p._tag === "Object")) {
+      return yield* noIdentifierColumn(path, columns)
+    }
+    const primary = findIdentifierColumns(columns)[0]?.kind ?? "linkedin"
+    const rows = parsed.map((entry): InputRow =>
+      entry._tag === "Invalid"
+        ? { line: entry.line, columns: {}, identifier: invalid(primary, excerpt(entry.text), entry.reason) }
+        : {
+          line: entry.line,
+          columns: entry.columns,
+          identifier: identify(findIdentifierColumns(Object.keys(entry.columns)), entry.columns)
+        }
+    )
+    return { path, format: "jsonl" as const, columns, rows }
+  })
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Reads every row of `path`. Fails with `InputError` only for problems with the whole file (missing, unreadable,
+ * unknown format, no identifier column); problems with single rows are rows.
+ *
+ * @since 0.1.0 @category Reading
+ */
+export const read = (
+  path: string,
+  format?: Format | undefined
+): Effect.Effect<InputFile, InputError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const chosen = yield* formatOf(path, format)
+    const fs = yield* FileSystem.FileSystem
+    yield* checkFile(fs, path)
+    return chosen === "csv" ? yield* readCsv(fs, path) : yield* readJsonLines(fs, path)
+  })

@@ -1,0 +1,85 @@
+/**
+ * The ledger's database: SQLite by default (a file next to the work), Postgres when a URL is given (several
+ * workers on one ledger). Either way the migrations in `migrations/` are applied before the client is handed out.
+ *
+ * @since 0.1.0
+ */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as Migrator from "@effect/sql/Migrator"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
+import * as NodePath from "node:path"
+import { LedgerError } from "./Ledger.js"
+import Ledger0001 from "./migrations/0001_ledger.js"
+
+/** Where the SQLite ledger lives unless `--db` says otherwise. */
+export const defaultSqliteFile = ".enrich/ledger.db"
+
+/** Static imports, so a bundled worker (no migrations folder on disk) migrates the same way. */
+export const migrations = Migrator.fromRecord({
+  "0001_ledger": Ledger0001
+})
+
+/** The dialect-neutral migrator: needs only a SqlClient (the dialect ones also want FileSystem for schema dumps). */
+export const migrate = Migrator.make({})({ loader: migrations, table: "enrich_migrations" })
+
+const describe = (error: { readonly message: string; readonly cause?: unknown }): string =>
+  error.cause instanceof Error && error.cause.message !== "" && !error.message.includes(error.cause.message)
+    ? `${error.message}: ${error.cause.message}`
+    : error.message
+
+const withMigrations = <E>(client: Layer.Layer<SqlClient.SqlClient, E>, where: string) =>
+  Layer.effectDiscard(migrate).pipe(
+    Layer.provideMerge(client),
+    Layer.mapError((error) =>
+      new LedgerError({
+        message: `cannot open the ledger ${where}: ${
+          typeof error === "object" && error !== null && "message" in error && typeof error.message === "string"
+            ? describe(error as { message: string; cause?: unknown })
+            : String(error)
+        }`
+      })
+    )
+  )
+
+/**
+ * A SQLite ledger in `filename` (its directory is created), in WAL mode so readers (`enrich status`) do not
+ * block the running worker.
+ *
+ * @since 0.1.0 @category Layers
+ */
+export const layerSqlite = (filename: string): Layer.Layer<SqlClient.SqlClient, LedgerError> => {
+  const makeParent = filename === ":memory:" ? Effect.void : Effect.flatMap(
+    FileSystem.FileSystem,
+    (fs) => fs.makeDirectory(NodePath.dirname(NodePath.resolve(filename)), { recursive: true })
+  )
+  const client = SqliteClient.layer({ filename, disableWAL: false }).pipe(
+    Layer.provide(Layer.effectDiscard(makeParent).pipe(Layer.provide(NodeFileSystem.layer)))
+  )
+  return withMigrations(client, `at ${filename}`)
+}
+
+/**
+ * A Postgres ledger. The URL stays redacted: errors name no host or credentials.
+ *
+ * @since 0.1.0 @category Layers
+ */
+export const layerPg = (url: Redacted.Redacted): Layer.Layer<SqlClient.SqlClient, LedgerError> =>
+  withMigrations(PgClient.layer({ url }), "on Postgres")
+
+/**
+ * Postgres when a URL is given (`--database-url` / `DATABASE_URL`), else SQLite at `db` (default
+ * `.enrich/ledger.db`).
+ *
+ * @since 0.1.0 @category Layers
+ */
+export const layerFromOptions = (options: {
+  readonly db?: string | undefined
+  readonly databaseUrl?: Redacted.Redacted | undefined
+}): Layer.Layer<SqlClient.SqlClient, LedgerError> =>
+  options.databaseUrl !== undefined ? layerPg(options.databaseUrl) : layerSqlite(options.db ?? defaultSqliteFile)

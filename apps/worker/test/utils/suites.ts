@@ -1,0 +1,409 @@
+/**
+ * The Journal contract and the Ledger's run methods as test suites, run once per dialect (SQLite always,
+ * Postgres when DATABASE_URL is set).
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { assert, it } from "@effect/vitest"
+import { Contact, ContactProvider, Identifier, Journal, PersonResult } from "@enrich/core"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as TestClock from "effect/TestClock"
+import { Ledger, RunRow } from "../../src/Ledger.js"
+import { type Db, services } from "./db.js"
+
+const day = 24 * 60 * 60 * 1000
+const key = (slug: string) => Identifier.PersonKey.make(`linkedin:in/${slug}`)
+const [ada, alan, grace] = [key("ada"), key("alan"), key("grace")]
+
+const provenance = (provider: string, observedAt: number) =>
+  new Contact.Provenance({
+    provider,
+    endpoint: "batch",
+    mode: "batch",
+    observedAt: DateTime.unsafeMake(observedAt),
+    cost: 1
+  })
+
+const found = (person: Identifier.PersonKey, address: string, observedAt: number, provider = "fiber") =>
+  new PersonResult.Found({
+    key: person,
+    emails: [new Contact.Email({ address, kind: "work", verdict: "valid" })],
+    phones: [Contact.makePhone("+1 415 555 0100", "mobile")],
+    provenance: provenance(provider, observedAt)
+  })
+
+const notFound = (person: Identifier.PersonKey, observedAt: number, provider = "fiber") =>
+  new PersonResult.NotFound({ key: person, provenance: provenance(provider, observedAt) })
+
+const newChunk = (
+  idempotencyKey: string,
+  options: {
+    readonly runId?: string
+    readonly provider?: string
+    readonly keys?: ReadonlyArray<Identifier.PersonKey>
+    readonly fields?: readonly [Contact.Field, ...Array<Contact.Field>]
+    readonly reserved?: number
+  } = {}
+): Journal.NewChunk => ({
+  runId: options.runId ?? "run-1",
+  provider: options.provider ?? "fiber",
+  idempotencyKey,
+  keys: options.keys ?? [ada, alan],
+  fields: options.fields ?? ["work_email"],
+  reserved: options.reserved ?? 2
+})
+
+const jobRef = new ContactProvider.JobRef({
+  provider: "fiber",
+  id: "job-42",
+  mode: "batch",
+  submittedAt: DateTime.unsafeMake(1_700_000_000_000),
+  people: 2,
+  fields: ["work_email"],
+  charged: 0,
+  meta: { pollUrl: "https://api.example/jobs/42" }
+})
+
+const encodeJob = Schema.encodeSync(ContactProvider.JobRef)
+
+/** Makes any insert of `victim` into the outcomes table fail, to break a transaction half-way. */
+const failInsertsOf = (victim: Identifier.PersonKey) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql.onDialectOrElse({
+      pg: () =>
+        Effect.zipRight(
+          sql.unsafe(`CREATE FUNCTION enrich_test_boom() RETURNS trigger AS $$ BEGIN
+            IF NEW.person_key = '${victim}' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`),
+          sql.unsafe(`CREATE TRIGGER enrich_test_boom BEFORE INSERT ON enrich_outcomes
+            FOR EACH ROW EXECUTE FUNCTION enrich_test_boom()`)
+        ),
+      orElse: () =>
+        sql.unsafe(`CREATE TRIGGER enrich_test_boom BEFORE INSERT ON enrich_outcomes
+          WHEN NEW.person_key = '${victim}' BEGIN SELECT RAISE(ABORT, 'boom'); END`)
+    })
+  })
+
+const countOutcomes = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{ readonly n: number | string }>`SELECT COUNT(*) AS n FROM enrich_outcomes`
+  return Number(rows[0]!.n)
+})
+
+export const journalSuite = (db: Db) => {
+  const test = (name: string, body: () => Effect.Effect<void, unknown, Journal.Journal | SqlClient.SqlClient>) =>
+    it.effect(name, () => Effect.provide(body(), services(db)))
+
+  test("recordChunk twice returns the chunk as first recorded (resume)", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      const first = yield* journal.recordChunk(newChunk("k1", { reserved: 2 }))
+      assert.strictEqual(first.state, "recorded")
+      assert.deepStrictEqual(first.keys, [ada, alan])
+      assert.isUndefined(first.job)
+      yield* journal.markSubmitted("k1", jobRef)
+      // a second process records the same chunk with other numbers: it gets the stored one back
+      const again = yield* journal.recordChunk(newChunk("k1", { reserved: 99, runId: "run-2" }))
+      assert.strictEqual(again.state, "submitted")
+      assert.strictEqual(again.reserved, 2)
+      assert.strictEqual(again.runId, "run-1")
+      assert.deepStrictEqual(encodeJob(again.job!), encodeJob(jobRef))
+      assert.strictEqual((yield* journal.chunks("run-1")).length, 1)
+    }))
+
+  test("keeps a chunk's life: job, cursor, charge and message; chunks come in recording order", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      for (const k of ["c", "a", "b"]) yield* journal.recordChunk(newChunk(k))
+      yield* journal.recordChunk(newChunk("other-run", { runId: "run-2" }))
+      yield* journal.markSubmitted("a", jobRef)
+      yield* journal.commitPage("a", [found(ada, "ada@acme.io", 1000)], "page-1")
+      yield* journal.commitPage("a", [notFound(alan, 1000)], undefined)
+      yield* journal.finishChunk("a", { state: "failed", charged: 1.5, message: "job failed" })
+      yield* journal.finishChunk("a", { state: "finished", charged: 2 })
+
+      const chunks = yield* journal.chunks("run-1")
+      assert.deepStrictEqual(chunks.map((c) => c.idempotencyKey), ["c", "a", "b"])
+      const a = chunks[1]!
+      assert.strictEqual(a.state, "finished")
+      assert.strictEqual(a.cursor, "page-1", "a page without a cursor keeps the previous one")
+      assert.strictEqual(a.charged, 2)
+      assert.strictEqual(a.message, "job failed", "finishing without a message keeps the earlier one")
+      assert.deepStrictEqual(encodeJob(a.job!), encodeJob(jobRef))
+      assert.deepStrictEqual(a.fields, ["work_email"])
+      assert.isUndefined(chunks[0]!.cursor)
+      assert.deepStrictEqual((yield* journal.chunks("run-2")).map((c) => c.idempotencyKey), ["other-run"])
+      assert.deepStrictEqual(yield* journal.chunks("nope"), [])
+    }))
+
+  test("fails with JournalError on an unknown chunk", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      const errors = yield* Effect.all([
+        Effect.flip(journal.markSubmitted("missing", jobRef)),
+        Effect.flip(journal.commitPage("missing", [found(ada, "a@acme.io", 1)], "c")),
+        Effect.flip(journal.finishChunk("missing", { state: "finished", charged: 0 }))
+      ])
+      for (const error of errors) {
+        assert.strictEqual(error._tag, "JournalError")
+        assert.include(error.message, "unknown chunk missing")
+      }
+      assert.strictEqual(yield* countOutcomes, 0)
+    }))
+
+  test("commitPage is atomic: a failing insert leaves neither outcomes nor cursor", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      const boom = key("boom")
+      yield* journal.recordChunk(newChunk("k1"))
+      yield* journal.commitPage("k1", [found(ada, "ada@acme.io", 1000)], "page-1")
+      yield* failInsertsOf(boom)
+      // more outcomes than one INSERT batch, the failing one last: earlier batches were already written
+      const page = [
+        ...Array.from({ length: 450 }, (_, i) => found(key(`p${i}`), `p${i}@acme.io`, 2000)),
+        found(boom, "boom@acme.io", 2000)
+      ]
+      const error = yield* Effect.flip(journal.commitPage("k1", page, "page-2"))
+      assert.strictEqual(error._tag, "JournalError")
+      assert.include(error.message, "commitPage")
+      const [chunk] = yield* journal.chunks("run-1")
+      assert.strictEqual(chunk!.cursor, "page-1")
+      assert.strictEqual(yield* countOutcomes, 1)
+      const cached = yield* journal.outcomesFor("fiber", [key("p0"), ada], ["work_email"], Duration.infinity)
+      assert.deepStrictEqual([...cached.keys()], [ada])
+    }))
+
+  test("commitPage stores every kind of outcome, including a Rejected without a key", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      yield* journal.recordChunk(newChunk("k1"))
+      yield* journal.commitPage("k1", [
+        found(ada, "ada@acme.io", 1000),
+        notFound(alan, 1000),
+        new PersonResult.Failed({ key: grace, provider: "fiber", reason: "timeout" }),
+        new PersonResult.Rejected({ input: "???", reason: "not a profile", provider: "fiber" })
+      ], "end")
+      assert.strictEqual(yield* countOutcomes, 4)
+    }))
+
+  test("outcomesFor reuses only outcomes bought for a covering field selection", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      yield* TestClock.setTime(10 * day)
+      yield* journal.recordChunk(newChunk("work", { keys: [ada], fields: ["work_email"] }))
+      yield* journal.commitPage("work", [found(ada, "ada@acme.io", 9 * day)], undefined)
+      yield* journal.recordChunk(newChunk("all", { keys: [alan], fields: ["work_email", "phone"] }))
+      yield* journal.commitPage("all", [notFound(alan, 9 * day)], undefined)
+
+      const both = yield* journal.outcomesFor("fiber", [ada, alan], ["work_email", "phone"], Duration.days(30))
+      assert.deepStrictEqual([...both.keys()], [alan], "work_email only does not answer work_email + phone")
+      assert.strictEqual(both.get(alan)!._tag, "NotFound")
+
+      const work = yield* journal.outcomesFor("fiber", [ada, alan, grace], ["work_email"], Duration.days(30))
+      assert.deepStrictEqual(new Set(work.keys()), new Set([ada, alan]))
+      const adaOutcome = work.get(ada)!
+      assert.strictEqual(adaOutcome._tag, "Found")
+      if (adaOutcome._tag === "Found") {
+        assert.strictEqual(adaOutcome.emails[0]!.address, "ada@acme.io")
+        assert.strictEqual(adaOutcome.phones[0]!.number, "+14155550100")
+        assert.strictEqual(DateTime.toEpochMillis(adaOutcome.provenance.observedAt), 9 * day)
+      }
+
+      const phone = yield* journal.outcomesFor("fiber", [ada, alan], ["phone"], Duration.days(30))
+      assert.deepStrictEqual([...phone.keys()], [alan])
+      assert.strictEqual((yield* journal.outcomesFor("crustdata", [ada, alan], ["work_email"], "30 days")).size, 0)
+      assert.strictEqual((yield* journal.outcomesFor("fiber", [], ["work_email"], "30 days")).size, 0)
+    }))
+
+  test("outcomesFor honours maxAge against the clock", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      yield* journal.recordChunk(newChunk("k1"))
+      yield* journal.commitPage("k1", [found(ada, "ada@acme.io", 1 * day), notFound(alan, 5 * day)], undefined)
+      yield* TestClock.setTime(11 * day)
+      const week = yield* journal.outcomesFor("fiber", [ada, alan], ["work_email"], Duration.days(7))
+      assert.deepStrictEqual([...week.keys()], [alan])
+      const edge = yield* journal.outcomesFor("fiber", [ada, alan], ["work_email"], Duration.days(10))
+      assert.strictEqual(edge.size, 2, "an outcome exactly maxAge old still counts")
+      const forever = yield* journal.outcomesFor("fiber", [ada, alan], ["work_email"], Duration.infinity)
+      assert.strictEqual(forever.size, 2)
+      const none = yield* journal.outcomesFor("fiber", [ada, alan], ["work_email"], Duration.zero)
+      assert.strictEqual(none.size, 0)
+    }))
+
+  test("outcomesFor returns the newest observation per person and never Failed or Rejected", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      yield* TestClock.setTime(30 * day)
+      yield* journal.recordChunk(newChunk("k1", { keys: [ada, alan, grace] }))
+      yield* journal.commitPage("k1", [found(ada, "new@acme.io", 20 * day)], "1")
+      yield* journal.commitPage("k1", [found(ada, "old@acme.io", 10 * day)], "2")
+      yield* journal.commitPage("k1", [found(alan, "first@acme.io", 15 * day)], "3")
+      yield* journal.commitPage("k1", [notFound(alan, 15 * day)], "4")
+      yield* journal.commitPage("k1", [
+        new PersonResult.Failed({ key: grace, provider: "fiber", reason: "timeout" }),
+        new PersonResult.Rejected({ key: grace, input: "x", reason: "bad", provider: "fiber" })
+      ], "5")
+      const cached = yield* journal.outcomesFor("fiber", [ada, alan, grace, ada], ["work_email"], Duration.days(365))
+      const adaOutcome = cached.get(ada)!
+      assert.isTrue(adaOutcome._tag === "Found" && adaOutcome.emails[0]!.address === "new@acme.io")
+      assert.strictEqual(cached.get(alan)!._tag, "NotFound", "same observation time: the later commit wins")
+      assert.isFalse(cached.has(grace))
+    }))
+
+  test("outcomesFor looks up more keys than one IN list holds", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      yield* TestClock.setTime(2 * day)
+      const keys = Array.from({ length: 1200 }, (_, i) => key(`bulk${i}`))
+      yield* journal.recordChunk(newChunk("bulk", { keys }))
+      yield* journal.commitPage("bulk", keys.map((k) => notFound(k, day)), "end")
+      const cached = yield* journal.outcomesFor("fiber", keys, ["work_email"], Duration.days(7))
+      assert.strictEqual(cached.size, 1200)
+    }))
+}
+
+const identifierOf = (url: string) => Either.getOrThrow(Identifier.parse("linkedin", url))
+
+export const ledgerSuite = (db: Db) => {
+  const test = (
+    name: string,
+    body: () => Effect.Effect<void, unknown, Ledger | Journal.Journal | SqlClient.SqlClient>
+  ) => it.effect(name, () => Effect.provide(body(), services(db)))
+
+  test("creates, reads and updates runs", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      yield* TestClock.setTime(1_000)
+      const options = { providers: ["fiber", "thehog"], budget: 12.5, nested: { out: "x.csv" } }
+      const run = yield* ledger.createRun({ id: "r1", inputPath: "people.csv", options })
+      assert.strictEqual(run.state, "running")
+      assert.deepStrictEqual(run.options, options)
+      assert.strictEqual(DateTime.toEpochMillis(run.createdAt), 1_000)
+      assert.isUndefined(run.summary)
+
+      const duplicate = yield* Effect.flip(ledger.createRun({ id: "r1", inputPath: "other.csv", options: {} }))
+      assert.strictEqual(duplicate._tag, "LedgerError")
+      assert.include(duplicate.message, "r1")
+
+      yield* TestClock.setTime(5_000)
+      yield* ledger.setRunState("r1", "interrupted", { rows: 3 })
+      yield* ledger.setRunState("r1", "finished")
+      const stored = Option.getOrThrow(yield* ledger.getRun("r1"))
+      assert.strictEqual(stored.state, "finished")
+      assert.deepStrictEqual(stored.summary, { rows: 3 }, "a state change without summary keeps it")
+      assert.strictEqual(DateTime.toEpochMillis(stored.updatedAt), 5_000)
+      assert.strictEqual(stored.inputPath, "people.csv")
+
+      assert.isTrue(Option.isNone(yield* ledger.getRun("nope")))
+      const missing = yield* Effect.flip(ledger.setRunState("nope", "failed"))
+      assert.include(missing.message, "nope")
+    }))
+
+  test("lists runs newest first, ties in creation order", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      assert.isTrue(Option.isNone(yield* ledger.latestRun()))
+      yield* ledger.createRun({ id: "b", inputPath: "1.csv", options: null })
+      yield* ledger.createRun({ id: "a", inputPath: "2.csv", options: null })
+      yield* TestClock.setTime(10)
+      yield* ledger.createRun({ id: "c", inputPath: "3.csv", options: [1, 2] })
+      yield* ledger.createRun({ id: "0", inputPath: "4.csv", options: "plain" })
+      assert.deepStrictEqual((yield* ledger.listRuns(10)).map((r) => r.id), ["0", "c", "a", "b"])
+      assert.deepStrictEqual((yield* ledger.listRuns(2)).map((r) => r.id), ["0", "c"])
+      assert.strictEqual(Option.getOrThrow(yield* ledger.latestRun()).id, "0")
+    }))
+
+  test("adds and reads input rows", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      yield* ledger.createRun({ id: "r1", inputPath: "people.csv", options: {} })
+      const identifier = identifierOf("linkedin.com/in/Ada/")
+      const rows = [
+        new RunRow({
+          rowNumber: 2,
+          key: identifier.key,
+          identifier,
+          columns: { name: "Ada", linkedin: "linkedin.com/in/Ada/", "2024": "x" },
+          outcome: "ok"
+        }),
+        { rowNumber: 3, columns: { name: "?", linkedin: "" }, outcome: "rejected" as const, reason: "no identifier" },
+        {
+          rowNumber: 4,
+          key: identifier.key,
+          identifier,
+          columns: { name: "Ada again", linkedin: "https://www.linkedin.com/in/ada" },
+          outcome: "duplicate" as const,
+          duplicateOf: 2
+        },
+        // more rows than one INSERT batch
+        ...Array.from({ length: 300 }, (_, i) => ({
+          rowNumber: 10 + i,
+          columns: { name: `n${i}` },
+          outcome: "rejected" as const,
+          reason: "r"
+        }))
+      ]
+      yield* ledger.addRows("r1", rows)
+      const stored = yield* ledger.rows("r1")
+      assert.strictEqual(stored.length, 303)
+      const [first, second, third] = stored
+      assert.strictEqual(first!.rowNumber, 2)
+      assert.strictEqual(first!.key, identifier.key)
+      assert.deepStrictEqual(first!.columns, rows[0]!.columns)
+      assert.strictEqual(first!.identifier?._tag, "LinkedInProfile")
+      assert.strictEqual(first!.identifier?.key, identifier.key, "decoded back into the Identifier class")
+      assert.isUndefined(first!.reason)
+      assert.strictEqual(second!.reason, "no identifier")
+      assert.isUndefined(second!.key)
+      assert.isUndefined(second!.identifier)
+      assert.strictEqual(third!.outcome, "duplicate")
+      assert.strictEqual(third!.duplicateOf, 2)
+      assert.deepStrictEqual(yield* ledger.rows("other"), [])
+    }))
+
+  test("addRows is all or nothing", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      yield* ledger.createRun({ id: "r1", inputPath: "people.csv", options: {} })
+      const rows = Array.from({ length: 250 }, (_, i) => ({
+        rowNumber: i === 249 ? 1 : i + 1, // the last one repeats row 1, in the second INSERT batch
+        columns: {},
+        outcome: "rejected" as const
+      }))
+      const error = yield* Effect.flip(ledger.addRows("r1", rows))
+      assert.strictEqual(error._tag, "LedgerError")
+      assert.include(error.message, "addRows")
+      assert.strictEqual((yield* ledger.rows("r1")).length, 0)
+    }))
+
+  test("outcomesOfRun gives what this run's chunks committed, in commit order", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const journal = yield* Journal.Journal
+      yield* ledger.createRun({ id: "r1", inputPath: "people.csv", options: {} })
+      yield* journal.recordChunk(newChunk("fiber-1", { runId: "r1", fields: ["work_email", "phone"] }))
+      yield* journal.recordChunk(newChunk("hog-1", { runId: "r1", provider: "thehog", keys: [grace] }))
+      yield* journal.recordChunk(newChunk("elsewhere", { runId: "r0" }))
+      yield* journal.commitPage("fiber-1", [found(ada, "ada@acme.io", 5)], "1")
+      yield* journal.commitPage("elsewhere", [found(ada, "other@acme.io", 5)], "1")
+      yield* journal.commitPage("hog-1", [notFound(grace, 6, "thehog")], "1")
+      yield* journal.commitPage("fiber-1", [notFound(alan, 7)], "2")
+      const outcomes = yield* ledger.outcomesOfRun("r1")
+      assert.deepStrictEqual(
+        outcomes.map((o) => [o.chunkKey, o.provider, o.outcome._tag, o.outcome.key]),
+        [["fiber-1", "fiber", "Found", ada], ["hog-1", "thehog", "NotFound", grace], [
+          "fiber-1",
+          "fiber",
+          "NotFound",
+          alan
+        ]]
+      )
+      assert.deepStrictEqual(outcomes[0]!.fields, ["work_email", "phone"])
+      assert.deepStrictEqual(yield* ledger.outcomesOfRun("r9"), [])
+    }))
+}
