@@ -22,3 +22,15 @@ export * as Budget from "./Budget.js"
 export * as Merge from "./Merge.js"
 /** @since 0.1.0 */
 export * as Waterfall from "./Waterfall.js"
+/** @since 0.1.0 */
+export * as TheHog from "./TheHog.js"
+/** @since 0.1.0 */
+export * as TheHogApi from "./TheHogApi.js"
+/** @since 0.1.0 */
+export * as Crustdata from "./Crustdata.js"
+/** @since 0.1.0 */
+export * as CrustdataApi from "./CrustdataApi.js"
+/** @since 0.1.0 */
+export * as FiberAi from "./FiberAi.js"
+/** @since 0.1.0 */
+export * as FiberAiApi from "./FiberAiApi.js"

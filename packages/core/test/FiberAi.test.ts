@@ -1,0 +1,734 @@
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+import * as Backoff from "../src/Backoff.js"
+import type { Field } from "../src/Contact.js"
+import { chunkKey, ContactProvider, EnrichRequest, JobRef, Person, type ResultPage } from "../src/ContactProvider.js"
+import * as FiberAi from "../src/FiberAi.js"
+import * as FiberAiApi from "../src/FiberAiApi.js"
+import * as Identifier from "../src/Identifier.js"
+import type { ProviderOutcome } from "../src/PersonResult.js"
+import * as Polling from "../src/Polling.js"
+
+const apiKey = "fiber-secret-key-0815"
+const base = "http://fiber.test"
+
+interface Seen {
+  readonly url: URL
+  readonly body: Record<string, unknown>
+}
+
+/** A fake Fiber: `handler` answers each request (or fails it at the transport level); every request is recorded. */
+const fake = (handler: (request: Seen, n: number) => Response | "transport-error") => {
+  const seen: Array<Seen> = []
+  const client = HttpClient.make((request, url) =>
+    Effect.suspend(() => {
+      const body = request.body._tag === "Uint8Array"
+        ? JSON.parse(new TextDecoder().decode(request.body.body)) as Record<string, unknown>
+        : {}
+      const entry: Seen = { url, body }
+      seen.push(entry)
+      const answer = handler(entry, seen.length)
+      return answer === "transport-error"
+        ? Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", description: "socket hang up" }))
+        : Effect.succeed(HttpClientResponse.fromWeb(request, answer))
+    })
+  )
+  return { seen, client: Layer.succeed(HttpClient.HttpClient, client) }
+}
+
+const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
+  new Response(typeof body === "string" ? body : JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", ...headers }
+  })
+
+const envelope = (output: unknown, chargeInfo: unknown = { method: "free", message: "free" }) => ({
+  output,
+  chargeInfo,
+  advice: []
+})
+
+const person = (slug: string) => {
+  const identifier = Either.getOrThrow(Identifier.parseLinkedIn(`linkedin.com/in/${slug}/`))
+  return new Person({ key: identifier.key, identifier })
+}
+const [ada, alan, grace, ghost] = ["ada", "alan", "grace", "ghost"].map(person) as [Person, Person, Person, Person]
+const urlOf = (p: Person) => (p.identifier as Identifier.LinkedInProfile).url
+
+const request = (
+  who: ReadonlyArray<Person>,
+  fields: ReadonlyArray<Field> = ["work_email", "personal_email", "phone"]
+) =>
+  new EnrichRequest({
+    people: who as [Person, ...Array<Person>],
+    fields: fields as [Field, ...Array<Field>],
+    idempotencyKey: chunkKey("fiber", who.map((p) => p.key), fields)
+  })
+
+const jobRef = (fields: ReadonlyArray<Field> = ["work_email", "personal_email", "phone"]) =>
+  new JobRef({
+    provider: "fiber",
+    id: "task-1",
+    mode: "batch",
+    submittedAt: DateTime.unsafeMake(0),
+    people: 4,
+    fields: fields as [Field, ...Array<Field>],
+    charged: 20
+  })
+
+const stats = (
+  over: Partial<FiberAiApi.OverallStats> = {}
+): FiberAiApi.OverallStats => ({
+  totalPeopleToFetch: 4,
+  numCompleted: 0,
+  numFailed: 0,
+  numRemaining: 4,
+  numRejected: 0,
+  numDuplicates: 0,
+  ...over
+})
+
+const poll = (
+  over: { rows?: ReadonlyArray<unknown>; done?: boolean; failed?: boolean; canceled?: boolean; next?: string | null } =
+    {},
+  statsOver: Partial<FiberAiApi.OverallStats> = {},
+  chargeInfo?: unknown
+) =>
+  json(envelope({
+    overallStats: stats(statsOver),
+    done: over.done ?? false,
+    failed: over.failed ?? false,
+    canceled: over.canceled ?? false,
+    pageResults: over.rows ?? [],
+    ...(over.next === undefined ? {} : { nextCursor: over.next })
+  }, chargeInfo))
+
+const row = (p: Person, outputs?: unknown) => ({
+  inputs: { linkedinUrl: { value: urlOf(p) } },
+  ...(outputs === undefined ? {} : { outputs })
+})
+
+const testPolicies = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(
+    Effect.provideService(Polling.Polling, { initialDelay: "1 second", maxDelay: "4 seconds", deadline: "1 minute" }),
+    Effect.provideService(Backoff.Backoff, { base: "100 millis", max: "1 second", times: 3 })
+  )
+
+const layers = (client: Layer.Layer<HttpClient.HttpClient>, options: Partial<FiberAi.Options> = {}) =>
+  FiberAi.layerContactProvider.pipe(
+    Layer.provideMerge(FiberAi.layer({ apiKey: Redacted.make(apiKey), baseUrl: base, ...options })),
+    Layer.provide(client)
+  )
+
+const run = <A, E>(
+  effect: Effect.Effect<A, E, ContactProvider | FiberAi.FiberAi>,
+  client: Layer.Layer<HttpClient.HttpClient>,
+  options: Partial<FiberAi.Options> = {}
+) => testPolicies(Effect.provide(effect, layers(client, options)))
+
+const collect = <E, R>(stream: Stream.Stream<ResultPage, E, R>) =>
+  Effect.map(Stream.runCollect(stream), (pages) => Chunk.toReadonlyArray(pages))
+
+const outcomes = (pages: ReadonlyArray<ResultPage>): ReadonlyArray<ProviderOutcome> => pages.flatMap((p) => p.results)
+
+describe("FiberAiApi", () => {
+  it("prices per person with the documented caps", () => {
+    assert.strictEqual(FiberAiApi.price(["work_email"]), 2)
+    assert.strictEqual(FiberAiApi.price(["personal_email"]), 2)
+    assert.strictEqual(FiberAiApi.price(["phone"]), 3)
+    assert.strictEqual(FiberAiApi.price(["work_email", "personal_email"]), 4)
+    assert.strictEqual(FiberAiApi.price(["work_email", "phone"]), 5)
+    assert.strictEqual(FiberAiApi.price(["work_email", "personal_email", "phone"]), 5)
+    assert.strictEqual(FiberAiApi.price([]), 0)
+    assert.strictEqual(FiberAiApi.price(["work_email", "personal_email", "phone"], "exhaustive"), 12)
+    assert.strictEqual(FiberAiApi.price(["work_email", "personal_email"], "exhaustive"), 9)
+    assert.strictEqual(FiberAiApi.price(["phone"], "exhaustive"), 4)
+    assert.strictEqual(FiberAiApi.price(["work_email", "phone"], "exhaustive"), 9)
+    assert.strictEqual(FiberAi.capabilities.cost.maxPerPerson(["work_email", "personal_email", "phone"], "batch"), 5)
+  })
+
+  it("the published URL pattern accepts canonical URLs and refuses bare slugs and upper-case hosts", () => {
+    assert.isTrue(FiberAiApi.linkedInUrlPattern.test(urlOf(ada)))
+    assert.isTrue(FiberAiApi.linkedInUrlPattern.test("http://uk.linkedin.com/in/jake?trk=x"))
+    assert.isFalse(FiberAiApi.linkedInUrlPattern.test("jake"))
+    assert.isFalse(FiberAiApi.linkedInUrlPattern.test("HTTPS://LinkedIn.com/in/jake"))
+  })
+
+  it("decodes unknown enum values to fallbacks instead of failing, and re-encodes known ones", () => {
+    const decoded = Schema.decodeUnknownSync(FiberAiApi.Profile)({
+      emails: [{ email: "a@b.io", type: "corporate", status: "catch_all" }],
+      phoneNumbers: [{ number: "1", type: "landline" }],
+      status: "vendor-fanout"
+    })
+    assert.strictEqual(decoded.emails[0]!.type, "unknown")
+    assert.strictEqual(decoded.emails[0]!.status, "unknown")
+    assert.strictEqual(decoded.phoneNumbers[0]!.type, "unknown")
+    assert.strictEqual(decoded.status, "unrecognized")
+    const info = Schema.decodeUnknownSync(FiberAiApi.ChargeInfo)({ method: "charged-now" })
+    assert.deepStrictEqual(info, { method: "other", reported: "charged-now" })
+    assert.strictEqual(FiberAiApi.chargedBy(info), 0)
+    assert.deepStrictEqual(
+      Schema.encodeSync(FiberAiApi.EmailItem)({ email: "a@b.io", type: "work", status: "risky" }),
+      { email: "a@b.io", type: "work", status: "risky" }
+    )
+  })
+})
+
+describe("FiberAi client", () => {
+  it.effect("submits canonical URLs with the key in the body and records the upfront charge", () => {
+    const { client, seen } = fake(() =>
+      json(envelope({ taskId: "task-1", numPeopleEnqueued: 3, numDuplicatesSkipped: 0 }, {
+        method: "charged-now",
+        creditsCharged: 12
+      }))
+    )
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const ref = yield* provider.submit(request([ada, alan, grace], ["work_email", "personal_email"]))
+        assert.strictEqual(ref.id, "task-1")
+        assert.strictEqual(ref.provider, "fiber")
+        assert.strictEqual(ref.mode, "batch")
+        assert.strictEqual(ref.people, 3)
+        assert.strictEqual(ref.charged, 12)
+        assert.strictEqual(seen[0]!.url.href, `${base}/v1/contact-details/batch/start`)
+        assert.deepStrictEqual(seen[0]!.body, {
+          apiKey,
+          personDetails: [ada, alan, grace].map((p) => ({ linkedinUrl: { value: urlOf(p) } })),
+          enrichmentTypes: { getWorkEmails: true, getPersonalEmails: true, getPhoneNumbers: false }
+        })
+      }),
+      client
+    )
+  })
+
+  it.effect("refuses more than 2000 people and non-LinkedIn identifiers without calling Fiber", () => {
+    const { client, seen } = fake(() => json({}, 500))
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const many = Array.from({ length: 2001 }, (_, i) => person(`p-${i}`))
+        const tooMany = yield* Effect.flip(provider.submit(request(many)))
+        assert.strictEqual(tooMany._tag, "InvalidRequest")
+        const email = Either.getOrThrow(Identifier.parseEmail("ada@acme.io"))
+        const wrongKind = yield* Effect.flip(
+          provider.submit(request([new Person({ key: email.key, identifier: email })]))
+        )
+        assert.strictEqual(wrongKind._tag, "InvalidRequest")
+        assert.strictEqual(seen.length, 0)
+      }),
+      client
+    )
+  })
+
+  it.effect("maps 401, 402, 400 and a poll's 404, and never puts the key in an error", () => {
+    const { client } = fake((req) => {
+      switch (req.url.pathname) {
+        case "/v1/contact-details/batch/start":
+          return req.body.personDetails !== undefined && (req.body.personDetails as Array<unknown>).length === 1
+            ? json({ message: `Invalid API key ${String(req.body.apiKey).slice(0, 3)}...` }, 401)
+            : json({
+              message: "Not enough credits",
+              outOfCreditsAlert: {
+                getMoreCreditsUrl: "https://fiber.ai/billing",
+                message: "top up",
+                availableCredits: 7
+              }
+            }, 402)
+        case "/v1/contact-details/single":
+          return json({ message: "Invalid request: linkedinUrl" }, 400)
+        default:
+          return json({ message: "Task not found" }, 404)
+      }
+    })
+    return run(
+      Effect.gen(function*() {
+        const fiber = yield* FiberAi.FiberAi
+        const provider = yield* ContactProvider
+        const unauthorized = yield* Effect.flip(provider.submit(request([ada])))
+        assert.strictEqual(unauthorized._tag, "Unauthorized")
+        const credits = yield* Effect.flip(provider.submit(request([ada, alan])))
+        assert.strictEqual(credits._tag, "InsufficientCredits")
+        assert.strictEqual(credits._tag === "InsufficientCredits" ? credits.availableCredits : 0, 7)
+        const invalid = yield* Effect.flip(fiber.single({ linkedinUrl: "ada" }))
+        assert.strictEqual(invalid._tag, "InvalidRequest")
+        const expired = yield* Effect.flip(provider.poll(jobRef()))
+        assert.strictEqual(expired._tag, "ResultExpired")
+        for (const error of [unauthorized, credits, invalid, expired]) {
+          assert.notInclude(JSON.stringify(error), apiKey)
+          assert.notInclude(String(error), apiKey)
+        }
+      }),
+      client
+    )
+  })
+
+  it.effect("honours Retry-After on a 429 before retrying", () => {
+    const { client, seen } = fake((_, n) =>
+      n === 1
+        ? json({ message: "Too many requests" }, 429, { "retry-after": "5" })
+        : poll({ done: true, next: null }, { numRemaining: 0, numCompleted: 4 })
+    )
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const fiber = yield* Effect.fork(provider.poll(jobRef()))
+        yield* TestClock.adjust("4 seconds")
+        assert.strictEqual(seen.length, 1)
+        yield* TestClock.adjust("2 seconds")
+        const status = yield* Fiber.join(fiber)
+        assert.strictEqual(seen.length, 2)
+        assert.strictEqual(status.state, "completed")
+      }),
+      client
+    )
+  })
+
+  it.effect("retries a start after a 503 answer but not after a transport failure (Fiber has no idempotency)", () => {
+    const started = json(
+      envelope({ taskId: "task-1", numPeopleEnqueued: 1 }, { method: "charged-now", creditsCharged: 5 })
+    )
+    const answered = fake((_, n) => (n === 1 ? json({ message: "Internal server error" }, 503) : started.clone()))
+    const lost = fake(() => "transport-error")
+    return Effect.gen(function*() {
+      const retried = yield* Effect.fork(
+        run(Effect.flatMap(ContactProvider, (p) => p.submit(request([ada]))), answered.client)
+      )
+      yield* TestClock.adjust("2 seconds")
+      const ref = yield* Fiber.join(retried)
+      assert.strictEqual(ref.id, "task-1")
+      assert.strictEqual(answered.seen.length, 2)
+
+      const ambiguous = yield* Effect.fork(
+        run(Effect.flip(Effect.flatMap(ContactProvider, (p) => p.submit(request([ada])))), lost.client)
+      )
+      yield* TestClock.adjust("10 seconds")
+      const error = yield* Fiber.join(ambiguous)
+      assert.strictEqual(error._tag, "ProviderUnavailable")
+      assert.strictEqual(lost.seen.length, 1)
+    })
+  })
+
+  it.effect("reports schema drift as MalformedResponse with the offending path", () => {
+    const { client } = fake((req) =>
+      req.url.pathname.endsWith("/batch/poll")
+        ? json(
+          envelope({
+            overallStats: { ...stats(), numCompleted: "two" },
+            done: false,
+            failed: false,
+            canceled: false,
+            pageResults: []
+          })
+        )
+        : json("{\"output\": {\"taskId\": \"t")
+    )
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const drift = yield* Effect.flip(provider.poll(jobRef()))
+        assert.strictEqual(drift._tag, "MalformedResponse")
+        assert.strictEqual(drift._tag === "MalformedResponse" ? drift.path : "", "$.output.overallStats.numCompleted")
+        const truncated = yield* Effect.flip(provider.submit(request([ada])))
+        assert.strictEqual(truncated._tag, "MalformedResponse")
+        assert.strictEqual(truncated._tag === "MalformedResponse" ? truncated.path : "", "$")
+      }),
+      client
+    )
+  })
+
+  it.effect("maps poll stats and cumulative refunds to JobStatus; cancel then re-polls", () => {
+    const { client, seen } = fake((req) =>
+      req.url.pathname.endsWith("/cancel")
+        ? json(envelope({ cancelledCount: 2, creditsRefunded: 10, message: "ok" }, {
+          method: "credits-refunded",
+          creditsRefunded: 10,
+          message: "refunded"
+        }))
+        : seen.some((s) => s.url.pathname.endsWith("/cancel"))
+        ? poll({ done: true, canceled: true }, { numCompleted: 1, numFailed: 1, numRemaining: 2 }, {
+          method: "credits-refunded",
+          creditsRefunded: 15,
+          message: "so far"
+        })
+        : poll({}, { numCompleted: 1, numRemaining: 3 })
+    )
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const running = yield* provider.poll(jobRef())
+        assert.strictEqual(running.state, "running")
+        assert.strictEqual(running.total, 4)
+        assert.strictEqual(running.finished, 1)
+        assert.strictEqual(running.charged, 20)
+        assert.strictEqual(running.refunded, 0)
+        assert.strictEqual(seen[0]!.body.take, 1)
+        const canceled = yield* provider.cancel(jobRef())
+        assert.strictEqual(canceled.state, "canceled")
+        assert.strictEqual(canceled.refunded, 15)
+        assert.isTrue(canceled.terminal)
+        assert.deepStrictEqual(seen.map((s) => s.url.pathname.split("/").pop()), ["poll", "cancel", "poll"])
+      }),
+      client
+    )
+  })
+
+  it.effect("layerConfig reads FIBER_API_KEY and FIBER_BASE_URL", () => {
+    const { client, seen } = fake(() => poll({ done: true, next: null }, { numRemaining: 0, numFailed: 4 }))
+    return Effect.gen(function*() {
+      const fiber = yield* FiberAi.FiberAi
+      yield* fiber.pollBatch({ taskId: "task-1" })
+      assert.strictEqual(seen[0]!.url.href, "http://configured.test/v1/contact-details/batch/poll")
+      assert.strictEqual(seen[0]!.body.apiKey, "from-env")
+    }).pipe(
+      Effect.provide(FiberAi.layerConfig.pipe(Layer.provide(client))),
+      Effect.withConfigProvider(
+        ConfigProvider.fromMap(new Map([["FIBER_API_KEY", "from-env"], ["FIBER_BASE_URL", "http://configured.test"]]))
+      )
+    )
+  })
+})
+
+describe("FiberAi results", () => {
+  const valid = { email: "ada@acme.io", type: "work", status: "valid" }
+  const script = (answers: ReadonlyArray<Response>) => {
+    const fakeFiber = fake((_, n) => answers[Math.min(n, answers.length) - 1]!.clone())
+    return fakeFiber
+  }
+
+  it.effect("waits per Polling, pages by cursor, and keys every row by re-parsing the echo", () => {
+    const { client, seen } = script([
+      poll({ next: null }),
+      poll({
+        rows: [
+          row(ada, {
+            emails: [valid, { email: "ada@gmail.com", type: "personal" }],
+            phoneNumbers: [],
+            exhaustive: false
+          }),
+          row(alan, null)
+        ],
+        next: "c2"
+      }, { numCompleted: 1, numFailed: 1, numRemaining: 2 }),
+      poll({ next: "c2" }, { numCompleted: 1, numFailed: 1, numRemaining: 2 }),
+      poll({
+        rows: [row(grace), row(ghost, { emails: [], phoneNumbers: [{ number: "(415) 555-0100", type: "mobile" }] })],
+        done: true,
+        next: "c4"
+      }, { numCompleted: 2, numFailed: 1, numRejected: 1, numRemaining: 0 })
+    ])
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const fiber = yield* Effect.fork(collect(provider.results(jobRef(["work_email", "personal_email"]))))
+        yield* TestClock.adjust("30 seconds")
+        const pages = yield* Fiber.join(fiber)
+        assert.deepStrictEqual(pages.map((p) => p.cursor), ["c2", "c4"])
+        // the last poll, from the final cursor, confirms nothing more is coming
+        assert.deepStrictEqual(seen.map((s) => s.body.cursor), [undefined, undefined, "c2", "c2", "c4"])
+        assert.deepStrictEqual(seen.map((s) => s.body.take), [100, 100, 100, 100, 100])
+        const all = outcomes(pages)
+        assert.deepStrictEqual(all.map((o) => o._tag), ["Found", "NotFound", "Rejected", "Found"])
+        assert.deepStrictEqual(all.map((o) => o.key), [ada.key, alan.key, grace.key, ghost.key])
+        const found = all[0]!
+        if (found._tag !== "Found") throw new Error("expected Found")
+        assert.deepStrictEqual(found.emails.map((e) => [e.address, e.kind, e.verdict]), [
+          ["ada@acme.io", "work", "valid"],
+          ["ada@gmail.com", "personal", "unknown"]
+        ])
+        assert.strictEqual(found.provenance.cost, 4)
+        assert.strictEqual(found.provenance.provider, "fiber")
+        assert.strictEqual(found.provenance.endpoint, "/v1/contact-details/batch/poll")
+        const notFound = all[1]!
+        assert.strictEqual(notFound._tag === "NotFound" ? notFound.provenance.cost : -1, 0)
+        const rejected = all[2]!
+        assert.strictEqual(rejected._tag === "Rejected" ? rejected.provider : undefined, "fiber")
+        const phoneOnly = all[3]!
+        assert.strictEqual(phoneOnly._tag === "Found" ? phoneOnly.phones[0]!.number : "", "+14155550100")
+        // phone was not asked: nothing billable delivered
+        assert.strictEqual(phoneOnly._tag === "Found" ? phoneOnly.provenance.cost : -1, 0)
+      }),
+      client
+    )
+  })
+
+  it.effect("resumes after a stored cursor", () => {
+    const { client, seen } = script([
+      poll({ rows: [row(grace)], done: true, next: "c4" }, { numRejected: 1, numCompleted: 3, numRemaining: 0 })
+    ])
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const pages = yield* collect(provider.results(jobRef(), "c3"))
+        assert.strictEqual(seen[0]!.body.cursor, "c3")
+        assert.deepStrictEqual(outcomes(pages).map((o) => o.key), [grace.key])
+      }),
+      client
+    )
+  })
+
+  it.effect("tolerates a null nextCursor that does not advance: nobody comes out twice", () => {
+    const found = (p: Person) =>
+      row(p, { emails: [{ email: `${p.key}@acme.io`, type: "work", status: "valid" }], phoneNumbers: [] })
+    const { client, seen } = script([
+      poll({ rows: [found(ada), found(alan)], next: null }),
+      poll({ rows: [found(ada), found(alan)], next: null }),
+      poll({ rows: [found(ada), found(alan), found(grace)], done: true, next: null })
+    ])
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const fiber = yield* Effect.fork(collect(provider.results(jobRef())))
+        yield* TestClock.adjust("30 seconds")
+        const pages = yield* Fiber.join(fiber)
+        assert.deepStrictEqual(outcomes(pages).map((o) => o.key), [ada.key, alan.key, grace.key])
+        assert.strictEqual(seen.length, 3)
+        assert.deepStrictEqual(pages.map((p) => p.cursor), [undefined, undefined])
+      }),
+      client
+    )
+  })
+
+  it.effect("reads unknown enum values and missing statuses leniently", () => {
+    const { client } = script([
+      poll(
+        {
+          rows: [row(ada, {
+            emails: [{ email: "ada@acme.io", type: "corporate", status: "catch_all" }, {
+              email: "a@gmail.com",
+              type: "personal"
+            }],
+            phoneNumbers: [{ number: "+44 20 7946 0958", type: "landline" }]
+          })],
+          done: true,
+          next: "c1"
+        },
+        { numCompleted: 1, numRemaining: 0, totalPeopleToFetch: 1 },
+        { method: "brand-new-method" }
+      )
+    ])
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const [found] = outcomes(yield* collect(provider.results(jobRef())))
+        if (found?._tag !== "Found") throw new Error("expected Found")
+        assert.deepStrictEqual(found.emails.map((e) => [e.kind, e.verdict]), [["unknown", "unknown"], [
+          "personal",
+          "unknown"
+        ]])
+        assert.deepStrictEqual(found.phones.map((p) => [p.number, p.kind]), [["+442079460958", "unknown"]])
+        assert.strictEqual(found.provenance.cost, 5)
+      }),
+      client
+    )
+  })
+
+  it.effect("emits the rows of a failed or canceled task, then fails with JobFailed / JobCanceled", () => {
+    const failed = script([poll({ rows: [row(ada, null)], done: true, failed: true, next: "c1" })])
+    const canceled = script([poll({ rows: [row(alan, null)], done: true, canceled: true, next: "c1" })])
+    return Effect.gen(function*() {
+      const seenFailed: Array<string> = []
+      const errorFailed = yield* run(
+        Effect.flip(Stream.runForEach(
+          Stream.unwrap(Effect.map(ContactProvider, (p) => p.results(jobRef()))),
+          (page) => Effect.sync(() => seenFailed.push(...page.results.map((o) => String(o.key))))
+        )),
+        failed.client
+      )
+      assert.strictEqual(errorFailed._tag, "JobFailed")
+      assert.deepStrictEqual(seenFailed, [ada.key])
+      const errorCanceled = yield* run(
+        Effect.flip(collect(Stream.unwrap(Effect.map(ContactProvider, (p) => p.results(jobRef()))))),
+        canceled.client
+      )
+      assert.strictEqual(errorCanceled._tag, "JobCanceled")
+    })
+  })
+
+  it.effect("fails with JobTimedOut once the Polling deadline has passed, not before", () => {
+    const { client, seen } = script([poll({ next: null })])
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const fiber = yield* Effect.fork(collect(provider.results(jobRef())))
+        yield* TestClock.adjust("50 seconds")
+        assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
+        const polls = seen.length
+        assert.isAbove(polls, 5)
+        yield* TestClock.adjust("20 seconds")
+        const exit = yield* Fiber.await(fiber)
+        assert.strictEqual(exit._tag, "Failure")
+        const error = yield* Effect.flip(Fiber.join(fiber))
+        assert.strictEqual(error._tag, "JobTimedOut")
+      }),
+      client
+    )
+  })
+})
+
+describe("FiberAi gates, sync and exhaustive", () => {
+  it.effect("paces calls through the per-endpoint rate-limit gate", () => {
+    const { client, seen } = fake(() => poll({ next: null }))
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const fiber = yield* Effect.fork(Effect.all([1, 2, 3].map(() => provider.poll(jobRef())), { concurrency: 3 }))
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(seen.length, 2)
+        yield* TestClock.adjust("60 seconds")
+        yield* Fiber.join(fiber)
+        assert.strictEqual(seen.length, 3)
+      }),
+      client,
+      { limits: { "batch/poll": [{ limit: 2, interval: "1 minute" }] } }
+    )
+  })
+
+  it("documents the per-endpoint limits", () => {
+    assert.deepStrictEqual(
+      Object.fromEntries(Object.entries(FiberAi.defaultLimits).map(([e, w]) => [e, w[0]!.limit])),
+      {
+        "batch/start": 30,
+        "batch/poll": 240,
+        "batch/cancel": 60,
+        "exhaustive/start": 60,
+        "exhaustive/poll": 240,
+        single: 200
+      }
+    )
+  })
+
+  it.effect("enrichSync calls /single per person and maps each answer (bad people fail alone)", () => {
+    const { client, seen } = fake((req) => {
+      const url = String(req.body.linkedinUrl)
+      if (url === urlOf(ghost)) return json({ message: "Invalid request: linkedinUrl" }, 400)
+      const profile = url === urlOf(ada)
+        ? {
+          emails: [{ email: "ada@acme.io", type: "work", status: "valid" }],
+          phoneNumbers: [{ number: "+14155550100", type: "mobile" }],
+          status: "completed",
+          lowQualityEmails: [{ email: "ada@old.io", type: "work", status: "valid" }]
+        }
+        : url === urlOf(alan)
+        ? { emails: [], phoneNumbers: [], status: "completed" }
+        : { emails: [], phoneNumbers: [], status: "failed", error: "could not resolve" }
+      return json(
+        envelope({ profile, done: true }, { method: "charged-now", creditsCharged: url === urlOf(ada) ? 5 : 0 })
+      )
+    })
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const results = yield* provider.enrichSync(request([ada, alan, grace, ghost]))
+        assert.strictEqual(seen.length, 4)
+        assert.isTrue(seen.every((s) => s.url.pathname === "/v1/contact-details/single" && s.body.apiKey === apiKey))
+        assert.deepStrictEqual(results.map((o) => o._tag), ["Found", "NotFound", "Failed", "Failed"])
+        const found = results[0]!
+        if (found._tag !== "Found") throw new Error("expected Found")
+        assert.deepStrictEqual(found.emails.map((e) => [e.address, e.verdict]), [
+          ["ada@acme.io", "valid"],
+          ["ada@old.io", "risky"]
+        ])
+        assert.strictEqual(found.provenance.mode, "sync")
+        assert.strictEqual(found.provenance.cost, 5)
+        const tooMany = yield* Effect.flip(
+          provider.enrichSync(request(Array.from({ length: 11 }, (_, i) => person(`s-${i}`))))
+        )
+        assert.strictEqual(tooMany._tag, "InvalidRequest")
+      }),
+      client
+    )
+  })
+
+  it.effect("enrichSync fails as a whole when the key is refused for everyone", () => {
+    const { client } = fake(() => json({ message: "Invalid API key" }, 401))
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const error = yield* Effect.flip(provider.enrichSync(request([ada, alan])))
+        assert.strictEqual(error._tag, "Unauthorized")
+      }),
+      client
+    )
+  })
+
+  it.effect("exhaustive: starts, polls per Polling until done, keeps low-quality emails apart and never valid", () => {
+    const pending = (status: string) =>
+      json(envelope({ profile: { emails: [], phoneNumbers: [], status }, done: false }, {
+        method: "charging-later",
+        message: "later"
+      }))
+    const { client, seen } = fake((req, n) => {
+      if (req.url.pathname.endsWith("/exhaustive/start")) {
+        return json(envelope({ taskId: "ex-1" }, { method: "charging-later", message: "later" }))
+      }
+      if (n <= 3) return pending(n === 2 ? "started" : "live-enriching")
+      return json(envelope({
+        profile: {
+          emails: [{ email: "ada@acme.io", type: "work", status: "valid" }],
+          phoneNumbers: [],
+          status: "completed",
+          exhaustive: true,
+          lowQualityEmails: [
+            { email: "ada1@acme.io", type: "work", status: "valid" },
+            { email: "ada2@acme.io", type: "work", status: "invalid" },
+            { email: "ada3@gmail.com", type: "personal" }
+          ]
+        },
+        done: true
+      }, { method: "charged-for-async-process", creditsCharged: 5, message: "charged" }))
+    })
+    return run(
+      Effect.gen(function*() {
+        const fiber = yield* FiberAi.FiberAi
+        const running = yield* Effect.fork(fiber.exhaustive("ada", ["work_email", "personal_email"]))
+        yield* TestClock.adjust("30 seconds")
+        const result = yield* Fiber.join(running)
+        assert.deepStrictEqual(seen[0]!.body, {
+          apiKey,
+          linkedinUrl: "ada",
+          enrichmentType: { getWorkEmails: true, getPersonalEmails: true, getPhoneNumbers: false }
+        })
+        assert.strictEqual(seen.length, 4)
+        assert.strictEqual(result.status, "completed")
+        assert.strictEqual(result.creditsCharged, 5)
+        assert.deepStrictEqual(result.emails.map((e) => e.verdict), ["valid"])
+        assert.deepStrictEqual(result.lowQualityEmails.map((e) => e.verdict), ["risky", "invalid", "risky"])
+      }),
+      client
+    )
+  })
+
+  it.effect("exhaustive: a failed reveal is JobFailed", () => {
+    const { client } = fake((req) =>
+      req.url.pathname.endsWith("/start")
+        ? json(envelope({ taskId: "ex-2" }, { method: "charging-later", message: "later" }))
+        : json(
+          envelope({ profile: { emails: [], phoneNumbers: [], status: "failed", error: "no vendor" }, done: true })
+        )
+    )
+    return run(
+      Effect.gen(function*() {
+        const fiber = yield* FiberAi.FiberAi
+        const error = yield* Effect.flip(fiber.exhaustive("https://www.linkedin.com/in/ada", ["phone"]))
+        assert.strictEqual(error._tag, "JobFailed")
+        assert.include(error.message, "no vendor")
+      }),
+      client
+    )
+  })
+})

@@ -1,0 +1,6 @@
+export * as Counters from "./Counters.js"
+export * as Credentials from "./Credentials.js"
+export * as Env from "./Env.js"
+export * as Sample from "./Sample.js"
+export * as Simulators from "./Simulators.js"
+export * as Universe from "./Universe.js"

@@ -1,0 +1,278 @@
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import { assert, describe, it } from "@effect/vitest"
+import {
+  Backoff,
+  type Contact,
+  ContactProvider,
+  FiberAi,
+  Identifier,
+  type PersonResult,
+  Polling,
+  RateLimits
+} from "@enrich/core"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import { credentials } from "../src/Credentials.js"
+import { type Env, type EnvOptions, type Faults, makeEnv } from "../src/Env.js"
+import * as FiberAiSimulator from "../src/fiber/FiberAiSimulator.js"
+import type { TruePerson } from "../src/Universe.js"
+
+// provider time runs 200× faster: a provider minute is 0.3 s
+const timeScale = 200
+
+type Services = FiberAi.FiberAi | ContactProvider.ContactProvider | HttpClient.HttpClient
+
+/** The simulator on loopback, and the real client + adapter pointed at it with time-scaled limits. */
+const withFiber = <A, E>(
+  envOptions: EnvOptions,
+  simOptions: FiberAiSimulator.Options,
+  body: (env: Env) => Effect.Effect<A, E, Services>,
+  clientOptions: Partial<FiberAi.Options> = {}
+) =>
+  Effect.gen(function*() {
+    const env = yield* makeEnv({ universe: { size: 600 }, timeScale, ...envOptions })
+    const router = yield* FiberAiSimulator.make(env, simOptions)
+    const served = HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.mount("/fiber", router))).pipe(
+      Layer.provideMerge(NodeHttpServer.layerTest)
+    )
+    const client = FiberAi.layerContactProvider.pipe(
+      Layer.provideMerge(FiberAi.layer({
+        apiKey: Redacted.make(credentials.fiber.apiKey),
+        baseUrl: "/fiber",
+        limits: RateLimits.scale(FiberAi.defaultLimits, timeScale),
+        ...clientOptions
+      }))
+    )
+    return yield* body(env).pipe(
+      Effect.provide(client.pipe(Layer.provideMerge(served))),
+      Effect.provideService(Polling.Polling, {
+        initialDelay: "10 millis",
+        maxDelay: "50 millis",
+        deadline: "20 seconds"
+      }),
+      Effect.provideService(Backoff.Backoff, { base: "10 millis", max: "100 millis", times: 12 })
+    )
+  })
+
+const personOf = (url: string) => {
+  const identifier = Either.getOrThrow(Identifier.parseLinkedIn(url))
+  return new ContactProvider.Person({ key: identifier.key, identifier })
+}
+
+const requestOf = (people: ReadonlyArray<ContactProvider.Person>, fields: ReadonlyArray<Contact.Field>) =>
+  new ContactProvider.EnrichRequest({
+    people: people as [ContactProvider.Person, ...Array<ContactProvider.Person>],
+    fields: fields as [Contact.Field, ...Array<Contact.Field>],
+    idempotencyKey: ContactProvider.chunkKey("fiber", people.map((p) => p.key), fields)
+  })
+
+const collect = <E, R>(stream: Stream.Stream<ContactProvider.ResultPage, E, R>) =>
+  Effect.map(Stream.runCollect(stream), Chunk.toReadonlyArray)
+
+const all = (pages: ReadonlyArray<ContactProvider.ResultPage>) => pages.flatMap((p) => p.results)
+
+const keysOf = (outcomes: ReadonlyArray<PersonResult.ProviderOutcome>) => outcomes.map((o) => String(o.key))
+
+/** What the adapter should report for `person` given Fiber's knowledge in the universe. */
+const expected = (env: Env, person: TruePerson | undefined, fields: ReadonlyArray<Contact.Field>) => {
+  if (person === undefined) return "NotFound"
+  const known = env.universe.knowledge("fiber", person)
+  const any = (fields.includes("work_email") && known.workEmail !== undefined) ||
+    (fields.includes("personal_email") && known.personalEmail !== undefined) ||
+    (fields.includes("phone") && known.phone !== undefined)
+  return any ? "Found" : "NotFound"
+}
+
+/** The people of a lifecycle run: universe people, two unhealable URLs and two nobodies. */
+const cast = (env: Env, n: number) => [
+  ...env.universe.people.slice(0, n).map((p) => p.linkedinUrl),
+  "https://www.linkedin.com/in/unresolvable-one",
+  "https://www.linkedin.com/in/unresolvable-two",
+  env.universe.ghostUrl(1),
+  env.universe.ghostUrl(2)
+]
+
+const checkOutcomes = (
+  env: Env,
+  urls: ReadonlyArray<string>,
+  outcomes: ReadonlyArray<PersonResult.ProviderOutcome>,
+  fields: ReadonlyArray<Contact.Field>
+) => {
+  const keys = keysOf(outcomes)
+  assert.strictEqual(new Set(keys).size, keys.length, "nobody comes out twice")
+  assert.deepStrictEqual([...keys].sort(), urls.map((u) => String(personOf(u).key)).sort(), "everybody comes out")
+  const bySlug = new Map(env.universe.people.map((p) => [`linkedin:in/${p.slug}`, p]))
+  for (const outcome of outcomes) {
+    const key = String(outcome.key)
+    if (key.includes("unresolvable-")) {
+      assert.strictEqual(outcome._tag, "Rejected", key)
+      continue
+    }
+    const person = bySlug.get(key)
+    assert.strictEqual(outcome._tag, expected(env, person, fields), key)
+    if (outcome._tag === "Found" && person !== undefined) {
+      const known = env.universe.knowledge("fiber", person)
+      const work = outcome.emails.find((e) => e.kind === "work")
+      if (fields.includes("work_email") && known.workEmail !== undefined) {
+        assert.strictEqual(work?.address, known.workEmail.address)
+        assert.strictEqual(work?.verdict, known.workEmail.verdict)
+      }
+      if (fields.includes("phone") && known.phone !== undefined) {
+        assert.strictEqual(outcome.phones[0]?.number, known.phone)
+      }
+    }
+  }
+}
+
+const costOf = (outcomes: ReadonlyArray<PersonResult.ProviderOutcome>) =>
+  outcomes.reduce((n, o) => n + (o._tag === "Found" || o._tag === "NotFound" ? o.provenance.cost : 0), 0)
+
+describe("FiberAi client against the simulator", () => {
+  it.live("full lifecycle: partial results paged by cursor, everyone exactly once, credits settled", () =>
+    withFiber({}, {}, (env) =>
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider.ContactProvider
+        const urls = cast(env, 240)
+        const fields: ReadonlyArray<Contact.Field> = ["work_email", "phone"]
+        const ref = yield* provider.submit(requestOf(urls.map(personOf), fields))
+        assert.strictEqual(ref.people, urls.length)
+        assert.strictEqual(ref.charged, urls.length * 5)
+        const pages = yield* collect(provider.results(ref))
+        const outcomes = all(pages)
+        checkOutcomes(env, urls, outcomes, fields)
+        // results arrived in more pages than full pages of 100 would need: partial results while running
+        assert.isAbove(pages.length, Math.ceil(urls.length / 100))
+        assert.isTrue(pages.every((p) => p.results.length <= 100 && p.cursor !== undefined))
+        // the simulator's refunds and the adapter's per-person costs tell the same story
+        const status = yield* provider.poll(ref)
+        assert.strictEqual(status.state, "completed")
+        assert.strictEqual(status.total, urls.length)
+        assert.strictEqual(status.charged - status.refunded, costOf(outcomes))
+        assert.strictEqual(env.counters.netCredits("fiber"), costOf(outcomes))
+        assert.deepStrictEqual(env.counters.resubmitted("fiber"), [])
+        assert.strictEqual(env.counters.totalRateLimited("fiber:"), 0)
+      })))
+
+  it.live("resuming from a stored cursor yields exactly the remaining people", () =>
+    withFiber({}, {}, (env) =>
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider.ContactProvider
+        const urls = cast(env, 150)
+        const fields: ReadonlyArray<Contact.Field> = ["work_email", "personal_email", "phone"]
+        const ref = yield* provider.submit(requestOf(urls.map(personOf), fields))
+        const head = yield* collect(Stream.take(provider.results(ref), 2))
+        const cursor = head[head.length - 1]!.cursor
+        assert.isString(cursor)
+        // a fresh stream, as after a restart: nothing but the JobRef and the cursor
+        const rest = all(yield* collect(provider.results(ref, cursor)))
+        const first = keysOf(all(head))
+        assert.isTrue(keysOf(rest).every((k) => !first.includes(k)))
+        checkOutcomes(env, urls, [...all(head), ...rest], fields)
+        assert.strictEqual(env.counters.submissionsOf("fiber", `in/${env.universe.people[0]!.slug}`), 1)
+      })))
+
+  it.live("cancel midway: finished rows come out, then JobCanceled; the unclaimed are refunded", () =>
+    withFiber({}, { firstResultMillis: 2_000, perPersonMillis: 10_000 }, (env) =>
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider.ContactProvider
+        const urls = env.universe.people.slice(0, 100).map((p) => p.linkedinUrl)
+        const ref = yield* provider.submit(requestOf(urls.map(personOf), ["work_email"]))
+        // wait until a few people are done (~50 provider seconds in; one finishes every 10, plus jitter), then cancel
+        yield* Effect.sleep("250 millis")
+        const status = yield* provider.cancel(ref)
+        assert.strictEqual(status.state, "canceled")
+        const seen: Array<PersonResult.ProviderOutcome> = []
+        const error = yield* Effect.flip(
+          Stream.runForEach(provider.results(ref), (page) => Effect.sync(() => seen.push(...page.results)))
+        )
+        assert.strictEqual(error._tag, "JobCanceled")
+        assert.isAbove(seen.length, 0)
+        assert.isBelow(seen.length, 100)
+        assert.strictEqual(seen.length, status.finished)
+        // the canceled people cost nothing; those processed cost what they delivered
+        assert.strictEqual(env.counters.netCredits("fiber"), costOf(seen))
+        assert.strictEqual(status.charged - status.refunded, costOf(seen))
+      })))
+
+  it.live("a 5xx burst and a 429 storm are survived: everyone once, nothing paid twice", () => {
+    const faults: Faults = { serverErrorBurst: { from: 1, length: 3 }, rateLimitStorm: { from: 6, length: 6 } }
+    return withFiber({ faults: { fiber: faults } }, {}, (env) =>
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider.ContactProvider
+        const urls = cast(env, 120)
+        const fields: ReadonlyArray<Contact.Field> = ["personal_email"]
+        const ref = yield* provider.submit(requestOf(urls.map(personOf), fields))
+        const outcomes = all(yield* collect(provider.results(ref)))
+        checkOutcomes(env, urls, outcomes, fields)
+        assert.strictEqual(env.counters.requestsTo("fiber:batch/start"), 4)
+        assert.isAtLeast(env.counters.totalRateLimited("fiber:"), 6)
+        assert.deepStrictEqual(env.counters.resubmitted("fiber"), [])
+        assert.strictEqual(env.counters.charged.get("fiber"), urls.length * 2)
+        assert.strictEqual(env.counters.netCredits("fiber"), costOf(outcomes))
+      }))
+  })
+
+  it.live("malformed and truncated bodies become MalformedResponse", () => {
+    const faults: { -readonly [K in keyof Faults]: Faults[K] } = {}
+    return withFiber({ faults: { fiber: faults } }, {}, (env) =>
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider.ContactProvider
+        const ref = yield* provider.submit(requestOf([personOf(env.universe.people[0]!.linkedinUrl)], ["phone"]))
+        faults.malformedRate = 1
+        const drift = yield* Effect.flip(provider.poll(ref))
+        assert.strictEqual(drift._tag, "MalformedResponse")
+        assert.strictEqual(drift._tag === "MalformedResponse" ? drift.path : "", "$.output.overallStats")
+        faults.malformedRate = 0
+        faults.truncatedRate = 1
+        const cut = yield* Effect.flip(collect(provider.results(ref)))
+        assert.strictEqual(cut._tag, "MalformedResponse")
+        faults.truncatedRate = 0
+        assert.strictEqual(all(yield* collect(provider.results(ref))).length, 1)
+      }))
+  })
+
+  it.live("unknown enum values do not break a job", () =>
+    withFiber({ faults: { fiber: { unknownEnumRate: 0.5 } } }, {}, (env) =>
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider.ContactProvider
+        const urls = cast(env, 60)
+        const fields: ReadonlyArray<Contact.Field> = ["phone"]
+        const ref = yield* provider.submit(requestOf(urls.map(personOf), fields))
+        const outcomes = all(yield* collect(provider.results(ref)))
+        checkOutcomes(env, urls, outcomes, fields)
+      })))
+
+  it.live("enrichSync calls /single per person; exhaustive keeps low-quality emails apart", () =>
+    withFiber({}, { exhaustiveMillis: 4_000 }, (env) =>
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider.ContactProvider
+        const people = env.universe.people.slice(0, 6)
+        const fields: ReadonlyArray<Contact.Field> = ["work_email", "personal_email", "phone"]
+        const outcomes = yield* provider.enrichSync(requestOf(people.map((p) => personOf(p.linkedinUrl)), fields))
+        assert.strictEqual(env.counters.requestsTo("fiber:single"), 6)
+        assert.deepStrictEqual(
+          outcomes.map((o) => o._tag),
+          people.map((p) => expected(env, p, fields))
+        )
+        assert.strictEqual(env.counters.netCredits("fiber"), costOf(outcomes))
+
+        const risky = env.universe.people.find((p) =>
+          env.universe.knowledge("fiber", p).workEmail?.verdict === "risky"
+        )!
+        const fiber = yield* FiberAi.FiberAi
+        const before = env.counters.netCredits("fiber")
+        const result = yield* fiber.exhaustive(risky.slug, ["work_email"])
+        assert.strictEqual(result.status, "completed")
+        assert.deepStrictEqual(result.lowQualityEmails.map((e) => [e.address, e.verdict]), [[risky.workEmail, "risky"]])
+        assert.isFalse(result.emails.some((e) => e.address === risky.workEmail))
+        assert.strictEqual(env.counters.netCredits("fiber") - before, result.creditsCharged)
+        assert.isAbove(env.counters.requestsTo("fiber:exhaustive/poll"), 1)
+      })))
+})
