@@ -11,6 +11,7 @@
  */
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
 import { Field, Mode } from "./Contact.js"
@@ -111,6 +112,12 @@ export interface ContactProviderService {
   readonly cancel: (ref: JobRef) => Effect.Effect<JobStatus, EnrichmentError>
   /** synchronous lookup of at most `capabilities.sync.maxBatch` people; fails with InvalidRequest when unsupported */
   readonly enrichSync: (request: EnrichRequest) => Effect.Effect<ReadonlyArray<ProviderOutcome>, EnrichmentError>
+  /**
+   * For `resubmitSafety: "job-list"`: after a crash between recording a chunk and learning its job id, the job
+   * this exact request already started, found in the provider's job list (None: it never arrived, sending is
+   * safe). Waits for a candidate job to finish when that is the only way to compare its people.
+   */
+  readonly findSubmitted?: (request: EnrichRequest) => Effect.Effect<Option.Option<JobRef>, EnrichmentError>
 }
 
 /** One provider, for programs that use a single one. */

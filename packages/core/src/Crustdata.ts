@@ -15,6 +15,7 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Chunk from "effect/Chunk"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -67,6 +68,7 @@ const provider = "crustdata"
 export const endpoints = {
   submit: "batch/submit",
   status: "batch/status",
+  list: "batch/list",
   download: "batch/download",
   contactEnrich: "person/contact/enrich"
 } as const
@@ -94,7 +96,8 @@ export interface Options {
 export const defaultLimits: RateLimits.Limits = {
   [endpoints.contactEnrich]: [{ limit: 15, interval: "1 minute" }],
   [endpoints.submit]: [{ limit: 30, interval: "1 minute" }],
-  [endpoints.status]: [{ limit: 120, interval: "1 minute" }]
+  [endpoints.status]: [{ limit: 120, interval: "1 minute" }],
+  [endpoints.list]: [{ limit: 30, interval: "1 minute" }]
 }
 
 /** @since 0.1.0 @category Models */
@@ -110,6 +113,10 @@ export declare namespace Crustdata {
     ) => Effect.Effect<CrustdataApi.BatchSubmitResponse, EnrichmentError>
     /** `GET /batch/{batch_id}` */
     readonly batchStatus: (batchId: string) => Effect.Effect<CrustdataApi.BatchStatusResponse, EnrichmentError>
+    /** `GET /batch`: one page of the account's jobs, most recent first (no download links) */
+    readonly listBatches: (
+      query?: CrustdataApi.BatchListQuery
+    ) => Effect.Effect<CrustdataApi.BatchListResponse, EnrichmentError>
     /**
      * Waits until the job is `completed` or `failed`: polls per `Polling`, and checks at once when `signal`
      * completes or `notifyCompleted(batchId)` is called (e.g. from a webhook receiver). `JobTimedOut` after
@@ -289,6 +296,22 @@ export const make = (options: Options): Effect.Effect<Crustdata.Service, never, 
         (response) => response.body
       )
 
+    const listBatches = (query: CrustdataApi.BatchListQuery = {}) =>
+      Effect.map(
+        http.json(
+          endpoints.list,
+          HttpClientRequest.get("/batch").pipe(
+            HttpClientRequest.setUrlParams({
+              ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+              ...(query.limit === undefined ? {} : { limit: String(query.limit) }),
+              ...(query.status === undefined ? {} : { status: query.status })
+            })
+          ),
+          CrustdataApi.BatchListResponse
+        ),
+        (response) => response.body
+      )
+
     const enrichContacts = (body: CrustdataApi.ContactEnrichRequest) =>
       Effect.map(
         http.json(
@@ -423,6 +446,7 @@ export const make = (options: Options): Effect.Effect<Crustdata.Service, never, 
       webhookUrl: options.webhookUrl,
       submitBatch,
       batchStatus,
+      listBatches,
       awaitCompletion,
       notifyCompleted,
       records,
@@ -482,6 +506,9 @@ export const maxPerPerson = (fields: ReadonlyArray<Field>): number =>
   })
 
 const batchEndpoint = "/batch/person/contact/enrich"
+
+/** How many pages of 100 jobs `findSubmitted` looks through: a crash is recent, and older jobs are not ours. */
+const findPages = 10
 const syncEndpoint = "/person/contact/enrich"
 
 const contactOutcome = (
@@ -705,6 +732,56 @@ export const contactProvider: Effect.Effect<ContactProviderService, never, Crust
       )
     }))
 
+  /**
+   * The job this exact request already started, from `GET /batch`: recent jobs (most recent first, at most
+   * `findPages` pages) of the same size are candidates; each is waited for until terminal, per `Polling`, and its
+   * file's `original_identifier`s compared with the URLs `submit` would send (Crustdata echoes them verbatim).
+   * A failed candidate cannot be compared (it has no file) and billed nothing, so it is passed over.
+   */
+  const findSubmitted = (request: EnrichRequest) =>
+    Effect.gen(function*() {
+      const urls = (yield* linkedInOnly(request)).map((p) => p.url)
+      const wanted = [...urls].sort()
+      const sameUrls = (batchId: string, status: CrustdataApi.BatchStatusResponse) =>
+        client.records(batchId, status).pipe(
+          Stream.map((record) => record.original_identifier),
+          Stream.runCollect,
+          Effect.map((chunk) => {
+            const got = Chunk.toReadonlyArray(chunk).slice().sort()
+            return got.length === wanted.length && got.every((url, i) => url === wanted[i])
+          })
+        )
+      let cursor: string | undefined = undefined
+      for (let page = 0; page < findPages; page++) {
+        const listed: CrustdataApi.BatchListResponse = yield* client.listBatches({
+          limit: 100,
+          ...(cursor === undefined ? {} : { cursor })
+        })
+        for (const summary of listed.batches) {
+          if (summary.identifier_count !== urls.length || summary.status === "failed") continue
+          const status = yield* client.awaitCompletion(summary.batch_id)
+          yield* observe(summary.batch_id, status)
+          if (status.status !== "completed" || !(yield* sameUrls(summary.batch_id, status))) continue
+          const created = Option.flatMap(Option.fromNullable(summary.created_at), DateTime.make)
+          return Option.some(
+            new JobRef({
+              provider,
+              id: summary.batch_id,
+              mode: "batch",
+              submittedAt: Option.isSome(created) ? created.value : yield* DateTime.now,
+              people: urls.length,
+              fields: request.fields,
+              charged: 0,
+              meta: { urls: urls.join("\n"), statusUrl: `/batch/${summary.batch_id}` }
+            })
+          )
+        }
+        if (listed.next_cursor === null) break
+        cursor = listed.next_cursor
+      }
+      return Option.none<JobRef>()
+    })
+
   const enrichSync = (request: EnrichRequest) =>
     Effect.gen(function*() {
       if (request.people.length > CrustdataApi.maxSyncIdentifiers) {
@@ -751,7 +828,8 @@ export const contactProvider: Effect.Effect<ContactProviderService, never, Crust
     results,
     // Crustdata documents no way to cancel a batch job: report where it stands.
     cancel: poll,
-    enrichSync
+    enrichSync,
+    findSubmitted
   }
 })
 

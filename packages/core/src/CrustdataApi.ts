@@ -152,12 +152,7 @@ export type BatchSubmitResponse = typeof BatchSubmitResponse.Type
 const optionalNullable = <A, I>(schema: Schema.Schema<A, I>) =>
   Schema.optionalWith(schema, { nullable: true, exact: true })
 
-/**
- * `GET /batch/{batch_id}` (CONFIRMED fields). While the job runs the completion fields are absent or null
- * (INFERRED); on `completed` `download_url` (merged file) and `download_urls` (parts, element type INFERRED
- * string); on `failed` `error_message`.
- */
-export const BatchStatusResponse = Schema.Struct({
+const summaryFields = {
   batch_id: Schema.String,
   status: LenientBatchStatus,
   entity: Schema.String,
@@ -168,12 +163,46 @@ export const BatchStatusResponse = Schema.Struct({
   entities_fulfilled: optionalNullable(Schema.Number),
   created_at: optionalNullable(Schema.String),
   completed_at: optionalNullable(Schema.String),
-  download_url: optionalNullable(Schema.String),
-  download_urls: optionalNullable(Schema.Array(Schema.String)),
   error_message: optionalNullable(Schema.String)
+}
+
+/** A job as `GET /batch` lists it: the status fields minus the download links (CONFIRMED, R-list). */
+export const BatchSummary = Schema.Struct(summaryFields)
+/** @since 0.1.0 @category Models */
+export type BatchSummary = typeof BatchSummary.Type
+
+/**
+ * `GET /batch/{batch_id}` (CONFIRMED fields). While the job runs the completion fields are absent or null
+ * (INFERRED); on `completed` `download_url` (merged file) and `download_urls` (parts, element type INFERRED
+ * string); on `failed` `error_message`.
+ */
+export const BatchStatusResponse = Schema.Struct({
+  ...summaryFields,
+  download_url: optionalNullable(Schema.String),
+  download_urls: optionalNullable(Schema.Array(Schema.String))
 })
 /** @since 0.1.0 @category Models */
 export type BatchStatusResponse = typeof BatchStatusResponse.Type
+
+/**
+ * `GET /batch` (CONFIRMED: most recent first, cursor pagination, optional status filter). The query names
+ * `cursor`, `limit`, `status` and the body names `batches`, `next_cursor` are INFERRED; a missing list reads
+ * as empty and a missing cursor as the last page.
+ */
+export const BatchListResponse = Schema.Struct({
+  batches: Schema.optionalWith(Schema.Array(BatchSummary), { nullable: true, default: () => [] }),
+  next_cursor: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null })
+})
+/** @since 0.1.0 @category Models */
+export type BatchListResponse = typeof BatchListResponse.Type
+
+/** Query of `GET /batch` (names INFERRED). */
+export interface BatchListQuery {
+  readonly cursor?: string | undefined
+  /** 1..100 */
+  readonly limit?: number | undefined
+  readonly status?: BatchStatus | undefined
+}
 
 /** The webhook body: INFERRED to be the terminal status body. Clients should re-fetch the status anyway. */
 export const WebhookPayload = BatchStatusResponse

@@ -314,6 +314,9 @@ export type StartBatchResponse = typeof StartBatchResponse.Type
 // POST /v1/contact-details/batch/poll
 // ---------------------------------------------------------------------------------------------------------------
 
+/** What every call about one task sends. */
+const taskRequest = { apiKey: ApiKey, taskId: Schema.NonEmptyString }
+
 /**
  * INFERRED paging (the simulator and the client agree on it): `cursor` is an opaque position in the task's list
  * of finished rows (the simulator uses base64 of `<taskId>:<offset>`). Every poll that returns rows returns
@@ -322,8 +325,7 @@ export type StartBatchResponse = typeof StartBatchResponse.Type
  * cursor resumes a task after a restart. The client also tolerates a `null`/absent `nextCursor`.
  */
 export const PollBatchRequest = Schema.Struct({
-  apiKey: ApiKey,
-  taskId: Schema.NonEmptyString,
+  ...taskRequest,
   cursor: Schema.optionalWith(Schema.NullOr(Schema.String), { exact: true }),
   take: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, maxTake)), { exact: true })
 })
@@ -346,12 +348,15 @@ export const OverallStats = Schema.Struct({
 /** @since 0.1.0 @category Models */
 export type OverallStats = typeof OverallStats.Type
 
-/** @since 0.1.0 @category Models */
-export const Outputs = Schema.Struct({
+/** The contact values every reveal answers with (batch rows' `outputs` and the single-person `profile`). */
+const contactValues = {
   emails: Schema.Array(EmailItem),
   phoneNumbers: Schema.Array(PhoneItem),
   exhaustive: Schema.optionalWith(Schema.NullOr(Schema.Boolean), { exact: true })
-})
+}
+
+/** @since 0.1.0 @category Models */
+export const Outputs = Schema.Struct(contactValues)
 /** @since 0.1.0 @category Models */
 export type Outputs = typeof Outputs.Type
 
@@ -395,10 +400,7 @@ export type PollBatchResponse = typeof PollBatchResponse.Type
 // ---------------------------------------------------------------------------------------------------------------
 
 /** @since 0.1.0 @category Models */
-export const CancelBatchRequest = Schema.Struct({
-  apiKey: ApiKey,
-  taskId: Schema.NonEmptyString
-})
+export const CancelBatchRequest = Schema.Struct(taskRequest)
 /** @since 0.1.0 @category Models */
 export type CancelBatchRequest = typeof CancelBatchRequest.Type
 
@@ -441,10 +443,7 @@ export const ExhaustiveStartResponse = envelope(ExhaustiveStartOutput)
 export type ExhaustiveStartResponse = typeof ExhaustiveStartResponse.Type
 
 /** @since 0.1.0 @category Models */
-export const ExhaustivePollRequest = Schema.Struct({
-  apiKey: ApiKey,
-  taskId: Schema.NonEmptyString
-})
+export const ExhaustivePollRequest = Schema.Struct(taskRequest)
 /** @since 0.1.0 @category Models */
 export type ExhaustivePollRequest = typeof ExhaustivePollRequest.Type
 
@@ -453,11 +452,9 @@ export type ExhaustivePollRequest = typeof ExhaustivePollRequest.Type
  * apart from `emails`; the client never treats them as valid.
  */
 export const Profile = Schema.Struct({
-  emails: Schema.Array(EmailItem),
-  phoneNumbers: Schema.Array(PhoneItem),
+  ...contactValues,
   status: LenientProfileStatus,
   error: Schema.optionalWith(Schema.String, { exact: true }),
-  exhaustive: Schema.optionalWith(Schema.NullOr(Schema.Boolean), { exact: true }),
   lowQualityEmails: Schema.optionalWith(Schema.NullOr(Schema.Array(EmailItem)), { exact: true })
 })
 /** @since 0.1.0 @category Models */

@@ -135,8 +135,8 @@ export const parseLinkedIn = (
         return invalid(
           "linkedin",
           input,
-          "bare LinkedIn slug without a URL; write https://www.linkedin.com/in/" + trimmed +
-            " or allow bare slugs for a provider that accepts them"
+          "bare LinkedIn slug without a URL (batch APIs take profile URLs); write https://www.linkedin.com/in/" +
+            trimmed
         )
       }
       return makeProfile("in", trimmed, input)

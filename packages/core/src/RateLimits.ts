@@ -1,14 +1,14 @@
 /**
  * Client-side rate limiting per provider endpoint, shared by every fiber of the process, so that we stay
- * under the documented limits instead of discovering them through 429s. Built from `effect/RateLimiter`;
- * an endpoint may have several windows (e.g. per second and per minute), all of which are acquired.
+ * under the documented limits instead of discovering them through 429s. An endpoint may have several windows
+ * (e.g. per second and per minute), all of which are acquired.
  *
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { identity } from "effect/Function"
-import * as RateLimiter from "effect/RateLimiter"
+import type * as RateLimiter from "effect/RateLimiter"
 import type * as Scope from "effect/Scope"
 
 /** @since 0.1.0 @category Models */
@@ -26,22 +26,40 @@ export interface Gates {
 }
 
 /**
- * Builds the limiters once, in the service's scope. Uses a fixed window aligned with how providers count
- * ("30 requests per minute"), so a full window can be spent at once and the next one starts cleanly.
+ * One window as a sliding-window limiter: `limit` slots, each held while its request is in flight and for one
+ * `interval` after it has completed. Providers count "N per minute" over a sliding window keyed on when they
+ * received a request; a fixed window on our side would let 2N through across a window boundary, and counting
+ * from when we sent would be fooled by latency. Counting from completion is safe either way: the provider
+ * received request i before we saw it complete, so request i+N (sent at least `interval` later) arrives more
+ * than `interval` after request i did.
+ */
+const slidingWindow = (window: Window, scope: Scope.Scope): Effect.Effect<RateLimiter.RateLimiter> =>
+  Effect.map(Effect.makeSemaphore(Math.max(1, window.limit)), (slots) => {
+    const interval = Duration.decode(window.interval)
+    // forked from a finalizer (uninterruptible): made interruptible so that closing the scope does not wait
+    const freeLater = Effect.asVoid(
+      Effect.forkIn(Effect.interruptible(Effect.zipRight(Effect.sleep(interval), slots.release(1))), scope)
+    )
+    return <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.zipRight(restore(slots.take(1)), Effect.ensuring(restore(effect), freeLater))
+      )
+  })
+
+/**
+ * Builds the limiters once, in the service's scope; each window is a sliding window (see `slidingWindow`), so a
+ * sustained run at a documented limit draws no 429 from a provider that counts the same way.
  *
  * @since 0.1.0 @category Constructors
  */
 export const make = (limits: Limits): Effect.Effect<Gates, never, Scope.Scope> =>
   Effect.gen(function*() {
+    const scope = yield* Effect.scope
     const byEndpoint = new Map<string, RateLimiter.RateLimiter>()
     for (const [endpoint, windows] of Object.entries(limits)) {
       let composed: RateLimiter.RateLimiter = identity
       for (const window of windows) {
-        const limiter = yield* RateLimiter.make({
-          limit: window.limit,
-          interval: window.interval,
-          algorithm: "fixed-window"
-        })
+        const limiter = yield* slidingWindow(window, scope)
         const outer = composed
         composed = (effect) => outer(limiter(effect))
       }

@@ -20,6 +20,7 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
@@ -100,14 +101,22 @@ export interface Options {
 // The raw client
 // ---------------------------------------------------------------------------------------------------------------
 
+/** How an answer came about, so that the adapter can tell what this call actually paid. */
+export interface Delivery {
+  /** an Idempotency-Key replay of an earlier request's answer (TheHog charged nothing for it) */
+  readonly replayed: boolean
+  /** requests sent by this call, retries included (> 1: an earlier attempt may have reached TheHog and paid) */
+  readonly attempts: number
+}
+
 /** The 200 answer of `POST /api/enrichments`. */
-export interface SyncAnswer {
+export interface SyncAnswer extends Delivery {
   readonly _tag: "Sync"
   readonly body: TheHogApi.SyncResponse
 }
 
 /** The 202 answer of `POST /api/enrichments`. */
-export interface AcceptedAnswer {
+export interface AcceptedAnswer extends Delivery {
   readonly _tag: "Accepted"
   readonly body: TheHogApi.Accepted
 }
@@ -194,6 +203,9 @@ const validationMessage = (body: unknown): string | undefined => {
   return [head ?? "Validation failed", ...issues].join(issues.length > 0 ? " — " : "")
 }
 
+/** Requests sent by the current `enrich` call (the gate runs once per attempt, retries included). */
+const enrichAttempts = FiberRef.unsafeMake(0)
+
 /**
  * TheHog's readings of error answers: validation details in the message; a poll 429 without `Retry-After`
  * waits as TheHog asks; the rest goes to the generic status mapping.
@@ -244,7 +256,13 @@ export const make = (options: Options): Effect.Effect<TheHog.Service, never, Htt
           : HttpClientRequest.setHeader(authed, TheHogApi.headers.projectId, options.projectId)
       },
       // the endpoint's own window first, then the organisation-wide one
-      gates: { gate: (endpoint) => (effect) => gates.gate(endpoint)(gates.gate("all")(effect)) },
+      gates: {
+        gate: (endpoint) => (effect) =>
+          Effect.zipRight(
+            endpoint === "enrich" ? FiberRef.update(enrichAttempts, (n) => n + 1) : Effect.void,
+            gates.gate(endpoint)(gates.gate("all")(effect))
+          )
+      },
       classify: classify(pollWaitMillis),
       ...(options.timeout === undefined ? {} : { timeout: options.timeout })
     })
@@ -271,12 +289,26 @@ export const make = (options: Options): Effect.Effect<TheHog.Service, never, Htt
               : HttpClientRequest.setHeader(request, TheHogApi.headers.idempotencyKey, enrichOptions.idempotencyKey)
         )
         // Which answer it is goes by shape (a sync body has `data`), so drift is reported against the right schema.
-        return http.json("enrich", request, Schema.Unknown).pipe(
-          Effect.flatMap(({ body }) =>
-            Predicate.isRecord(body) && "data" in body
-              ? Effect.map(decodeSync(body), (body): EnrichAnswer => ({ _tag: "Sync", body }))
-              : Effect.map(decodeAccepted(body), (body): EnrichAnswer => ({ _tag: "Accepted", body }))
-          ),
+        const counted = Effect.flatMap(
+          http.json("enrich", request, Schema.Unknown),
+          (response) => Effect.map(FiberRef.get(enrichAttempts), (attempts) => ({ ...response, attempts }))
+        )
+        return Effect.locally(counted, enrichAttempts, 0).pipe(
+          Effect.flatMap(({ attempts, body, headers }) => {
+            // A replay keeps the stored body, so its `meta.requestId` is the first request's, not this one's.
+            const requestId = headers[TheHogApi.headers.requestId]
+            const bodyRequestId = Predicate.isRecord(body) && Predicate.isRecord(body.meta)
+              ? body.meta.requestId
+              : undefined
+            const replayed = headers[TheHogApi.headers.idempotentReplayed] === "true" ||
+              (requestId !== undefined && typeof bodyRequestId === "string" && bodyRequestId !== requestId)
+            return Predicate.isRecord(body) && "data" in body
+              ? Effect.map(decodeSync(body), (body): EnrichAnswer => ({ _tag: "Sync", body, replayed, attempts }))
+              : Effect.map(
+                decodeAccepted(body),
+                (body): EnrichAnswer => ({ _tag: "Accepted", body, replayed, attempts })
+              )
+          }),
           Effect.mapError((error) =>
             ParseResult.isParseError(error) ? ProviderHttp.malformed(providerName, "enrich", error) : error
           ),
@@ -542,6 +574,11 @@ export const contactProvider: Effect.Effect<ContactProviderService, never, TheHo
   const refOf = (request: EnrichRequest, answer: EnrichAnswer, submittedAt: DateTime.Utc): JobRef => {
     const fields = request.fields
     const estimate = creditsPerPerson(fields) * request.people.length
+    const cost = answer.body.meta.cost?.actual ?? estimate
+    // A replay on the first attempt answers a request an earlier submit made (and paid for): this one paid
+    // nothing. After a retry it may be the answer to our own first attempt, whose charge nobody reported yet.
+    const charged = answer.replayed && answer.attempts <= 1 ? 0 : cost
+    const replay = answer.replayed ? { replayed: "true", replayedCost: String(cost) } : {}
     if (answer._tag === "Accepted") {
       return new JobRef({
         provider: providerName,
@@ -550,8 +587,8 @@ export const contactProvider: Effect.Effect<ContactProviderService, never, TheHo
         submittedAt,
         people: request.people.length,
         fields,
-        charged: answer.body.meta.cost?.actual ?? estimate,
-        meta: { pollUrl: answer.body.pollUrl, requestId: answer.body.meta.requestId }
+        charged,
+        meta: { pollUrl: answer.body.pollUrl, requestId: answer.body.meta.requestId, ...replay }
       })
     }
     const identifier = toWire(request.people[0].identifier)
@@ -562,8 +599,8 @@ export const contactProvider: Effect.Effect<ContactProviderService, never, TheHo
       submittedAt,
       people: 1,
       fields,
-      charged: answer.body.meta.cost?.actual ?? estimate,
-      meta: { sync: Schema.encodeSync(SyncMeta)({ identifier, answer: answer.body }) }
+      charged,
+      meta: { sync: Schema.encodeSync(SyncMeta)({ identifier, answer: answer.body }), ...replay }
     })
   }
 

@@ -28,7 +28,9 @@ export const headers = {
   secretKey: "x-secret-key",
   idempotencyKey: "idempotency-key",
   requestId: "x-request-id",
-  projectId: "x-project-id"
+  projectId: "x-project-id",
+  /** INFERRED (Stripe's convention, what the simulator sends): `true` on an Idempotency-Key replay */
+  idempotentReplayed: "idempotent-replayed"
 } as const
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,53 +1,36 @@
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { gzipSync } from "node:zlib"
 import * as Backoff from "../src/Backoff.js"
-import type { Field } from "../src/Contact.js"
-import { chunkKey, ContactProvider, EnrichRequest, Person, type ResultPage } from "../src/ContactProvider.js"
+import { ContactProvider, Person, type ResultPage } from "../src/ContactProvider.js"
 import * as Crustdata from "../src/Crustdata.js"
 import * as CrustdataApi from "../src/CrustdataApi.js"
 import * as Identifier from "../src/Identifier.js"
 import type { ProviderOutcome } from "../src/PersonResult.js"
 import * as Polling from "../src/Polling.js"
+import { fakeHttp, json, type Seen } from "./utils/fakeHttp.js"
+import { linkedInPerson, requestOf, urlOf } from "./utils/requests.js"
+import { observe } from "./utils/telemetry.js"
 
 const apiKey = "crust-secret-key-4711"
 const base = "http://crust.test"
 
-interface Seen {
-  readonly method: string
-  readonly url: URL
-  readonly headers: Readonly<Record<string, string>>
-  readonly body: unknown
-}
-
 /** A fake Crustdata: `handler` answers each request; every request is recorded. */
 const fake = (handler: (request: Seen, n: number) => Response | Promise<Response>) => {
-  const seen: Array<Seen> = []
-  const client = HttpClient.make((request, url) =>
-    Effect.promise(async () => {
-      const body = request.body._tag === "Uint8Array"
-        ? JSON.parse(new TextDecoder().decode(request.body.body)) as unknown
-        : undefined
-      const entry: Seen = { method: request.method, url, headers: request.headers, body }
-      seen.push(entry)
-      return HttpClientResponse.fromWeb(request, await handler(entry, seen.length))
-    })
-  )
-  return { seen, client: Layer.succeed(HttpClient.HttpClient, client) }
+  const { layer, seen } = fakeHttp(handler)
+  return { seen, client: layer }
 }
-
-const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
-  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } })
 
 const gz = (records: ReadonlyArray<unknown>) =>
   new Response(gzipSync(records.map((r) => JSON.stringify(r)).join("\n") + "\n"), {
@@ -55,22 +38,10 @@ const gz = (records: ReadonlyArray<unknown>) =>
     headers: { "content-type": "application/octet-stream" }
   })
 
-const person = (slug: string) => {
-  const identifier = Either.getOrThrow(Identifier.parseLinkedIn(`https://linkedin.com/in/${slug}/`))
-  return new Person({ key: identifier.key, identifier })
-}
+const person = (slug: string) => linkedInPerson(`https://linkedin.com/in/${slug}/`)
 const people = ["ada", "alan", "grace", "linus", "ghost"].map(person)
-const urlOf = (p: Person) => (p.identifier as Identifier.LinkedInProfile).url
 
-const request = (
-  who: ReadonlyArray<Person>,
-  fields: ReadonlyArray<Field> = ["work_email", "personal_email", "phone"]
-) =>
-  new EnrichRequest({
-    people: who as [Person, ...Array<Person>],
-    fields: fields as [Field, ...Array<Field>],
-    idempotencyKey: chunkKey("crustdata", who.map((p) => p.key), fields)
-  })
+const request = requestOf("crustdata")
 
 const batchId = "c97333e3-046f-4fd2-b888-a5b07793a0ac"
 
@@ -228,6 +199,35 @@ describe("Crustdata client", () => {
         assert.include(bad.message, "personal_contact_info.phone_numbers")
       }),
       client
+    )
+  })
+
+  it.effect("keeps the key out of spans, logs, failures and the rendered options", () => {
+    const { client } = fake((req) =>
+      req.url.pathname === "/batch"
+        ? json({ error: { type: "authentication_error", message: "Invalid API key" } }, 401)
+        : json(status("processing"))
+    )
+    const options = { apiKey: Redacted.make(apiKey), baseUrl: base }
+    return run(
+      Effect.gen(function*() {
+        const crustdata = yield* Crustdata.Crustdata
+        const failed = yield* observe(crustdata.listBatches({ limit: 5 }))
+        const polled = yield* observe(crustdata.batchStatus(batchId))
+        assert.isTrue(Exit.isFailure(failed.exit))
+        assert.isTrue(Exit.isSuccess(polled.exit))
+        assert.include(failed.spanNames, "crustdata.batch/list")
+        assert.isAbove(polled.spanNames.length, 1)
+        // the Bearer header is on every request, yet shows nowhere
+        for (const text of [failed.text, polled.text]) {
+          assert.notInclude(text, apiKey)
+          assert.include(text, "authorization")
+        }
+        const rendered = [JSON.stringify(options), String(options.apiKey), Inspectable.format(options)].join("\n")
+        assert.notInclude(rendered, apiKey)
+      }),
+      client,
+      options
     )
   })
 

@@ -1,13 +1,14 @@
 import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientError from "@effect/platform/HttpClientError"
-import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -16,45 +17,24 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as Backoff from "../src/Backoff.js"
 import type { Field } from "../src/Contact.js"
-import { chunkKey, ContactProvider, EnrichRequest, JobRef, Person, type ResultPage } from "../src/ContactProvider.js"
+import { ContactProvider, JobRef, Person, type ResultPage } from "../src/ContactProvider.js"
 import * as FiberAi from "../src/FiberAi.js"
 import * as FiberAiApi from "../src/FiberAiApi.js"
 import * as Identifier from "../src/Identifier.js"
 import type { ProviderOutcome } from "../src/PersonResult.js"
 import * as Polling from "../src/Polling.js"
+import { type Answer, fakeHttp, json, type Seen } from "./utils/fakeHttp.js"
+import { linkedInPerson, requestOf, urlOf } from "./utils/requests.js"
+import { observe } from "./utils/telemetry.js"
 
 const apiKey = "fiber-secret-key-0815"
 const base = "http://fiber.test"
 
-interface Seen {
-  readonly url: URL
-  readonly body: Record<string, unknown>
+/** A fake Fiber: every request is a POST with a JSON body. */
+const fake = (handler: (request: Seen<Record<string, unknown>>, n: number) => Answer) => {
+  const { layer, seen } = fakeHttp(handler)
+  return { seen, client: layer }
 }
-
-/** A fake Fiber: `handler` answers each request (or fails it at the transport level); every request is recorded. */
-const fake = (handler: (request: Seen, n: number) => Response | "transport-error") => {
-  const seen: Array<Seen> = []
-  const client = HttpClient.make((request, url) =>
-    Effect.suspend(() => {
-      const body = request.body._tag === "Uint8Array"
-        ? JSON.parse(new TextDecoder().decode(request.body.body)) as Record<string, unknown>
-        : {}
-      const entry: Seen = { url, body }
-      seen.push(entry)
-      const answer = handler(entry, seen.length)
-      return answer === "transport-error"
-        ? Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", description: "socket hang up" }))
-        : Effect.succeed(HttpClientResponse.fromWeb(request, answer))
-    })
-  )
-  return { seen, client: Layer.succeed(HttpClient.HttpClient, client) }
-}
-
-const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
-  new Response(typeof body === "string" ? body : JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json", ...headers }
-  })
 
 const envelope = (output: unknown, chargeInfo: unknown = { method: "free", message: "free" }) => ({
   output,
@@ -62,22 +42,10 @@ const envelope = (output: unknown, chargeInfo: unknown = { method: "free", messa
   advice: []
 })
 
-const person = (slug: string) => {
-  const identifier = Either.getOrThrow(Identifier.parseLinkedIn(`linkedin.com/in/${slug}/`))
-  return new Person({ key: identifier.key, identifier })
-}
+const person = (slug: string) => linkedInPerson(`linkedin.com/in/${slug}/`)
 const [ada, alan, grace, ghost] = ["ada", "alan", "grace", "ghost"].map(person) as [Person, Person, Person, Person]
-const urlOf = (p: Person) => (p.identifier as Identifier.LinkedInProfile).url
 
-const request = (
-  who: ReadonlyArray<Person>,
-  fields: ReadonlyArray<Field> = ["work_email", "personal_email", "phone"]
-) =>
-  new EnrichRequest({
-    people: who as [Person, ...Array<Person>],
-    fields: fields as [Field, ...Array<Field>],
-    idempotencyKey: chunkKey("fiber", who.map((p) => p.key), fields)
-  })
+const request = requestOf("fiber")
 
 const jobRef = (fields: ReadonlyArray<Field> = ["work_email", "personal_email", "phone"]) =>
   new JobRef({
@@ -274,6 +242,32 @@ describe("FiberAi client", () => {
         }
       }),
       client
+    )
+  })
+
+  it.effect("keeps the key out of spans, logs, failures and the rendered options", () => {
+    const { client } = fake((req, n) =>
+      n === 1
+        ? json({ message: `Invalid API key ${String(req.body.apiKey).slice(0, 3)}...` }, 401)
+        : poll({ next: null })
+    )
+    const options = { apiKey: Redacted.make(apiKey), baseUrl: base }
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const failed = yield* observe(provider.submit(request([ada])))
+        const polled = yield* observe(provider.poll(jobRef()))
+        assert.isTrue(Exit.isFailure(failed.exit))
+        assert.isTrue(Exit.isSuccess(polled.exit))
+        // the provider's spans and the HTTP client's were recorded: there was something to leak
+        assert.include(failed.spanNames, "fiber.batch/start")
+        assert.isAbove(polled.spanNames.length, 1)
+        for (const text of [failed.text, polled.text]) assert.notInclude(text, apiKey)
+        const rendered = [JSON.stringify(options), String(options.apiKey), Inspectable.format(options)].join("\n")
+        assert.notInclude(rendered, apiKey)
+      }),
+      client,
+      options
     )
   })
 
@@ -595,6 +589,47 @@ describe("FiberAi gates, sync and exhaustive", () => {
       }),
       client,
       { limits: { "batch/poll": [{ limit: 2, interval: "1 minute" }] } }
+    )
+  })
+
+  it.effect("counts a sliding window from completion: no window of the provider's ever sees more than the limit", () => {
+    const arrivals: Array<number> = []
+    const { client } = fake(() => poll({ next: null }))
+    // the provider's view: when each request arrived; answers come back with latency
+    const slow = Layer.succeed(
+      HttpClient.HttpClient,
+      HttpClient.make((request) =>
+        Effect.gen(function*() {
+          arrivals.push(yield* Clock.currentTimeMillis)
+          const inner = yield* Effect.provide(HttpClient.HttpClient, client)
+          const response = yield* Effect.orDie(inner.execute(request))
+          yield* Effect.sleep(arrivals.length % 3 === 0 ? "7 seconds" : "1 second")
+          return response
+        })
+      )
+    )
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const polls = (n: number) =>
+          Effect.fork(Effect.all(Array.from({ length: n }, () => provider.poll(jobRef())), { concurrency: n }))
+        // one call early, then a burst late in the first minute: a fixed window would let the burst spill into
+        // the next minute at once, putting 9 into one sliding minute
+        const first = yield* polls(1)
+        yield* TestClock.adjust("50 seconds")
+        const rest = yield* polls(19)
+        for (let i = 0; i < 40; i++) yield* TestClock.adjust("10 seconds")
+        yield* Fiber.join(first)
+        yield* Fiber.join(rest)
+        assert.strictEqual(arrivals.length, 20)
+        for (const at of arrivals) {
+          assert.isAtMost(arrivals.filter((t) => t > at - 60_000 && t <= at).length, 5)
+        }
+        // and it is not stingy either: all 20 went through within five minutes
+        assert.isAtMost(arrivals[arrivals.length - 1]!, 5 * 60_000)
+      }),
+      slow,
+      { limits: { "batch/poll": [{ limit: 5, interval: "1 minute" }] } }
     )
   })
 

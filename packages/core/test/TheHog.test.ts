@@ -1,15 +1,15 @@
 import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
+import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
@@ -24,37 +24,17 @@ import type { ProviderOutcome } from "../src/PersonResult.js"
 import * as Polling from "../src/Polling.js"
 import * as TheHog from "../src/TheHog.js"
 import type * as TheHogApi from "../src/TheHogApi.js"
+import { fakeHttp, json, type Seen } from "./utils/fakeHttp.js"
+import { observe } from "./utils/telemetry.js"
 
 const secret = "sk_test_super_secret"
 const access = "ak_test_access"
 
-interface Seen {
-  readonly method: string
-  readonly url: string
-  readonly headers: Headers.Headers
-  readonly body: unknown
-  readonly request: HttpClientRequest.HttpClientRequest
-}
-
-const reply = (status: number, body: unknown, headers: Record<string, string> = {}) =>
-  new Response(typeof body === "string" ? body : JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json", ...headers }
-  })
+const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => json(body, status, headers)
 
 /** A fake TheHog: `respond` sees each request (1-based number) and answers. */
 const fake = (respond: (seen: Seen, n: number) => Response) => {
-  const seen: Array<Seen> = []
-  const client = HttpClient.make((request) =>
-    Effect.sync(() => {
-      const body = request.body._tag === "Uint8Array"
-        ? JSON.parse(new TextDecoder().decode(request.body.body)) as unknown
-        : undefined
-      const entry: Seen = { method: request.method, url: request.url, headers: request.headers, body, request }
-      seen.push(entry)
-      return HttpClientResponse.fromWeb(request, respond(entry, seen.length))
-    })
-  )
+  const { client, seen } = fakeHttp(respond)
   return { seen, client }
 }
 
@@ -140,7 +120,7 @@ describe("TheHog client", () => {
       assert.strictEqual(ref.meta.pollUrl, "https://developer.thehog.ai/api/operations/op_1")
       const sent = seen[0]!
       assert.strictEqual(sent.method, "POST")
-      assert.strictEqual(sent.url, "http://thehog.test/api/enrichments")
+      assert.strictEqual(sent.url.href, "http://thehog.test/api/enrichments")
       assert.strictEqual(sent.headers["x-access-key"], access)
       assert.strictEqual(sent.headers["x-secret-key"], secret)
       assert.strictEqual(sent.headers["idempotency-key"], "thehog-chunk-1")
@@ -148,6 +128,43 @@ describe("TheHog client", () => {
         identifiers: [{ linkedin_url: "https://www.linkedin.com/in/ada-lovelace" }, { email: "grace@hopper.dev" }],
         fields: ["contact.email", "contact.phone"]
       })
+    }))
+
+  it.effect("a replayed 202 reports what this submit paid: 0 when replayed at once, the cost after a retry", () =>
+    Effect.gen(function*() {
+      const submit = (client: HttpClient.HttpClient, retries: number) =>
+        Effect.flatMap(ContactProvider, (provider) => provider.submit(request([ada, grace]))).pipe(
+          Effect.provide(layers(client)),
+          Effect.provideService(Backoff.Backoff, { base: "1 millis", max: "1 millis", times: retries })
+        )
+      // Idempotent-Replayed header on the first attempt: an earlier submit paid
+      const byHeader = fake(() =>
+        reply(202, accepted("op_1"), { "idempotent-replayed": "true", "x-request-id": "req-1" })
+      )
+      const first = yield* submit(byHeader.client, 0)
+      assert.strictEqual(first.charged, 0)
+      assert.strictEqual(first.meta.replayed, "true")
+      assert.strictEqual(first.meta.replayedCost, "3")
+      // no such header, but the stored body carries the first request's id, not this one's
+      const byRequestId = fake(() => reply(202, accepted("op_1"), { "x-request-id": "req-2" }))
+      assert.strictEqual((yield* submit(byRequestId.client, 0)).charged, 0)
+      // a fresh answer (matching request ids) is paid as usual
+      const fresh = fake(() => reply(202, accepted("op_1"), { "x-request-id": "req-1" }))
+      const paid = yield* submit(fresh.client, 0)
+      assert.strictEqual(paid.charged, 3)
+      assert.strictEqual(paid.meta.replayed, undefined)
+      // a replay after our own attempt went unanswered: that attempt may be the one TheHog charged
+      const afterRetry = fake((_, n) =>
+        n === 1
+          ? reply(503, { message: "upstream" })
+          : reply(202, accepted("op_1"), { "idempotent-replayed": "true" })
+      )
+      const retrying = yield* Effect.fork(submit(afterRetry.client, 2))
+      yield* TestClock.adjust("1 second")
+      const retried = yield* Fiber.join(retrying)
+      assert.strictEqual(afterRetry.seen.length, 2)
+      assert.strictEqual(retried.charged, 3)
+      assert.strictEqual(retried.meta.replayed, "true")
     }))
 
   it.effect("answers one LinkedIn person synchronously (200) with verified emails sorted by domain", () =>
@@ -209,7 +226,7 @@ describe("TheHog client", () => {
         identifiers: [{ email: "grace@hopper.dev" }],
         fields: ["contact.email", "contact.phone"]
       })
-      assert.strictEqual(seen[1]!.url, "http://thehog.test/api/operations/op_2")
+      assert.strictEqual(seen[1]!.url.href, "http://thehog.test/api/operations/op_2")
     }))
 
   it.effect("maps error statuses to the error family, with validation details", () =>
@@ -256,7 +273,7 @@ describe("TheHog client", () => {
   it.effect("an unknown operation is ResultExpired; a poll 429 without Retry-After waits one poll window", () =>
     Effect.gen(function*() {
       const { client } = fake((s) =>
-        s.url.endsWith("op_gone")
+        s.url.href.endsWith("op_gone")
           ? reply(404, {
             statusCode: 404,
             error: "Not Found",
@@ -355,6 +372,33 @@ describe("TheHog client", () => {
     }))
 })
 
+describe("TheHog telemetry", () => {
+  it.effect("keeps both keys out of spans, logs, failures and the rendered options", () =>
+    Effect.gen(function*() {
+      const { client } = fake((_, n) =>
+        n === 1
+          ? reply(401, { statusCode: 401, message: "Invalid credentials" })
+          : reply(200, { id: "op_7", status: "queued" })
+      )
+      const options = { accessKey: Redacted.make(access), secretKey: Redacted.make(secret) }
+      const [failed, polled] = yield* Effect.flatMap(TheHog.TheHog, (hog) =>
+        Effect.all([
+          observe(Effect.flatMap(ContactProvider, (p) => p.submit(request([ada])))),
+          observe(hog.getOperation("op_7"))
+        ])).pipe(Effect.provide(layers(client)), noRetries)
+      assert.isTrue(Exit.isFailure(failed.exit))
+      assert.isTrue(Exit.isSuccess(polled.exit))
+      assert.include(failed.spanNames, "thehog.enrich")
+      for (const text of [failed.text, polled.text]) {
+        assert.notInclude(text, secret)
+        assert.notInclude(text, access)
+        assert.include(text, "x-secret-key")
+      }
+      const rendered = [JSON.stringify(options), String(options.secretKey), Inspectable.format(options)].join("\n")
+      assert.notInclude(rendered, secret)
+    }))
+})
+
 describe("TheHog configuration and odd answers", () => {
   it.effect("reads keys and base URL from THEHOG_* (base URL defaults to the real host)", () =>
     Effect.gen(function*() {
@@ -370,14 +414,14 @@ describe("TheHog configuration and odd answers", () => {
             noRetries
           )
       yield* run({ THEHOG_ACCESS_KEY: "ak_env", THEHOG_SECRET_KEY: "sk_env" })
-      assert.strictEqual(seen[0]!.url, "https://developer.thehog.ai/api/enrichments")
+      assert.strictEqual(seen[0]!.url.href, "https://developer.thehog.ai/api/enrichments")
       assert.strictEqual(seen[0]!.headers["x-secret-key"], "sk_env")
       yield* run({
         THEHOG_ACCESS_KEY: "ak_env",
         THEHOG_SECRET_KEY: "sk_env",
         THEHOG_BASE_URL: "http://sim.local/thehog"
       })
-      assert.strictEqual(seen[1]!.url, "http://sim.local/thehog/api/enrichments")
+      assert.strictEqual(seen[1]!.url.href, "http://sim.local/thehog/api/enrichments")
       const missing = yield* Effect.flip(run({ THEHOG_ACCESS_KEY: "ak_env" }))
       assert.include(String(missing), "THEHOG_SECRET_KEY")
     }))

@@ -5,12 +5,13 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { assert, describe, it } from "@effect/vitest"
 import type { PersonResult } from "@enrich/core"
-import { Backoff, ContactProvider, Crustdata, Identifier, Polling, RateLimits } from "@enrich/core"
+import { ContactProvider, Crustdata, Identifier, Polling, RateLimits } from "@enrich/core"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
@@ -19,6 +20,7 @@ import { createServer } from "node:http"
 import { credentials } from "../src/Credentials.js"
 import * as CrustdataSimulator from "../src/crustdata/CrustdataSimulator.js"
 import { type Env, type EnvOptions, makeEnv } from "../src/Env.js"
+import { withPolicies } from "./utils/harness.js"
 
 const timeScale = 1000
 
@@ -72,15 +74,10 @@ const setup = (
     return { env, url, context }
   })
 
-const fast = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  effect.pipe(
-    Effect.provideService(Polling.Polling, {
-      initialDelay: "20 millis",
-      maxDelay: "50 millis",
-      deadline: "30 seconds"
-    }),
-    Effect.provideService(Backoff.Backoff, { base: "10 millis", max: "200 millis", times: 10 })
-  )
+const fast = withPolicies({
+  polling: { initialDelay: "20 millis", maxDelay: "50 millis", deadline: "30 seconds" },
+  backoff: { base: "10 millis", max: "200 millis", times: 10 }
+})
 
 const personOf = (url: string) => {
   const identifier = Either.getOrThrow(Identifier.parseLinkedIn(url))
@@ -161,6 +158,41 @@ describe("Crustdata client + adapter against the simulator", () => {
           )
           assert.strictEqual(env.counters.netCredits("crustdata"), charged)
           assert.strictEqual((yield* provider.poll(ref)).state, "completed")
+        }).pipe(Effect.provide(context))
+      )
+    }))
+
+  it.scopedLive("finds a job whose id was lost in the job list, and nothing for a request never sent", () =>
+    Effect.gen(function*() {
+      const { context, env } = yield* setup()
+      yield* fast(
+        Effect.gen(function*() {
+          const provider = yield* ContactProvider.ContactProvider
+          const sent = peopleOf(env, 10, 2)
+          const decoy = peopleOf(env, 10, 2, 20)
+          const ref = yield* provider.submit(request(sent))
+          // a more recent job of the same size with other people: listed first, must not match
+          const other = yield* provider.submit(request(decoy))
+          // the crash: `ref` is forgotten; only the request is known
+          const found = yield* provider.findSubmitted!(request(sent))
+          assert.isTrue(Option.isSome(found))
+          if (Option.isSome(found)) {
+            assert.strictEqual(found.value.id, ref.id)
+            assert.strictEqual(found.value.people, 12)
+            assert.strictEqual(found.value.meta.urls, ref.meta.urls)
+            exactlyOnce(sent, outcomesOf(yield* pagesOf(provider.results(found.value))))
+          }
+          assert.strictEqual(Option.getOrThrow(yield* provider.findSubmitted!(request(decoy))).id, other.id)
+          // same size, never sent; and a size no job has
+          assert.isTrue(Option.isNone(yield* provider.findSubmitted!(request(peopleOf(env, 10, 2, 40)))))
+          assert.isTrue(Option.isNone(yield* provider.findSubmitted!(request(peopleOf(env, 3, 0, 60)))))
+          // finding never submits: two submissions, each person once
+          assert.strictEqual(env.counters.requestsTo("crustdata:batch/submit"), 2)
+          assert.deepStrictEqual(env.counters.resubmitted("crustdata"), [])
+          assert.isAbove(env.counters.requestsTo("crustdata:batch/list"), 0)
+          // files read: decoy + sent, results, decoy, decoy + sent for the unsent one; none for the odd size,
+          // which the list alone settles
+          assert.strictEqual(env.counters.requestsTo("crustdata:download"), 6)
         }).pipe(Effect.provide(context))
       )
     }))

@@ -270,6 +270,57 @@ describe("CrustdataSimulator", () => {
       assert.strictEqual((yield* submit(sim, body)).status, 200)
     }))
 
+  it.scopedLive("lists jobs most recent first, by cursor pages and status, without download links", () =>
+    Effect.gen(function*() {
+      const sim = yield* serve({}, { maxActiveJobs: 10, pendingMillis: 1e9 })
+      const ids: Array<string> = []
+      for (let n = 1; n <= 5; n++) {
+        const body = { professional_network_profile_urls: urls(sim, n), fields: allFields }
+        ids.push((yield* Effect.flatMap(submit(sim, body), decode(CrustdataApi.BatchSubmitResponse))).batch_id)
+      }
+      // summaries only: decoding with excess properties refused proves no download link is listed
+      const listOf = (query: string) =>
+        Effect.flatMap(call(sim, "GET", `/batch${query}`), decode(CrustdataApi.BatchListResponse))
+      const seen: Array<string> = []
+      let cursor: string | null = null
+      let pages = 0
+      do {
+        const page: CrustdataApi.BatchListResponse = yield* listOf(
+          `?limit=2${cursor === null ? "" : `&cursor=${encodeURIComponent(cursor)}`}`
+        )
+        assert.isAtMost(page.batches.length, 2)
+        seen.push(...page.batches.map((b) => b.batch_id))
+        for (const b of page.batches) assert.strictEqual(b.identifier_count, ids.indexOf(b.batch_id) + 1)
+        cursor = page.next_cursor
+        pages++
+      } while (cursor !== null)
+      assert.strictEqual(pages, 3)
+      assert.deepStrictEqual(seen, [...ids].reverse())
+      // all five are still pending: the filter keeps them all for pending and none for the other states
+      const pending = yield* listOf("?status=pending")
+      assert.deepStrictEqual(pending.batches.map((b) => b.batch_id), [...ids].reverse())
+      assert.strictEqual(pending.next_cursor, null)
+      assert.deepStrictEqual((yield* listOf("?status=completed")).batches, [])
+      assert.deepStrictEqual((yield* listOf("?status=processing")).batches, [])
+      // no version header needed on GET, but a key is; a bad cursor or limit is a 400
+      assert.strictEqual((yield* call(sim, "GET", "/batch", { auth: null })).status, 401)
+      assert.strictEqual((yield* call(sim, "GET", "/batch?cursor=nope")).status, 400)
+      assert.strictEqual((yield* call(sim, "GET", "/batch?limit=101")).status, 400)
+      assert.strictEqual((yield* call(sim, "GET", "/batch?status=done")).status, 400)
+      assert.strictEqual(sim.env.counters.requestsTo("crustdata:batch/list"), 10)
+    }))
+
+  it.scopedLive("slowJobFactor stretches a job's whole run in provider time", () =>
+    Effect.gen(function*() {
+      const sim = yield* serve({ timeScale: 2000, faults: { crustdata: { slowJobFactor: 4 } } })
+      const body = { professional_network_profile_urls: urls(sim, 10), fields: allFields }
+      const { batch_id } = yield* Effect.flatMap(submit(sim, body), decode(CrustdataApi.BatchSubmitResponse))
+      const done = yield* waitFor(sim, batch_id)
+      assert.strictEqual(done.status, "completed")
+      // (20 s pending + 120 s processing + 10 × 100 ms) × 4
+      assert.strictEqual(Date.parse(done.completed_at!) - Date.parse(done.created_at!), 141_000 * 4)
+    }))
+
   it.scopedLive("fails jobs per the fault knob without billing, and posts the webhook once", () =>
     Effect.gen(function*() {
       const sim = yield* serve({ faults: { crustdata: { failJobRate: 1 } } })

@@ -1,18 +1,6 @@
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpRouter from "@effect/platform/HttpRouter"
-import * as HttpServer from "@effect/platform/HttpServer"
 import { assert, describe, it } from "@effect/vitest"
-import {
-  Backoff,
-  type Contact,
-  ContactProvider,
-  FiberAi,
-  Identifier,
-  type PersonResult,
-  Polling,
-  RateLimits
-} from "@enrich/core"
+import { type Contact, ContactProvider, FiberAi, Identifier, type PersonResult, RateLimits } from "@enrich/core"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -20,9 +8,10 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { credentials } from "../src/Credentials.js"
-import { type Env, type EnvOptions, type Faults, makeEnv } from "../src/Env.js"
+import type { Env, EnvOptions, Faults } from "../src/Env.js"
 import * as FiberAiSimulator from "../src/fiber/FiberAiSimulator.js"
 import type { TruePerson } from "../src/Universe.js"
+import { withPolicies, withSimulator } from "./utils/harness.js"
 
 // provider time runs 200× faster: a provider minute is 0.3 s
 const timeScale = 200
@@ -36,30 +25,26 @@ const withFiber = <A, E>(
   body: (env: Env) => Effect.Effect<A, E, Services>,
   clientOptions: Partial<FiberAi.Options> = {}
 ) =>
-  Effect.gen(function*() {
-    const env = yield* makeEnv({ universe: { size: 600 }, timeScale, ...envOptions })
-    const router = yield* FiberAiSimulator.make(env, simOptions)
-    const served = HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.mount("/fiber", router))).pipe(
-      Layer.provideMerge(NodeHttpServer.layerTest)
-    )
-    const client = FiberAi.layerContactProvider.pipe(
-      Layer.provideMerge(FiberAi.layer({
-        apiKey: Redacted.make(credentials.fiber.apiKey),
-        baseUrl: "/fiber",
-        limits: RateLimits.scale(FiberAi.defaultLimits, timeScale),
-        ...clientOptions
-      }))
-    )
-    return yield* body(env).pipe(
-      Effect.provide(client.pipe(Layer.provideMerge(served))),
-      Effect.provideService(Polling.Polling, {
-        initialDelay: "10 millis",
-        maxDelay: "50 millis",
-        deadline: "20 seconds"
-      }),
-      Effect.provideService(Backoff.Backoff, { base: "10 millis", max: "100 millis", times: 12 })
-    )
-  })
+  withSimulator(
+    "/fiber",
+    (env) => FiberAiSimulator.make(env, simOptions),
+    { universe: { size: 600 }, timeScale, ...envOptions },
+    (env) =>
+      body(env).pipe(
+        Effect.provide(FiberAi.layerContactProvider.pipe(
+          Layer.provideMerge(FiberAi.layer({
+            apiKey: Redacted.make(credentials.fiber.apiKey),
+            baseUrl: "/fiber",
+            limits: RateLimits.scale(FiberAi.defaultLimits, timeScale),
+            ...clientOptions
+          }))
+        )),
+        withPolicies({
+          polling: { initialDelay: "10 millis", maxDelay: "50 millis", deadline: "20 seconds" },
+          backoff: { base: "10 millis", max: "100 millis", times: 12 }
+        })
+      )
+  )
 
 const personOf = (url: string) => {
   const identifier = Either.getOrThrow(Identifier.parseLinkedIn(url))
@@ -218,6 +203,21 @@ describe("FiberAi client against the simulator", () => {
         assert.strictEqual(env.counters.netCredits("fiber"), costOf(outcomes))
       }))
   })
+
+  it.live(
+    "a sustained run at the documented start limit draws no 429 over several windows",
+    () =>
+      withFiber({}, {}, (env) =>
+        Effect.gen(function*() {
+          const provider = yield* ContactProvider.ContactProvider
+          const people = env.universe.people.slice(0, 100).map((p) => personOf(p.linkedinUrl))
+          // 100 starts at 30 a minute: more than three sliding windows of the simulator's, as fast as the gate allows
+          yield* Effect.forEach(people, (p) => provider.submit(requestOf([p], ["work_email"])), { concurrency: 100 })
+          assert.strictEqual(env.counters.requestsTo("fiber:batch/start"), 100)
+          assert.strictEqual(env.counters.totalRateLimited("fiber"), 0)
+        })),
+    30_000
+  )
 
   it.live("malformed and truncated bodies become MalformedResponse", () => {
     const faults: { -readonly [K in keyof Faults]: Faults[K] } = {}

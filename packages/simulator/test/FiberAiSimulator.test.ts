@@ -1,63 +1,30 @@
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as HttpRouter from "@effect/platform/HttpRouter"
-import * as HttpServer from "@effect/platform/HttpServer"
 import { assert, describe, it } from "@effect/vitest"
 import { FiberAiApi } from "@enrich/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import { credentials } from "../src/Credentials.js"
-import { type Env, type EnvOptions, makeEnv } from "../src/Env.js"
+import type { Env, EnvOptions } from "../src/Env.js"
 import * as FiberAiSimulator from "../src/fiber/FiberAiSimulator.js"
 import type { TruePerson } from "../src/Universe.js"
+import { decodeStrict, send, withSimulator as serve } from "./utils/harness.js"
 
 const apiKey = credentials.fiber.apiKey
 
-interface Answer {
-  readonly status: number
-  readonly headers: Readonly<Record<string, string>>
-  readonly text: string
-  readonly json: unknown
-}
-
-/** Serves the simulator under `/fiber` on loopback (provider time follows the TestClock). */
+/** Serves the simulator under `/fiber` on loopback for `body` (provider time follows the TestClock). */
 const withSimulator = <A, E>(
   envOptions: EnvOptions,
   options: FiberAiSimulator.Options,
   body: (env: Env) => Effect.Effect<A, E, HttpClient.HttpClient>
-) =>
-  Effect.gen(function*() {
-    const env = yield* makeEnv({ universe: { size: 300 }, ...envOptions })
-    const router = yield* FiberAiSimulator.make(env, options)
-    const served = HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.mount("/fiber", router))).pipe(
-      Layer.provideMerge(NodeHttpServer.layerTest)
-    )
-    return yield* Effect.provide(body(env), served)
-  })
+) => serve("/fiber", (env) => FiberAiSimulator.make(env, options), { universe: { size: 300 }, ...envOptions }, body)
 
 const post = (endpoint: FiberAiApi.Endpoint, body: unknown) =>
-  Effect.gen(function*() {
-    const client = yield* HttpClient.HttpClient
-    const response = yield* client.execute(
-      HttpClientRequest.post(`/fiber${FiberAiApi.paths[endpoint]}`).pipe(HttpClientRequest.bodyUnsafeJson(body))
-    )
-    const text = yield* response.text
-    let json: unknown
-    try {
-      json = JSON.parse(text)
-    } catch {
-      json = undefined
-    }
-    return { status: response.status, headers: response.headers, text, json } satisfies Answer
-  }).pipe(Effect.orDie)
+  send(HttpClientRequest.post(`/fiber${FiberAiApi.paths[endpoint]}`).pipe(HttpClientRequest.bodyUnsafeJson(body)))
 
-/** Strict: the simulator must send nothing the contract does not name. */
-const decode = <A, I>(schema: Schema.Schema<A, I>, answer: Answer) =>
-  Schema.decodeUnknownSync(schema, { onExcessProperty: "error" })(answer.json)
+const decode = decodeStrict
 
 const urls = (people: ReadonlyArray<TruePerson>) => people.map((p) => ({ linkedinUrl: { value: p.linkedinUrl } }))
 

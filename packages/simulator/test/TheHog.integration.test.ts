@@ -1,17 +1,5 @@
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as HttpRouter from "@effect/platform/HttpRouter"
-import * as HttpServer from "@effect/platform/HttpServer"
 import { assert, describe, it } from "@effect/vitest"
-import {
-  Backoff,
-  Contact,
-  ContactProvider,
-  Identifier,
-  type PersonResult,
-  Polling,
-  RateLimits,
-  TheHog
-} from "@enrich/core"
+import { Contact, ContactProvider, Identifier, type PersonResult, RateLimits, TheHog } from "@enrich/core"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -19,9 +7,10 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { credentials } from "../src/Credentials.js"
-import { type Env, type EnvOptions, makeEnv } from "../src/Env.js"
+import type { Env, EnvOptions } from "../src/Env.js"
 import * as TheHogSimulator from "../src/thehog/TheHogSimulator.js"
 import type { TruePerson } from "../src/Universe.js"
+import { withPolicies, withSimulator } from "./utils/harness.js"
 
 // Provider time runs 100× faster than real time; client limits are scaled the same way.
 const timeScale = 100
@@ -37,31 +26,28 @@ const withProvider = <A, E>(
   setup: Setup,
   body: (env: Env) => Effect.Effect<A, E, ContactProvider.ContactProvider | TheHog.TheHog>
 ) =>
-  Effect.gen(function*() {
-    const env = yield* makeEnv({ universe: { size: 300 }, timeScale, ...setup.env })
-    const router = yield* TheHogSimulator.make(env, setup.simulator)
-    const served = HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.mount("/thehog", router))).pipe(
-      Layer.provideMerge(NodeHttpServer.layerTest)
-    )
-    const client = TheHog.layer({
-      accessKey: Redacted.make(credentials.thehog.accessKey),
-      secretKey: Redacted.make(credentials.thehog.secretKey),
-      // NodeHttpServer.layerTest's client already prefixes the server address
-      baseUrl: "/thehog",
-      limits: RateLimits.scale(TheHog.defaultLimits, timeScale),
-      ...setup.client
-    })
-    const provider = TheHog.layerContactProvider.pipe(Layer.provideMerge(client), Layer.provide(served))
-    return yield* body(env).pipe(
-      Effect.provide(provider),
-      Effect.provideService(Polling.Polling, {
-        initialDelay: "20 millis",
-        maxDelay: "50 millis",
-        deadline: "20 seconds"
-      }),
-      Effect.provideService(Backoff.Backoff, { base: "20 millis", max: "200 millis", times: 12 })
-    )
-  })
+  withSimulator(
+    "/thehog",
+    (env) => TheHogSimulator.make(env, setup.simulator),
+    { universe: { size: 300 }, timeScale, ...setup.env },
+    (env) =>
+      body(env).pipe(
+        Effect.provide(TheHog.layerContactProvider.pipe(
+          Layer.provideMerge(TheHog.layer({
+            accessKey: Redacted.make(credentials.thehog.accessKey),
+            secretKey: Redacted.make(credentials.thehog.secretKey),
+            // the loopback client already prefixes the server address
+            baseUrl: "/thehog",
+            limits: RateLimits.scale(TheHog.defaultLimits, timeScale),
+            ...setup.client
+          }))
+        )),
+        withPolicies({
+          polling: { initialDelay: "20 millis", maxDelay: "50 millis", deadline: "20 seconds" },
+          backoff: { base: "20 millis", max: "200 millis", times: 12 }
+        })
+      )
+  )
 
 const kinds = ["linkedin", "email", "x", "github"] as const
 
@@ -233,12 +219,19 @@ describe("TheHog client against the simulator", () => {
         assert.strictEqual(env.counters.netCredits("thehog"), 30)
         assert.deepStrictEqual(env.counters.resubmitted("thehog"), [])
         assert.strictEqual(ref.id, "op_01HOG000000000000000000001")
+        // the replayed answer belongs to this submit's own first attempt: its charge is reported once, here
+        assert.strictEqual(ref.charged, 30)
         const outcomes = (yield* runAll(ref)).flatMap((p) => p.results)
         assert.strictEqual(outcomes.length, 10)
         // a later resubmit of the same chunk (a worker restarting) gets the same operation, still unpaid
         const again = yield* provider.submit(requestOf(people))
         assert.strictEqual(again.id, ref.id)
         assert.strictEqual(env.counters.netCredits("thehog"), 30)
+        // ...and says so, so the budget does not count it a second time
+        assert.strictEqual(again.charged, 0)
+        assert.strictEqual(again.meta.replayed, "true")
+        assert.strictEqual(again.meta.replayedCost, "30")
+        assert.strictEqual(ref.charged + again.charged, env.counters.netCredits("thehog"))
       })), 30_000)
 
   it.live(

@@ -1,65 +1,35 @@
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as HttpRouter from "@effect/platform/HttpRouter"
-import * as HttpServer from "@effect/platform/HttpServer"
 import { assert, describe, it } from "@effect/vitest"
 import { TheHogApi } from "@enrich/core"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import { credentials } from "../src/Credentials.js"
-import { type Env, type EnvOptions, makeEnv } from "../src/Env.js"
+import type { Env, EnvOptions } from "../src/Env.js"
 import * as TheHogSimulator from "../src/thehog/TheHogSimulator.js"
+import { type Answer, decodeStrict, send, withSimulator as serve } from "./utils/harness.js"
 
 const auth = { "x-access-key": credentials.thehog.accessKey, "x-secret-key": credentials.thehog.secretKey }
 
-interface Answer {
-  readonly status: number
-  readonly headers: Readonly<Record<string, string>>
-  readonly text: string
-  readonly json: unknown
-}
-
-/** Serves the simulator under `/thehog` on loopback for the duration of `body`. */
+/** Serves the simulator under `/thehog` on loopback for `body` (provider time follows the TestClock). */
 const withSimulator = <A, E>(
   envOptions: EnvOptions,
   options: TheHogSimulator.Options,
   body: (env: Env) => Effect.Effect<A, E, HttpClient.HttpClient>
-) =>
-  Effect.gen(function*() {
-    const env = yield* makeEnv({ universe: { size: 200 }, ...envOptions })
-    const router = yield* TheHogSimulator.make(env, options)
-    const served = HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.mount("/thehog", router))).pipe(
-      Layer.provideMerge(NodeHttpServer.layerTest)
-    )
-    return yield* Effect.provide(body(env), served)
-  })
+) => serve("/thehog", (env) => TheHogSimulator.make(env, options), { universe: { size: 200 }, ...envOptions }, body)
 
 const call = (
   method: "GET" | "POST",
   path: string,
   options: { readonly body?: unknown; readonly headers?: Record<string, string> } = {}
-) =>
-  Effect.gen(function*() {
-    const client = yield* HttpClient.HttpClient
-    let request = method === "GET" ? HttpClientRequest.get(`/thehog${path}`) : HttpClientRequest.post(`/thehog${path}`)
-    request = HttpClientRequest.setHeaders(request, options.headers ?? auth)
-    if (options.body !== undefined) request = HttpClientRequest.bodyUnsafeJson(request, options.body)
-    const response = yield* client.execute(request)
-    const text = yield* response.text
-    let json: unknown
-    try {
-      json = JSON.parse(text)
-    } catch {
-      json = undefined
-    }
-    return { status: response.status, headers: response.headers, text, json } satisfies Answer
-  }).pipe(Effect.orDie)
+) => {
+  let request = method === "GET" ? HttpClientRequest.get(`/thehog${path}`) : HttpClientRequest.post(`/thehog${path}`)
+  request = HttpClientRequest.setHeaders(request, options.headers ?? auth)
+  if (options.body !== undefined) request = HttpClientRequest.bodyUnsafeJson(request, options.body)
+  return send(request)
+}
 
-const decode = <A, I>(schema: Schema.Schema<A, I>, answer: Answer) =>
-  Schema.decodeUnknownSync(schema, { onExcessProperty: "error" })(answer.json)
+const decode = decodeStrict
 
 const enrich = (body: unknown, headers: Record<string, string> = auth) =>
   call("POST", "/api/enrichments", { body, headers })

@@ -15,6 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
+import { Buffer } from "node:buffer"
 import { gzipSync } from "node:zlib"
 import { credentials } from "../Credentials.js"
 import type { Env, Faults } from "../Env.js"
@@ -41,8 +42,13 @@ export interface Options {
   readonly partSize?: number
   /** active (pending/processing) jobs per key (default 5) */
   readonly maxActiveJobs?: number
-  /** requests per minute per key and endpoint, sliding window (sync 15 CONFIRMED; batch INFERRED 30 and 120) */
-  readonly limits?: { readonly contactEnrich?: number; readonly batchSubmit?: number; readonly batchStatus?: number }
+  /** requests per minute per key and endpoint, sliding window (sync 15 CONFIRMED; batch INFERRED 30, 120, list 30) */
+  readonly limits?: {
+    readonly contactEnrich?: number
+    readonly batchSubmit?: number
+    readonly batchStatus?: number
+    readonly batchList?: number
+  }
   /** credit balance per simulator; submits and sync calls get `403` insufficient credits once it is spent */
   readonly credits?: number
 }
@@ -61,6 +67,8 @@ interface Settled {
 
 interface Job {
   readonly id: string
+  /** submission order (1-based), for the list's most-recent-first cursor */
+  readonly seq: number
   readonly key: string
   readonly urls: ReadonlyArray<string>
   readonly fields: ReadonlySet<CrustdataApi.BatchField>
@@ -102,6 +110,13 @@ const fromIsoBasic = (text: string): number | undefined => {
   return m === null ? undefined : Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!)
 }
 
+/** Opaque list cursors: the submission number of the last job on the page, so new jobs do not shift pages. */
+const cursorOf = (seq: number) => Buffer.from(`seq:${seq}`).toString("base64url")
+const cursorSeq = (cursor: string): number | undefined => {
+  const m = /^seq:(\d+)$/.exec(Buffer.from(cursor, "base64url").toString("utf8"))
+  return m === null ? undefined : Number(m[1])
+}
+
 const emailStatus: Record<KnownEmail["verdict"], CrustdataApi.EmailStatus> = {
   valid: "deliverable",
   risky: "risky",
@@ -136,7 +151,8 @@ export const make = (env: Env, options: Options = {}): Effect.Effect<
     const limits = {
       contactEnrich: options.limits?.contactEnrich ?? 15,
       batchSubmit: options.limits?.batchSubmit ?? 30,
-      batchStatus: options.limits?.batchStatus ?? 120
+      batchStatus: options.limits?.batchStatus ?? 120,
+      batchList: options.limits?.batchList ?? 30
     }
     let credits = options.credits ?? Number.POSITIVE_INFINITY
     let linksIssued = 0
@@ -288,7 +304,8 @@ export const make = (env: Env, options: Options = {}): Effect.Effect<
       return `${origin}${basePath}/downloads/${id}/${file}?${query.toString()}`
     }
 
-    const statusBody = (job: Job, now: number): CrustdataApi.BatchStatusResponse => {
+    /** The status fields without download links: what `GET /batch` lists (and no link is issued for it). */
+    const summaryBody = (job: Job, now: number): CrustdataApi.BatchSummary => {
       const state = stateOf(job, now)
       const settled = job.settled
       const base = {
@@ -312,7 +329,16 @@ export const make = (env: Env, options: Options = {}): Effect.Effect<
         ...base,
         result_count: settled.resultCount,
         entities_fulfilled: settled.fulfilled,
-        completed_at: new Date(settled.completedAt).toISOString(),
+        completed_at: new Date(settled.completedAt).toISOString()
+      }
+    }
+
+    const statusBody = (job: Job, now: number): CrustdataApi.BatchStatusResponse => {
+      const summary = summaryBody(job, now)
+      const settled = job.settled
+      if (settled === undefined || settled.status === "failed") return summary
+      return {
+        ...summary,
         download_url: link(job.origin, job.id, "results.jsonl.gz", now),
         download_urls: (settled.parts ?? []).map((_, i) => link(job.origin, job.id, `part-${i}.jsonl.gz`, now))
       }
@@ -458,8 +484,10 @@ export const make = (env: Env, options: Options = {}): Effect.Effect<
         }
         for (const url of urls) env.counters.submitted(provider, canonical(url))
         const factor = faults.slowJobFactor ?? 1
+        const seq = ++jobCount
         const job: Job = {
-          id: uuid(++jobCount),
+          id: uuid(seq),
+          seq,
           key,
           urls,
           fields: new Set(fields as ReadonlyArray<CrustdataApi.BatchField>),
@@ -499,6 +527,38 @@ export const make = (env: Env, options: Options = {}): Effect.Effect<
           ? { ...encoded, status: env.chance(faults.unknownEnumRate) ? "queued" : encoded.status }
           : encoded
         return okJson(shown, () => ({ ...encoded, identifier_count: "many" }))
+      }))
+
+    /**
+     * `GET /batch`: the key's jobs, most recent first, `limit` per page (default 20, at most 100), an opaque
+     * `cursor` from `next_cursor`, optional `status` filter (parameter and body names INFERRED).
+     */
+    const list = api("batch/list", limits.batchList, ({ key, now, request }) =>
+      Effect.gen(function*() {
+        const query = new URL(request.url, "http://crustdata.local").searchParams
+        const limitText = query.get("limit")
+        const limit = limitText === null ? 20 : Number(limitText)
+        if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+          return badRequest(`limit must be an integer from 1 to 100, got ${limitText}`)
+        }
+        const cursorText = query.get("cursor")
+        const before = cursorText === null ? Number.POSITIVE_INFINITY : cursorSeq(cursorText)
+        if (before === undefined) return badRequest(`Invalid cursor: ${cursorText}`)
+        const wanted = query.get("status")
+        if (wanted !== null && !(CrustdataApi.BatchStatus.literals as ReadonlyArray<string>).includes(wanted)) {
+          return badRequest(`status must be one of ${CrustdataApi.BatchStatus.literals.join(", ")}`)
+        }
+        const mine = [...jobs.values()]
+          .filter((job) => job.key === key && job.seq < before)
+          .sort((a, b) => b.seq - a.seq)
+          .filter((job) => wanted === null || stateOf(job, now) === wanted)
+        const page = mine.slice(0, limit)
+        const last = page[page.length - 1]
+        const body = Schema.encodeSync(CrustdataApi.BatchListResponse)({
+          batches: page.map((job) => summaryBody(job, now)),
+          next_cursor: mine.length > limit && last !== undefined ? cursorOf(last.seq) : null
+        })
+        return okJson(body, () => ({ ...body, batches: "none" }))
       }))
 
     const download = Effect.gen(function*() {
@@ -608,6 +668,7 @@ export const make = (env: Env, options: Options = {}): Effect.Effect<
 
     return HttpRouter.empty.pipe(
       HttpRouter.post("/batch/person/contact/enrich", submit),
+      HttpRouter.get("/batch", list),
       HttpRouter.get("/batch/:id", status),
       HttpRouter.post("/person/contact/enrich", contactEnrich),
       HttpRouter.get("/downloads/:id/:file", download)
