@@ -23,7 +23,7 @@ import {
 } from "./ContactProvider.js"
 import { type EnrichmentError, InvalidRequest, isEnrichmentError } from "./EnrichmentError.js"
 import type { PersonKey } from "./Identifier.js"
-import { type ChunkRecord, Journal, type JournalError } from "./Journal.js"
+import { ChunkRecord, Journal, type JournalError } from "./Journal.js"
 import { defaultStopPolicy, merge, type Merged, missingFields, type StopPolicy } from "./Merge.js"
 import { Failed, type ProviderOutcome } from "./PersonResult.js"
 
@@ -224,22 +224,22 @@ export const run = (
         chunksOf(group.people, size).map((people) => ({ people, fields: group.fields }))
       )
 
-      const settleChunk = (chunk: ChunkRecord, ref: JobRef | undefined, seen: ReadonlyArray<ProviderOutcome>) =>
+      // What a finished chunk cost: the provider's own report on the job (`charged - refunded`) when it gives one,
+      // since only that also counts what it bills for people it returns nothing usable for (TheHog charges per
+      // identifier submitted, failed items included); else the sum of the per-person costs the adapter reports.
+      const settleChunk = (ref: JobRef | undefined, seen: ReadonlyArray<ProviderOutcome>) =>
         Effect.gen(function*() {
-          // Upfront billers report charges and refunds on the job; others are charged per delivered value.
-          const status = ref === undefined || provider.capabilities.cost.billing !== "upfront-per-person"
-            ? undefined
-            : yield* Effect.option(provider.poll(ref))
-          const reported = status !== undefined && Option.isSome(status)
-            ? status.value.charged - status.value.refunded
-            : undefined
-          // per person, what the adapter says this person cost (0 for a miss at a per-value biller)
           const delivered = seen.reduce(
             (n, o) => n + (o._tag === "Found" || o._tag === "NotFound" ? o.provenance.cost : 0),
             0
           )
-          const charged = reported !== undefined && reported > 0 ? reported : delivered
-          return charged
+          if (ref === undefined) return delivered // answered synchronously: the per-person costs are the answer
+          const status = yield* Effect.option(provider.poll(ref))
+          // no status now: what the provider said it charged at submit is the safe side for the cap
+          if (Option.isNone(status)) return Math.max(ref.charged, delivered)
+          const { charged, refunded } = status.value
+          // 0/0 is a provider that does not report credits on its jobs (Crustdata bills per value delivered)
+          return charged > 0 || refunded > 0 ? charged - refunded : delivered
         })
 
       const runChunk = (chunk: ChunkRecord) =>
@@ -277,6 +277,8 @@ export const run = (
               })
             })
 
+          // the job, once there is one: a job that fails after submit was still charged for
+          let job: JobRef | undefined = chunk.job
           const attempt = Effect.gen(function*() {
             const request = new EnrichRequest({
               people: people as [Person, ...Array<Person>],
@@ -288,22 +290,20 @@ export const run = (
               chunk.state === "recorded" && sync !== undefined && people.length <= sync.maxBatch && planned.length <= 1
             ) {
               yield* accept(yield* provider.enrichSync(request), undefined)
-              return undefined
+              return
             }
-            let ref = chunk.job
-            if (ref === undefined) {
-              ref = yield* provider.submit(request)
+            if (job === undefined) {
+              const ref = yield* provider.submit(request)
+              job = ref
               yield* journal.markSubmitted(chunk.idempotencyKey, ref)
               yield* emit({ _tag: "ChunkSubmitted", provider: name, people: people.length, job: ref.id })
             }
-            const job = ref
             yield* Stream.runForEach(provider.results(job, chunk.cursor), (page) => accept(page.results, page.cursor))
-            return job
           })
 
           // A provider error fails this chunk and the run goes on; a journal error stops the run (nothing is safe).
           const finished = yield* attempt.pipe(
-            Effect.map((job) => Either.right(job)),
+            Effect.map(() => Either.right(undefined)),
             Effect.catchIf(isEnrichmentError, (error) => Effect.succeed(Either.left(error)))
           )
           // Anyone the provider did not account for is a failure at this provider, written down too.
@@ -319,7 +319,7 @@ export const run = (
             count(o)
             record(o, name)
           }
-          const charged = yield* settleChunk(chunk, finished._tag === "Right" ? finished.right : chunk.job, seen)
+          const charged = yield* settleChunk(job, seen)
           stats.credits += charged
           yield* budget.settle(chunk.reserved, charged)
           const state = finished._tag === "Left" ? "failed" as const : "finished" as const
@@ -337,27 +337,52 @@ export const run = (
           })
         })
 
-      // Adopted chunks first (resume), then new ones; a recorded-but-unsent chunk is ambiguous unless the
-      // provider dedupes by idempotency key.
+      // Adopted chunks first (resume), then new ones. A chunk recorded but never marked submitted may or may not
+      // have reached the provider: safe to send again when the provider dedupes by idempotency key; looked up in
+      // the provider's job list when it can search one; otherwise ambiguous (reported, resent only on request).
+      const ambiguousChunk = (chunk: ChunkRecord, reason: string) => {
+        ambiguous.push(chunk.idempotencyKey)
+        for (const key of chunk.keys) {
+          const failed = new Failed({ key, provider: name, reason })
+          count(failed)
+          record(failed, name)
+        }
+      }
+      const ambiguousReason = "ambiguous after a crash: may have been sent; resume with --resubmit-ambiguous to resend"
+      const recover = (
+        chunk: ChunkRecord,
+        findSubmitted: NonNullable<ContactProviderService["findSubmitted"]>
+      ) =>
+        Effect.gen(function*() {
+          const people = chunk.keys.flatMap((k) => {
+            const p = byKey.get(k)
+            return p === undefined ? [] : [p]
+          })
+          if (people.length === 0) return yield* runChunk(chunk)
+          const request = new EnrichRequest({
+            people: people as [Person, ...Array<Person>],
+            fields: chunk.fields,
+            idempotencyKey: chunk.idempotencyKey
+          })
+          const found = yield* Effect.either(findSubmitted(request))
+          if (Either.isLeft(found)) {
+            // the job list could not be read: as ambiguous as if there were none
+            if (options.resubmitAmbiguous === true) return yield* runChunk(chunk)
+            return ambiguousChunk(chunk, `${ambiguousReason} (job list unreadable: ${found.left.message})`)
+          }
+          if (Option.isNone(found.right)) return yield* runChunk(chunk) // it never arrived: sending is safe
+          const ref = found.right.value
+          yield* journal.markSubmitted(chunk.idempotencyKey, ref)
+          yield* runChunk(new ChunkRecord({ ...chunk, state: "submitted", job: ref }))
+        })
       const work: Array<Effect.Effect<void, JournalError>> = []
       for (const chunk of adopted) {
-        if (
-          chunk.state === "recorded" && provider.capabilities.resubmitSafety !== "idempotency-key" &&
-          options.resubmitAmbiguous !== true
-        ) {
-          ambiguous.push(chunk.idempotencyKey)
-          for (const key of chunk.keys) {
-            const failed = new Failed({
-              key,
-              provider: name,
-              reason: "ambiguous after a crash: may have been sent; resume with --resubmit-ambiguous to resend"
-            })
-            count(failed)
-            record(failed, name)
-          }
-          continue
-        }
-        work.push(runChunk(chunk))
+        const safety = provider.capabilities.resubmitSafety
+        if (chunk.state !== "recorded" || safety === "idempotency-key") work.push(runChunk(chunk))
+        else if (safety === "job-list" && provider.findSubmitted !== undefined) {
+          work.push(recover(chunk, provider.findSubmitted))
+        } else if (options.resubmitAmbiguous === true) work.push(runChunk(chunk))
+        else ambiguousChunk(chunk, ambiguousReason)
       }
       const unitCost = (fields: ReadonlyArray<Field>) => provider.capabilities.cost.maxPerPerson(fields, "batch")
       let budgetReached = false

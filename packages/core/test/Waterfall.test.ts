@@ -3,11 +3,14 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import * as Budget from "../src/Budget.js"
 import { Email, makePhone } from "../src/Contact.js"
-import { ContactProviders, Person } from "../src/ContactProvider.js"
+import { ContactProviders, type ContactProviderService, type JobRef, Person } from "../src/ContactProvider.js"
 import * as Identifier from "../src/Identifier.js"
 import * as Journal from "../src/Journal.js"
+import { Failed } from "../src/PersonResult.js"
 import { type Known, makeInMemory } from "../src/testing.js"
 import * as Waterfall from "../src/Waterfall.js"
 
@@ -184,5 +187,152 @@ describe("Waterfall", () => {
       assert.isTrue([...seen.a.perPerson.values(), ...seen.b.perPerson.values()].every((n) => n === 1))
       assert.strictEqual(seen.a.perPerson.size, 30)
       assert.strictEqual((yield* c.counters).submissions, 0)
+    }))
+
+  describe("resuming a chunk recorded but never marked submitted", () => {
+    /**
+     * Provider "a" as a job-list provider (like Crustdata): no idempotency key, but `findSubmitted` searches the
+     * jobs it accepted. `reached` counts submits that got to the provider; the first submit can die before it does.
+     */
+    const jobListProvider = (options: { readonly dieBeforeFirstSubmit?: boolean; readonly findSubmitted: boolean }) =>
+      Effect.gen(function*() {
+        const inner = yield* makeInMemory({ name: "a", directory: directoryA, maxBatch: 8, costPerPerson: 2 })
+        const accepted = new Map<string, JobRef>()
+        const calls = { submit: 0, reached: 0, find: 0 }
+        const service: ContactProviderService = {
+          ...inner.service,
+          capabilities: { ...inner.service.capabilities, resubmitSafety: options.findSubmitted ? "job-list" : "none" },
+          submit: (request) =>
+            Effect.suspend(() => {
+              if (options.dieBeforeFirstSubmit === true && calls.submit++ === 0) return Effect.die("process killed")
+              calls.reached++
+              return Effect.tap(inner.service.submit(request), (ref) => {
+                accepted.set(request.idempotencyKey, ref)
+              })
+            }),
+          ...(options.findSubmitted
+            ? {
+              findSubmitted: (request) =>
+                Effect.sync(() => {
+                  calls.find++
+                  return Option.fromNullable(accepted.get(request.idempotencyKey))
+                })
+            }
+            : {})
+        }
+        return { service, calls, counters: inner.counters }
+      })
+
+    const crashThenResume = (
+      provider: ContactProviderService,
+      crashOnFirstMarkSubmitted: boolean
+    ) =>
+      Effect.gen(function*() {
+        const journal = yield* Journal.makeMemory
+        let marks = 0
+        const crashing: Journal.JournalService = {
+          ...journal,
+          markSubmitted: (key, job) =>
+            crashOnFirstMarkSubmitted && ++marks === 1
+              ? Effect.fail(new Journal.JournalError({ message: "disk gone" }))
+              : journal.markSubmitted(key, job)
+        }
+        const layer = (j: Journal.JournalService) =>
+          Layer.mergeAll(
+            Layer.succeed(ContactProviders, ContactProviders.fromServices([provider])),
+            Layer.succeed(Journal.Journal, j),
+            Budget.layer(undefined)
+          )
+        // one chunk at a time, so the crash leaves exactly the first chunk "recorded"
+        const options = { runId: "r", people, providers: ["a"], fields: ["work_email"], concurrency: 1 } as const
+        const first = yield* Effect.exit(Waterfall.run(options).pipe(Effect.provide(layer(crashing))))
+        assert.isTrue(Exit.isFailure(first))
+        const recorded = (yield* journal.chunks("r")).filter((c) => c.state === "recorded")
+        assert.strictEqual(recorded.length, 1)
+        const resumed = yield* Waterfall.run(options).pipe(Effect.provide(layer(journal)))
+        return { journal, resumed, recorded: recorded[0]! }
+      })
+
+    it.effect("a job the provider lists is adopted, not sent again", () =>
+      Effect.gen(function*() {
+        const { calls, counters, service } = yield* jobListProvider({ findSubmitted: true })
+        const { journal, recorded, resumed } = yield* crashThenResume(service, true)
+        assert.strictEqual(calls.find, 1)
+        // 4 chunks of at most 8: the crashed one reached the provider once, and was not sent again
+        assert.strictEqual(calls.reached, 4)
+        const seen = yield* counters
+        assert.strictEqual(seen.perPerson.size, 30)
+        assert.isTrue([...seen.perPerson.values()].every((n) => n === 1))
+        assert.deepStrictEqual(resumed.ambiguousChunks, [])
+        assert.strictEqual(filled(resumed, "work_email"), 15)
+        for (const key of recorded.keys) {
+          assert.deepStrictEqual(resumed.outcomes.get(key)!.map((o) => o._tag).filter((t) => t === "Failed"), [])
+        }
+        // the adopted job is in the journal now, finished, and its charge counted once
+        const chunk = (yield* journal.chunks("r")).find((c) => c.idempotencyKey === recorded.idempotencyKey)!
+        assert.strictEqual(chunk.state, "finished")
+        assert.strictEqual(chunk.job?.id, "a-job-1")
+        assert.strictEqual(resumed.credits.spent, 60)
+        assert.strictEqual(seen.creditsCharged, 60)
+      }))
+
+    it.effect("a job the provider does not list is sent normally", () =>
+      Effect.gen(function*() {
+        const { calls, counters, service } = yield* jobListProvider({ findSubmitted: true, dieBeforeFirstSubmit: true })
+        const { resumed } = yield* crashThenResume(service, false)
+        assert.strictEqual(calls.find, 1)
+        assert.strictEqual(calls.reached, 4)
+        const seen = yield* counters
+        assert.isTrue([...seen.perPerson.values()].every((n) => n === 1))
+        assert.strictEqual(seen.perPerson.size, 30)
+        assert.deepStrictEqual(resumed.ambiguousChunks, [])
+        assert.strictEqual(filled(resumed, "work_email"), 15)
+      }))
+
+    it.effect("without idempotency keys or a job list the chunk stays ambiguous", () =>
+      Effect.gen(function*() {
+        const { calls, counters, service } = yield* jobListProvider({ findSubmitted: false })
+        const { recorded, resumed } = yield* crashThenResume(service, true)
+        assert.strictEqual(calls.find, 0)
+        // the crashed chunk is neither looked up nor resent: 3 more chunks reach the provider
+        assert.strictEqual(calls.reached, 4)
+        assert.deepStrictEqual(resumed.ambiguousChunks, [recorded.idempotencyKey])
+        assert.isTrue([...(yield* counters).perPerson.values()].every((n) => n === 1))
+        for (const key of recorded.keys) {
+          assert.deepStrictEqual(resumed.outcomes.get(key)!.map((o) => o._tag), ["Failed"])
+        }
+      }))
+  })
+
+  it.effect("settles from the job's reported charge, failed items included", () =>
+    Effect.gen(function*() {
+      // like TheHog: billed per person submitted; the adapter turns misses into Failed items that carry no cost
+      const inner = yield* makeInMemory({ name: "a", directory: directoryA, maxBatch: 8, costPerPerson: 2 })
+      const service: ContactProviderService = {
+        ...inner.service,
+        capabilities: {
+          ...inner.service.capabilities,
+          cost: { ...inner.service.capabilities.cost, billing: "per-request" }
+        },
+        results: (ref, cursor) =>
+          Stream.map(inner.service.results(ref, cursor), (page) => ({
+            ...page,
+            results: page.results.map((o) =>
+              o._tag === "NotFound" ? new Failed({ key: o.key, provider: "a", reason: "upstream timeout" }) : o
+            )
+          }))
+      }
+      const result = yield* Waterfall.run({ runId: "r", people, providers: ["a"], fields: ["work_email"] }).pipe(
+        Effect.provide(Layer.mergeAll(
+          Layer.succeed(ContactProviders, ContactProviders.fromServices([service])),
+          Journal.layerMemory,
+          Budget.layer(undefined)
+        ))
+      )
+      const charged = (yield* inner.counters).creditsCharged
+      assert.strictEqual(charged, 60)
+      assert.strictEqual(result.providers[0]!.failed, 15)
+      assert.strictEqual(result.providers[0]!.credits, charged)
+      assert.strictEqual(result.credits.spent, charged)
     }))
 })
