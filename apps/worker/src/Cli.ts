@@ -1,0 +1,193 @@
+/**
+ * The `enrich` command line: parsing and help only; the work is in `Runner`.
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import { Contact } from "@enrich/core"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Runner from "./Runner.js"
+
+const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
+
+const providerNames = ["fiber", "crustdata", "thehog"] as const
+
+const list = <A extends string>(name: string, allowed: ReadonlyArray<A>, fallback: string, description: string) =>
+  Options.text(name).pipe(
+    Options.withDefault(fallback),
+    Options.withDescription(`${description} Comma-separated, from: ${allowed.join(", ")}. Default: ${fallback}.`),
+    Options.mapEffect((raw) => {
+      const items = raw.split(",").map((s) => s.trim().toLowerCase()).filter((s) => s !== "")
+      const unknown = items.filter((s) => !allowed.includes(s as A))
+      if (items.length === 0) return Effect.fail(invalid(`--${name} needs at least one of ${allowed.join(", ")}`))
+      if (unknown.length > 0) {
+        return Effect.fail(invalid(`--${name}: unknown ${unknown.join(", ")} (expected ${allowed.join(", ")})`))
+      }
+      return Effect.succeed([...new Set(items)] as Array<A>)
+    })
+  )
+
+const providers = list(
+  "providers",
+  providerNames,
+  "fiber,crustdata,thehog",
+  "Providers to ask, in waterfall order: a person goes to the next one only for fields still missing."
+)
+const fields = list("fields", Contact.allFields, "work_email,personal_email,phone", "Fields to find.")
+
+const db = Options.text("db").pipe(
+  Options.withDescription("SQLite ledger file (results, jobs, credits; makes runs resumable)."),
+  Options.withDefault(".enrich/ledger.db")
+)
+const databaseUrl = Options.redacted("database-url").pipe(
+  Options.withDescription("Postgres ledger instead of SQLite (postgres://…); also read from DATABASE_URL."),
+  Options.withFallbackConfig(Config.redacted("DATABASE_URL")),
+  Options.optional
+)
+const out = Options.text("out").pipe(
+  Options.withDescription("Output file (default: <input>.enriched.<format> next to the input)."),
+  Options.optional
+)
+const format = Options.choice("format", ["csv", "jsonl"]).pipe(
+  Options.withDescription("Input and output format (default: from the file extension)."),
+  Options.optional
+)
+const budget = Options.integer("budget").pipe(
+  Options.withDescription("Hard credit cap for the run: never exceeded; the run stops submitting when reached."),
+  Options.optional
+)
+const cacheDays = Options.integer("cache-days").pipe(
+  Options.withDescription("Reuse results bought within this many days instead of buying them again (0: never)."),
+  Options.withDefault(30)
+)
+const resubmitAmbiguous = Options.boolean("resubmit-ambiguous").pipe(
+  Options.withDescription(
+    "On resume, resend chunks that may have reached a provider without an idempotency key before a crash (may pay twice)."
+  )
+)
+const simulators = Options.boolean("simulators").pipe(
+  Options.withDescription(
+    "Run against simulators started in this process instead of the real providers (no keys, no spend; a killed " +
+      "run cannot be resumed, the simulators die with it)."
+  )
+)
+const simulatorUrl = Options.text("simulator-url").pipe(
+  Options.withDescription(
+    "Run against `enrich simulate` at this URL (e.g. http://127.0.0.1:8787) with its built-in keys; resumable."
+  ),
+  Options.optional
+)
+const timeScale = Options.float("time-scale").pipe(
+  Options.withDescription(
+    "Provider seconds per real second of the simulators (--simulators default 600; --simulator-url: the value " +
+      "given to `enrich simulate`, default 60). Scales rate limits and polling to match."
+  ),
+  Options.optional
+)
+
+/** Where the run's requests go; a usage error when the flags contradict each other. */
+const target = Options.all({ simulators, simulatorUrl, timeScale }).pipe(
+  Options.mapEffect(({ simulatorUrl, simulators, timeScale }): Effect.Effect<
+    Runner.Target,
+    ValidationError.ValidationError
+  > => {
+    if (simulators && Option.isSome(simulatorUrl)) {
+      return Effect.fail(invalid("--simulators and --simulator-url exclude each other: pick one"))
+    }
+    if (Option.isSome(timeScale) && !(timeScale.value > 0)) {
+      return Effect.fail(invalid("--time-scale must be a positive number"))
+    }
+    if (Option.isSome(simulatorUrl)) {
+      if (!URL.canParse(simulatorUrl.value)) {
+        return Effect.fail(invalid(`--simulator-url: not a URL: ${simulatorUrl.value}`))
+      }
+      return Effect.succeed({
+        _tag: "Simulator",
+        url: simulatorUrl.value,
+        timeScale: Option.getOrElse(timeScale, () => 60)
+      })
+    }
+    if (simulators) {
+      return Effect.succeed({ _tag: "InProcess", timeScale: Option.getOrElse(timeScale, () => Runner.demoTimeScale) })
+    }
+    if (Option.isSome(timeScale)) return Effect.fail(invalid("--time-scale only applies to simulators"))
+    return Effect.succeed({ _tag: "Providers" })
+  })
+)
+const runId = Options.text("run").pipe(Options.withDescription("Run id (default: the latest run)."), Options.optional)
+const input = Args.file({ name: "input", exists: "yes" }).pipe(
+  Args.withDescription("CSV or JSONL with a linkedin_url, email, x_handle or github_username column.")
+)
+
+const ledger = { db, databaseUrl }
+
+const run = Command.make(
+  "run",
+  { ...ledger, input, out, format, providers, fields, budget, cacheDays, target },
+  (o) => Runner.run({ ...o, resubmitAmbiguous: false, budget: Option.getOrUndefined(o.budget) })
+).pipe(Command.withDescription("Enrich a list: waterfall across providers, results written atomically to --out."))
+
+const estimate = Command.make(
+  "estimate",
+  { input, format, providers, fields },
+  (o) => Runner.estimate(o)
+).pipe(Command.withDescription("Quote the credits a run could spend, per provider, without spending any."))
+
+const status = Command.make("status", { ...ledger, runId }, (o) => Runner.status(o)).pipe(
+  Command.withDescription("Show recent runs, or one run's chunks, results and credits.")
+)
+
+const resume = Command.make(
+  "resume",
+  { ...ledger, runId, resubmitAmbiguous },
+  (o) => Runner.resume(o)
+).pipe(
+  Command.withDescription("Continue an interrupted run: polls jobs already submitted instead of submitting again.")
+)
+
+const demo = Command.make(
+  "demo",
+  {
+    ...ledger,
+    out: out,
+    input: Options.text("input").pipe(
+      Options.withDescription("Input list (default: examples/people.csv)."),
+      Options.withDefault("examples/people.csv")
+    )
+  },
+  (o) => Runner.demo(o)
+).pipe(
+  Command.withDescription(
+    "Start the three simulators in-process and run the waterfall over examples/people.csv with the SQLite ledger."
+  )
+)
+
+const simulate = Command.make(
+  "simulate",
+  {
+    port: Options.integer("port").pipe(Options.withDefault(8787), Options.withDescription("Port on 127.0.0.1.")),
+    timeScale: Options.float("time-scale").pipe(
+      Options.withDefault(60),
+      Options.withDescription("Provider seconds per real second (60: a provider minute passes in a second).")
+    ),
+    seed: Options.integer("seed").pipe(Options.withDefault(42), Options.withDescription("Universe seed."))
+  },
+  (o) => Runner.simulate(o)
+).pipe(
+  Command.withDescription("Serve the Fiber AI, Crustdata and TheHog simulators under /fiber, /crustdata, /thehog.")
+)
+
+export const command = Command.make("enrich").pipe(
+  Command.withDescription(
+    "Turn lists of people (LinkedIn URLs, emails, X handles, GitHub usernames) into verified work emails, personal " +
+      "emails and phones through Fiber AI, Crustdata and TheHog, with a durable ledger. Keys: FIBER_API_KEY, " +
+      "CRUSTDATA_API_KEY, THEHOG_ACCESS_KEY + THEHOG_SECRET_KEY (and *_BASE_URL to point elsewhere)."
+  ),
+  Command.withSubcommands([run, estimate, status, resume, demo, simulate])
+)
+
+export const cli = Command.run(command, { name: "enrich", version: "0.1.0" })

@@ -1,0 +1,52 @@
+/**
+ * Progress of a run: a live line on a terminal (people done, found, credits, rate), one JSON line per event
+ * otherwise, so logs stay machine-readable. Writes to stderr: stdout is for results and summaries.
+ */
+import type { Waterfall } from "@enrich/core"
+import * as Effect from "effect/Effect"
+
+export interface Progress {
+  readonly onEvent: (event: Waterfall.Event) => Effect.Effect<void>
+  readonly done: Effect.Effect<void>
+}
+
+export const make = (people: number): Effect.Effect<Progress> =>
+  Effect.sync(() => {
+    const tty = process.stderr.isTTY === true
+    const started = Date.now()
+    let outcomes = 0
+    let found = 0
+    let credits = 0
+    let stage = ""
+    let lastDraw = 0
+    const line = () => {
+      const seconds = (Date.now() - started) / 1000
+      const rate = seconds > 0 ? (outcomes / seconds).toFixed(1) : "0"
+      return `${stage.padEnd(10)} ${outcomes} answers for ${people} people, ${found} found, ${credits} credits, ` +
+        `${rate}/s, ${seconds.toFixed(0)} s`
+    }
+    const draw = (force: boolean) => {
+      const now = Date.now()
+      if (!force && now - lastDraw < 200) return
+      lastDraw = now
+      process.stderr.write(`\r\x1b[2K${line()}`)
+    }
+    const log = (event: Waterfall.Event) =>
+      process.stderr.write(JSON.stringify({ at: new Date().toISOString(), ...event, found, credits }) + "\n")
+    return {
+      onEvent: (event) =>
+        Effect.sync(() => {
+          if (event._tag === "StageStarted") stage = event.provider
+          if (event._tag === "PageCommitted") {
+            outcomes += event.outcomes
+            found += event.found
+          }
+          if (event._tag === "ChunkFinished") credits += event.charged
+          if (tty) draw(event._tag !== "PageCommitted")
+          else if (event._tag !== "PageCommitted") log(event)
+        }),
+      done: Effect.sync(() => {
+        if (tty) process.stderr.write(`\r\x1b[2K${line()}\n`)
+      })
+    }
+  })

@@ -1,0 +1,97 @@
+/**
+ * Which provider clients a run talks to: the real hosts with keys from the environment, or the built-in
+ * simulators (same code path, only the base URLs and keys differ).
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type { Polling } from "@enrich/core"
+import { ContactProvider, Crustdata, FiberAi, RateLimits, TheHog } from "@enrich/core"
+import { Credentials } from "@enrich/simulator"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+
+export type ProviderName = "fiber" | "crustdata" | "thehog"
+
+const adapt = (
+  name: ProviderName
+): Effect.Effect<
+  ContactProvider.ContactProviderService,
+  never,
+  FiberAi.FiberAi | Crustdata.Crustdata | TheHog.TheHog
+> => {
+  switch (name) {
+    case "fiber":
+      return FiberAi.contactProvider
+    case "crustdata":
+      return Crustdata.contactProvider
+    case "thehog":
+      return TheHog.contactProvider
+  }
+}
+
+/** The registry for `names`, with clients configured from the environment (keys required only for those used). */
+export const fromEnv = (names: ReadonlyArray<ProviderName>) =>
+  Layer.effect(
+    ContactProvider.ContactProviders,
+    Effect.map(Effect.forEach(names, adapt), ContactProvider.ContactProviders.fromServices)
+  ).pipe(
+    Layer.provide(Layer.mergeAll(
+      names.includes("fiber") ? FiberAi.layerConfig : Layer.empty,
+      names.includes("crustdata") ? Crustdata.layerConfig : Layer.empty,
+      names.includes("thehog") ? TheHog.layerConfig : Layer.empty
+    ) as Layer.Layer<FiberAi.FiberAi | Crustdata.Crustdata | TheHog.TheHog, unknown, HttpClient.HttpClient>)
+  )
+
+/** Keys from the environment as `Config`, so a missing one is a clear startup error naming the variable. */
+export const requiredKeys = (names: ReadonlyArray<ProviderName>) =>
+  Config.all(names.flatMap((name) =>
+    name === "fiber"
+      ? [Config.redacted("FIBER_API_KEY")]
+      : name === "crustdata"
+      ? [Config.redacted("CRUSTDATA_API_KEY")]
+      : [Config.redacted("THEHOG_ACCESS_KEY"), Config.redacted("THEHOG_SECRET_KEY")]
+  ))
+
+/**
+ * All three clients pointed at simulators served at `url`, with rate limits scaled to the simulators' time
+ * scale and polling shortened to match.
+ */
+export const forSimulators = (
+  url: string,
+  timeScale: number,
+  names: ReadonlyArray<ProviderName> = ["fiber", "crustdata", "thehog"]
+) => {
+  const clients = Layer.mergeAll(
+    FiberAi.layer({
+      apiKey: Redacted.make(Credentials.credentials.fiber.apiKey),
+      baseUrl: `${url}/fiber`,
+      limits: RateLimits.scale(FiberAi.defaultLimits, timeScale)
+    }),
+    Crustdata.layer({
+      apiKey: Redacted.make(Credentials.credentials.crustdata.apiKey),
+      baseUrl: `${url}/crustdata`,
+      limits: RateLimits.scale(Crustdata.defaultLimits, timeScale)
+    }),
+    TheHog.layer({
+      accessKey: Redacted.make(Credentials.credentials.thehog.accessKey),
+      secretKey: Redacted.make(Credentials.credentials.thehog.secretKey),
+      baseUrl: `${url}/thehog`,
+      limits: RateLimits.scale(TheHog.defaultLimits, timeScale)
+    })
+  )
+  return Layer.effect(
+    ContactProvider.ContactProviders,
+    Effect.map(
+      Effect.forEach(names, adapt),
+      ContactProvider.ContactProviders.fromServices
+    )
+  ).pipe(Layer.provide(clients))
+}
+
+/** Polling for a simulator running `timeScale`× faster than real time. */
+export const simulatorPolling = (timeScale: number): Polling.PollingPolicy => ({
+  initialDelay: `${Math.max(20, 2000 / timeScale)} millis`,
+  maxDelay: `${Math.max(50, 30_000 / timeScale)} millis`,
+  deadline: "10 minutes"
+})

@@ -1,0 +1,464 @@
+/**
+ * What each CLI command does: read and dedupe the input, record the run in the ledger, run the waterfall
+ * (resumable through the ledger's Journal), and write the output atomically.
+ */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import {
+  Budget,
+  type Contact,
+  ContactProvider,
+  Identifier,
+  Journal,
+  PersonResult,
+  Polling,
+  Waterfall
+} from "@enrich/core"
+import { Credentials } from "@enrich/simulator"
+import { serve } from "@enrich/simulator/node"
+import * as Console from "effect/Console"
+import * as Data from "effect/Data"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
+import * as NodePath from "node:path"
+import * as Input from "./Input.js"
+import * as LedgerModule from "./Ledger.js"
+import { Ledger } from "./Ledger.js"
+import * as Output from "./Output.js"
+import * as Progress from "./Progress.js"
+import * as Providers from "./Providers.js"
+import type { ProviderName } from "./Providers.js"
+import * as Sql from "./Sql.js"
+
+/** A mistake in how the command was called: printed as one line, exit code 2. */
+export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
+export const usageError = (message: string) => new UsageError({ message })
+
+export interface LedgerOptions {
+  readonly db: string
+  readonly databaseUrl: Option.Option<Redacted.Redacted>
+}
+
+export interface RunOptions extends LedgerOptions {
+  readonly input: string
+  readonly out: Option.Option<string>
+  readonly format: Option.Option<"csv" | "jsonl">
+  readonly providers: ReadonlyArray<"fiber" | "crustdata" | "thehog">
+  readonly fields: ReadonlyArray<Contact.Field>
+  readonly budget: number | undefined
+  readonly cacheDays: number
+  readonly resubmitAmbiguous: boolean
+  readonly target: Target
+}
+
+/**
+ * Who a run talks to: the real providers (keys and base URLs from the environment), simulators started in this
+ * process (nothing to set up; gone when the process ends), or simulators served elsewhere (`enrich simulate`),
+ * whose clock runs `timeScale`× faster, so rate limits and polling are scaled to match.
+ */
+export type Target =
+  | { readonly _tag: "Providers" }
+  | { readonly _tag: "InProcess"; readonly timeScale: number }
+  | { readonly _tag: "Simulator"; readonly url: string; readonly timeScale: number }
+
+/** Input rows → people to enrich (first of each key) and the per-row verdicts. */
+export const prepare = (rows: ReadonlyArray<Input.InputRow>) => {
+  const firstRow = new Map<Identifier.PersonKey, number>()
+  const people: Array<ContactProvider.Person> = []
+  const verdicts = rows.map((row) => {
+    if (Either.isLeft(row.identifier)) {
+      return new PersonResult.Rejected({ input: row.identifier.left.input, reason: row.identifier.left.reason })
+    }
+    const identifier = row.identifier.right
+    const earlier = firstRow.get(identifier.key)
+    if (earlier !== undefined) return new PersonResult.Duplicate({ key: identifier.key, of: earlier })
+    firstRow.set(identifier.key, row.line)
+    people.push(new ContactProvider.Person({ key: identifier.key, identifier }))
+    return undefined
+  })
+  return { people, verdicts }
+}
+
+/** One output row per input row, in input order. */
+export const toOutput = (
+  rows: ReadonlyArray<Input.InputRow>,
+  verdicts: ReadonlyArray<PersonResult.Rejected | PersonResult.Duplicate | undefined>,
+  result: Waterfall.Result
+): ReadonlyArray<Output.OutputRow> =>
+  rows.map((row, i) => {
+    const verdict = verdicts[i]
+    if (verdict?._tag === "Rejected") {
+      return { columns: row.columns, values: {}, status: "rejected", reason: verdict.reason }
+    }
+    const key = Either.getOrThrow(row.identifier).key
+    const merged = result.merged.get(key)
+    const best = merged?.best ?? {}
+    const values: Output.OutputRow["values"] = {
+      ...(best.work_email === undefined ? {} : {
+        work_email: best.work_email.value,
+        work_email_verdict: best.work_email.verdict,
+        provider_work_email: best.work_email.provenance.provider
+      }),
+      ...(best.personal_email === undefined ? {} : {
+        personal_email: best.personal_email.value,
+        personal_email_verdict: best.personal_email.verdict,
+        provider_personal_email: best.personal_email.provenance.provider
+      }),
+      ...(best.phone === undefined ? {} : {
+        phone: best.phone.value,
+        phone_kind: best.phone.phoneKind ?? "unknown",
+        provider_phone: best.phone.provenance.provider
+      })
+    }
+    if (verdict?._tag === "Duplicate") {
+      return { columns: row.columns, values, status: "duplicate", reason: `same person as line ${verdict.of}` }
+    }
+    const outcomes = result.outcomes.get(key) ?? []
+    const failures = outcomes.filter((o): o is PersonResult.Failed => o._tag === "Failed")
+    const found = Object.keys(best).length > 0
+    const status = found ? "found" : result.unsentForBudget.includes(key) ? "skipped" : failures.length > 0 &&
+        failures.length === outcomes.length
+      ? "failed"
+      : "not_found"
+    const reason = status === "skipped"
+      ? "budget reached before this person was sent"
+      : status === "failed"
+      ? failures.map((f) => `${f.provider}: ${f.reason}`).join("; ")
+      : ""
+    return { columns: row.columns, values, status, reason }
+  })
+
+export interface Summary {
+  readonly runId: string
+  readonly rows: number
+  readonly people: number
+  readonly rejected: number
+  /** the first rejected rows, so the reasons are seen without opening the output */
+  readonly rejectedLines?: ReadonlyArray<{ readonly line: number; readonly reason: string }>
+  readonly duplicates: number
+  readonly filled: Readonly<Record<Contact.Field, number>>
+  readonly providers: ReadonlyArray<Waterfall.ProviderSummary>
+  readonly credits: number
+  readonly budget: number | undefined
+  readonly unsentForBudget: number
+  readonly ambiguousChunks: number
+  readonly out: string
+  readonly seconds: number
+}
+
+const shownRejections = 5
+
+/** The whole pipeline for one run id; used by `run`, `resume` and `demo`. */
+export const execute = (options: {
+  readonly runId: string
+  readonly rows: ReadonlyArray<Input.InputRow>
+  readonly providers: ReadonlyArray<string>
+  readonly fields: readonly [Contact.Field, ...Array<Contact.Field>]
+  readonly budget: number | undefined
+  readonly cacheDays: number
+  readonly resubmitAmbiguous: boolean
+  readonly out: string
+  readonly format: "csv" | "jsonl"
+  /** the input's columns, in order, so the output keeps them first */
+  readonly columns: ReadonlyArray<string>
+}) =>
+  Effect.gen(function*() {
+    const started = Date.now()
+    const { people, verdicts } = prepare(options.rows)
+    const progress = yield* Progress.make(people.length)
+    const result = yield* Waterfall.run({
+      runId: options.runId,
+      people,
+      providers: options.providers,
+      fields: options.fields,
+      cacheMaxAge: Duration.days(options.cacheDays),
+      resubmitAmbiguous: options.resubmitAmbiguous,
+      onEvent: progress.onEvent
+    }).pipe(Effect.provide(Budget.layer(options.budget)))
+    yield* progress.done
+    const output = toOutput(options.rows, verdicts, result)
+    yield* Output.write(options.out, options.format, output, { inputColumns: options.columns })
+    const filled = (field: Contact.Field) => output.filter((r) => r.values[field] !== undefined).length
+    const summary: Summary = {
+      runId: options.runId,
+      rows: options.rows.length,
+      people: people.length,
+      rejected: verdicts.filter((v) => v?._tag === "Rejected").length,
+      rejectedLines: options.rows.flatMap((row, i) => {
+        const verdict = verdicts[i]
+        return verdict?._tag === "Rejected" ? [{ line: row.line, reason: verdict.reason }] : []
+      }).slice(0, shownRejections),
+      duplicates: verdicts.filter((v) => v?._tag === "Duplicate").length,
+      filled: { work_email: filled("work_email"), personal_email: filled("personal_email"), phone: filled("phone") },
+      providers: result.providers,
+      credits: result.credits.spent,
+      budget: result.credits.limit,
+      unsentForBudget: result.unsentForBudget.length,
+      ambiguousChunks: result.ambiguousChunks.length,
+      out: options.out,
+      seconds: (Date.now() - started) / 1000
+    }
+    return summary
+  })
+
+/** A human summary: fill rate per field, per-provider reconciliation, credits, time. */
+export const report = (summary: Summary): string => {
+  const pct = (n: number) => summary.people === 0 ? "0%" : `${Math.round((100 * n) / summary.people)}%`
+  const lines = [
+    `run ${summary.runId}: ${summary.rows} rows, ${summary.people} people, ${summary.rejected} rejected, ` +
+    `${summary.duplicates} duplicates`,
+    ...(summary.rejectedLines ?? []).map((r) => `  line ${r.line} rejected: ${r.reason}`),
+    ...(summary.rejected > (summary.rejectedLines?.length ?? 0)
+      ? [`  … and ${summary.rejected - (summary.rejectedLines?.length ?? 0)} more rejected rows (status in the output)`]
+      : []),
+    `filled: work_email ${summary.filled.work_email} (${pct(summary.filled.work_email)}), personal_email ` +
+    `${summary.filled.personal_email} (${pct(summary.filled.personal_email)}), phone ${summary.filled.phone} ` +
+    `(${pct(summary.filled.phone)})`,
+    ...summary.providers.map((p) =>
+      `  ${p.provider.padEnd(10)} asked ${p.requested}, cached ${p.cached}: found ${p.found}, not found ` +
+      `${p.notFound}, failed ${p.failed}, rejected ${p.rejected}; ${p.credits} credits`
+    ),
+    `credits: ${summary.credits}${summary.budget === undefined ? "" : ` of ${summary.budget}`}` +
+    (summary.unsentForBudget > 0 ? ` (budget reached: ${summary.unsentForBudget} people not sent)` : ""),
+    ...(summary.ambiguousChunks > 0
+      ? [`${summary.ambiguousChunks} chunk(s) left unsent after a crash; resume with --resubmit-ambiguous to resend`]
+      : []),
+    `output: ${summary.out} (${summary.seconds.toFixed(1)} s)`
+  ]
+  return lines.join("\n")
+}
+
+export const defaultOut = (input: string, format: "csv" | "jsonl") =>
+  input.replace(/\.(csv|jsonl|ndjson|json)$/i, "") + `.enriched.${format}`
+
+const formatOf = (path: string, format: Option.Option<"csv" | "jsonl">): "csv" | "jsonl" =>
+  Option.getOrElse(format, () => (/\.(jsonl|ndjson|json)$/i.test(path) ? "jsonl" : "csv"))
+
+const newRunId = () =>
+  `run-${new Date().toISOString().replace(/[-:T]/g, "").slice(0, 14)}-${Math.random().toString(36).slice(2, 6)}`
+
+const ledgerLayer = (options: LedgerOptions) =>
+  Layer.provideMerge(
+    Layer.merge(LedgerModule.layer, LedgerModule.layerJournal),
+    Sql.layerFromOptions({
+      db: options.db,
+      databaseUrl: Option.getOrUndefined(options.databaseUrl)
+    })
+  )
+
+/** What `resume` needs to redo a run exactly: stored with the run. */
+interface StoredOptions {
+  readonly providers: ReadonlyArray<string>
+  readonly fields: readonly [Contact.Field, ...Array<Contact.Field>]
+  readonly budget: number | undefined
+  readonly cacheDays: number
+  readonly out: string
+  readonly format: "csv" | "jsonl"
+  readonly columns: ReadonlyArray<string>
+  readonly target: Target
+}
+
+const toRunRows = (rows: ReadonlyArray<Input.InputRow>) => {
+  const { verdicts } = prepare(rows)
+  return rows.map((row, i) => {
+    const verdict = verdicts[i]
+    return new LedgerModule.RunRow({
+      rowNumber: row.line,
+      columns: { ...row.columns },
+      ...(Either.isRight(row.identifier) ? { key: row.identifier.right.key, identifier: row.identifier.right } : {}),
+      outcome: verdict === undefined ? "ok" : verdict._tag === "Rejected" ? "rejected" : "duplicate",
+      ...(verdict?._tag === "Rejected" ? { reason: verdict.reason } : {}),
+      ...(verdict?._tag === "Duplicate" ? { duplicateOf: verdict.of } : {})
+    })
+  })
+}
+
+const fromRunRows = (rows: ReadonlyArray<LedgerModule.RunRow>): ReadonlyArray<Input.InputRow> =>
+  rows.map((row) => ({
+    line: row.rowNumber,
+    columns: row.columns,
+    identifier: row.identifier !== undefined
+      ? Either.right(row.identifier)
+      : Either.left(
+        new Identifier.InvalidIdentifier({ kind: "linkedin", input: "", reason: row.reason ?? "rejected" })
+      )
+  }))
+
+/** The provider registry for a run's target. */
+const providersLayer = (names: ReadonlyArray<ProviderName>, target: Target) =>
+  (target._tag === "InProcess"
+    ? Layer.unwrapScoped(Effect.map(
+      serve({ timeScale: target.timeScale }),
+      (served) => Providers.forSimulators(served.url, target.timeScale)
+    ))
+    : target._tag === "Simulator"
+    ? Providers.forSimulators(target.url.replace(/\/+$/, ""), target.timeScale)
+    : Providers.fromEnv(names)).pipe(Layer.provide(NodeHttpClient.layerUndici))
+
+/** The demo's provider clock: a provider minute passes in 0.1 s. */
+export const demoTimeScale = 600
+
+const withPolling = (target: Target) =>
+  target._tag !== "Providers" ?
+    Effect.provideService(Polling.Polling, Providers.simulatorPolling(target.timeScale)) :
+    <A, E, R>(
+      effect: Effect.Effect<A, E, R>
+    ) => effect
+
+const runStored = (
+  runId: string,
+  rows: ReadonlyArray<Input.InputRow>,
+  stored: StoredOptions,
+  resubmitAmbiguous: boolean
+) =>
+  Effect.gen(function*() {
+    const ledger = yield* Ledger
+    const summary = yield* execute({ runId, rows, ...stored, resubmitAmbiguous }).pipe(
+      Effect.provide(providersLayer(stored.providers as ReadonlyArray<ProviderName>, stored.target)),
+      withPolling(stored.target),
+      Effect.onInterrupt(() => Effect.orDie(ledger.setRunState(runId, "interrupted"))),
+      Effect.tapError(() => Effect.orDie(ledger.setRunState(runId, "failed")))
+    )
+    yield* ledger.setRunState(runId, "finished", summary)
+    yield* Console.log(report(summary))
+    return summary
+  })
+
+export const run = (options: RunOptions) =>
+  Effect.gen(function*() {
+    // Keys and input first: a mistake there must not leave a run (or a ledger file) behind.
+    if (options.target._tag === "Providers") yield* Providers.requiredKeys(options.providers)
+    const format = formatOf(options.input, options.format)
+    const file = yield* Input.read(options.input, format)
+    const rows = file.rows
+    const [first, ...rest] = options.fields
+    const stored: StoredOptions = {
+      providers: options.providers,
+      fields: [first!, ...rest],
+      budget: options.budget,
+      cacheDays: options.cacheDays,
+      // absolute, so `enrich resume` from another directory writes to the same place
+      out: NodePath.resolve(Option.getOrElse(options.out, () => defaultOut(options.input, format))),
+      format,
+      columns: file.columns,
+      target: options.target
+    }
+    return yield* Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const runId = newRunId()
+      yield* ledger.createRun({ id: runId, inputPath: NodePath.resolve(options.input), options: stored })
+      yield* ledger.addRows(runId, toRunRows(rows))
+      return yield* runStored(runId, rows, stored, options.resubmitAmbiguous)
+    }).pipe(Effect.provide(ledgerLayer(options)))
+  })
+
+export const resume = (
+  options: LedgerOptions & { readonly runId: Option.Option<string>; readonly resubmitAmbiguous: boolean }
+) =>
+  Effect.gen(function*() {
+    const ledger = yield* Ledger
+    const found = Option.isSome(options.runId) ? yield* ledger.getRun(options.runId.value) : yield* ledger.latestRun()
+    if (Option.isNone(found)) {
+      return yield* usageError(
+        Option.isSome(options.runId) ? `no run ${options.runId.value} in the ledger` : "no run to resume in the ledger"
+      )
+    }
+    const rows = fromRunRows(yield* ledger.rows(found.value.id))
+    yield* Console.error(`resuming ${found.value.id} (${found.value.state})`)
+    yield* ledger.setRunState(found.value.id, "running")
+    return yield* runStored(found.value.id, rows, found.value.options as StoredOptions, options.resubmitAmbiguous)
+  }).pipe(Effect.provide(ledgerLayer(options)))
+
+export const status = (options: LedgerOptions & { readonly runId: Option.Option<string> }) =>
+  Effect.gen(function*() {
+    const ledger = yield* Ledger
+    const journal = yield* Journal.Journal
+    if (Option.isNone(options.runId)) {
+      const runs = yield* ledger.listRuns(20)
+      if (runs.length === 0) return yield* Console.log("no runs yet")
+      for (const r of runs) {
+        const summary = r.summary as Summary | undefined
+        yield* Console.log(
+          `${r.id}  ${r.state.padEnd(11)} ${DateTime.formatIso(r.createdAt)}  ${r.inputPath}` +
+            (summary === undefined ? "" : `  ${summary.people} people, ${summary.credits} credits`)
+        )
+      }
+      return
+    }
+    const run = yield* ledger.getRun(options.runId.value)
+    if (Option.isNone(run)) return yield* usageError(`no run ${options.runId.value} in the ledger`)
+    yield* Console.log(`${run.value.id}: ${run.value.state}, input ${run.value.inputPath}`)
+    for (const chunk of yield* journal.chunks(run.value.id)) {
+      yield* Console.log(
+        `  ${chunk.provider.padEnd(10)} ${chunk.state.padEnd(9)} ${String(chunk.keys.length).padStart(5)} people  ` +
+          `job ${chunk.job?.id ?? "-"}  charged ${chunk.charged ?? "-"}${
+            chunk.message === undefined ? "" : `  ${chunk.message}`
+          }`
+      )
+    }
+    if (run.value.summary !== undefined) yield* Console.log(report(run.value.summary as Summary))
+  }).pipe(Effect.provide(ledgerLayer(options)))
+
+export const estimate = (options: {
+  readonly input: string
+  readonly format: Option.Option<"csv" | "jsonl">
+  readonly providers: ReadonlyArray<ProviderName>
+  readonly fields: ReadonlyArray<Contact.Field>
+}) =>
+  Effect.gen(function*() {
+    const { rows } = yield* Input.read(options.input, formatOf(options.input, options.format))
+    const { people, verdicts } = prepare(rows)
+    // Capabilities and cost models are static: clients pointed nowhere give them without any request.
+    const registry = yield* ContactProvider.ContactProviders.pipe(
+      Effect.provide(Providers.forSimulators("http://127.0.0.1:9", 1).pipe(Layer.provide(NodeHttpClient.layerUndici)))
+    )
+    const quotes = Waterfall.quote(people, options.providers.map((p) => registry.get(p)!), options.fields)
+    yield* Console.log(
+      `${rows.length} rows: ${people.length} people, ${
+        verdicts.filter((v) => v?._tag === "Rejected").length
+      } rejected, ` +
+        `${verdicts.filter((v) => v?._tag === "Duplicate").length} duplicates (not charged)`
+    )
+    for (const q of quotes) {
+      yield* Console.log(
+        `  ${q.provider.padEnd(10)} up to ${q.people} people × [${
+          q.fields.join(", ")
+        }]: at most ${q.maxCredits} credits`
+      )
+    }
+    const worstCase = quotes.reduce((n, q) => n + q.maxCredits, 0)
+    yield* Console.log(
+      `worst case ${worstCase} credits (every provider asked for everyone); the waterfall asks later providers ` +
+        `only for what is still missing, so a run spends less. --budget caps it. Nothing was spent.`
+    )
+  })
+
+export const demo = (options: LedgerOptions & { readonly input: string; readonly out: Option.Option<string> }) =>
+  run({
+    ...options,
+    format: Option.none(),
+    out: Option.orElse(options.out, () => Option.some(".enrich/demo/people.enriched.csv")),
+    providers: ["fiber", "crustdata", "thehog"],
+    fields: ["work_email", "personal_email", "phone"],
+    budget: undefined,
+    cacheDays: 0,
+    resubmitAmbiguous: false,
+    target: { _tag: "InProcess", timeScale: demoTimeScale }
+  })
+
+export const simulate = (options: { readonly port: number; readonly timeScale: number; readonly seed: number }) =>
+  Effect.gen(function*() {
+    const served = yield* serve({ port: options.port, timeScale: options.timeScale, seed: options.seed })
+    yield* Console.log(
+      `simulators at ${served.url}/fiber, ${served.url}/crustdata, ${served.url}/thehog (time ×${options.timeScale}, seed ${options.seed})`
+    )
+    yield* Console.log(
+      `keys: FIBER_API_KEY=${Credentials.credentials.fiber.apiKey} CRUSTDATA_API_KEY=${Credentials.credentials.crustdata.apiKey} ` +
+        `THEHOG_ACCESS_KEY=${Credentials.credentials.thehog.accessKey} THEHOG_SECRET_KEY=${Credentials.credentials.thehog.secretKey}`
+    )
+    return yield* Effect.never
+  }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici))

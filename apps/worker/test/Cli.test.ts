@@ -1,0 +1,95 @@
+/**
+ * The CLI as a user meets it: help, one-line errors with exit code 2 for mistakes, and the README's main
+ * job (`enrich demo`) producing a complete output and a summary.
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
+import { enrich, examplePeople } from "./utils/binary.js"
+
+const tempDir = Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeTempDirectoryScoped({ prefix: "enrich-cli-" }))
+
+/** A mistake is one line on stderr, exit code 2, and no stack trace. */
+const assertUsageError = (result: { stderr: string; exitCode: number }, mentions: RegExp) => {
+  assert.strictEqual(result.exitCode, 2, result.stderr)
+  assert.match(result.stderr, mentions)
+  assert.notMatch(result.stderr, /\n\s+at /, "a stack trace leaked")
+}
+
+describe("enrich CLI", () => {
+  it.scoped("--help lists every command", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const result = yield* enrich(["--help"], { cwd: dir })
+      assert.strictEqual(result.exitCode, 0)
+      for (const command of ["run", "estimate", "status", "resume", "demo", "simulate"]) {
+        assert.match(result.stdout, new RegExp(`- ${command} `), command)
+      }
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("bad flags and files are one-line errors with exit code 2", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      assertUsageError(yield* enrich(["run", "missing.csv"], { cwd: dir }), /missing\.csv/)
+      assertUsageError(
+        yield* enrich(["run", examplePeople, "--providers", "fiber,nope"], { cwd: dir }),
+        /unknown nope/
+      )
+      assertUsageError(
+        yield* enrich(["run", examplePeople, "--simulators", "--simulator-url", "http://127.0.0.1:1"], { cwd: dir }),
+        /exclude each other/
+      )
+      NodeFs.writeFileSync(NodePath.join(dir, "names.csv"), "name,company\nAda,Acme\n")
+      assertUsageError(
+        yield* enrich(["run", "names.csv", "--simulators"], { cwd: dir }),
+        /^enrich: no identifier column in .*names\.csv/m
+      )
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("missing provider keys are named, before anything is recorded or spent", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const result = yield* enrich(["run", examplePeople, "--providers", "crustdata,thehog"], {
+        cwd: dir,
+        env: { THEHOG_ACCESS_KEY: "ak_visible_only_if_leaked" }
+      })
+      assertUsageError(result, /CRUSTDATA_API_KEY is not set; THEHOG_SECRET_KEY is not set/)
+      assert.notInclude(result.stderr, "ak_visible_only_if_leaked")
+      assert.isFalse(NodeFs.existsSync(NodePath.join(dir, ".enrich")), "a run was recorded without keys")
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("estimate quotes every provider and spends nothing", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const result = yield* enrich(["estimate", examplePeople], { cwd: dir })
+      assert.strictEqual(result.exitCode, 0, result.stderr)
+      assert.match(result.stdout, /300 rows: 284 people, 10 rejected, 6 duplicates/)
+      for (const provider of ["fiber", "crustdata", "thehog"]) {
+        assert.match(result.stdout, new RegExp(`${provider}\\s+up to \\d+ people .*at most \\d+ credits`))
+      }
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("demo: one output row per input row, rejected rows with reasons, and a summary", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const result = yield* enrich(["demo", "--input", examplePeople], { cwd: dir })
+      assert.strictEqual(result.exitCode, 0, result.stderr)
+      assert.match(result.stdout, /filled: work_email \d+ \(\d+%\), personal_email \d+ \(\d+%\), phone \d+ \(\d+%\)/)
+      assert.match(result.stdout, /credits: [1-9]\d*/)
+      assert.match(result.stdout, /line \d+ rejected: /)
+      const output = NodeFs.readFileSync(NodePath.join(dir, ".enrich/demo/people.enriched.csv"), "utf8")
+      const lines = output.trimEnd().split("\n")
+      assert.strictEqual(lines.length, 301) // header + one row per input row, nothing dropped
+      const header = lines[0]!.split(",")
+      for (const column of ["work_email", "work_email_verdict", "personal_email", "phone", "status", "reason"]) {
+        assert.include(header, column)
+      }
+      const status = header.indexOf("status")
+      const statuses = new Set(lines.slice(1).map((l) => l.split(",")[status]))
+      for (const s of ["found", "not_found", "rejected", "duplicate"]) assert.isTrue(statuses.has(s), s)
+      assert.isTrue(NodeFs.existsSync(NodePath.join(dir, ".enrich/ledger.db")), "the SQLite ledger is the default")
+    }).pipe(Effect.provide(NodeContext.layer)))
+})

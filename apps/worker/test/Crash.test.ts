@@ -1,0 +1,197 @@
+/**
+ * The crash-safety guarantee, end to end: the real `enrich` binary (built `dist/main.js`) runs against
+ * simulators served by this test process, so the simulators, their jobs and their counters outlive every
+ * worker process. Killing the worker (SIGKILL, no chance to clean up) at several points and resuming must
+ * give the same output as an uninterrupted run, and the simulators must have charged nobody twice.
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Command from "@effect/platform/Command"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { assert, describe, it } from "@effect/vitest"
+import { serve } from "@enrich/simulator/node"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
+import { examplePeople as input, main } from "./utils/binary.js"
+
+const seed = 42
+const timeScale = 120
+const providers = ["fiber", "crustdata", "thehog"] as const
+
+interface Event {
+  readonly _tag: string
+  readonly provider?: string
+}
+
+/** A simulated world: the three simulators on a loopback port, alive for the test's scope. */
+const world = serve({ port: 0, timeScale, seed })
+
+/** The worker as a user runs it, against the world at `url`, with its own ledger. */
+const enrich = (url: string, dir: string, command: "run" | "resume") =>
+  Command.make(
+    "node",
+    main,
+    command,
+    ...(command === "run"
+      ? [input, "--simulator-url", url, "--time-scale", String(timeScale), "--out", NodePath.join(dir, "out.csv")]
+      : []),
+    "--db",
+    NodePath.join(dir, "ledger.db")
+  ).pipe(
+    Command.workingDirectory(dir),
+    // a clean environment: the runner's DATABASE_URL or provider keys must not reach the worker
+    Command.env({ PATH: globalThis.process.env.PATH ?? "", NO_COLOR: "1" }, { extendEnv: false })
+  )
+
+/**
+ * Runs the worker; when `killAt` matches a progress event (JSON lines on stderr), sends `signal`.
+ * Returns whether the kill happened (false: the run ended first) and the exit code.
+ */
+const runUntil = (
+  command: Command.Command,
+  killAt: ((event: Event) => boolean) | undefined,
+  signal: "SIGKILL" | "SIGTERM" = "SIGKILL"
+) =>
+  Effect.scoped(Effect.gen(function*() {
+    const process = yield* Command.start(command)
+    let hit = false
+    yield* process.stderr.pipe(
+      Stream.decodeText(),
+      Stream.splitLines,
+      Stream.map((line): Event | undefined => {
+        try {
+          return JSON.parse(line) as Event
+        } catch {
+          return undefined
+        }
+      }),
+      // keep reading to the end after the kill: a closed pipe would fail the worker's last writes (EPIPE)
+      Stream.runForEach((event) => {
+        // `killAt` may count events, so it sees each event once, and only until it matched
+        if (hit || event === undefined || killAt === undefined || !killAt(event)) return Effect.void
+        hit = true
+        return process.kill(signal)
+      })
+    )
+    // a process ended by a signal has no exit code: the platform reports it as a failure naming the signal
+    const exitCode = yield* process.exitCode.pipe(
+      Effect.catchAll((error) => Effect.succeed(String(error.message).match(/SIG[A-Z]+/)?.[0] ?? "unknown"))
+    )
+    return { killed: hit, exitCode }
+  }))
+
+/** The n-th event of this kind at this provider. */
+const nth = (tag: string, provider: string, n: number) => {
+  let count = 0
+  return (event: Event) => event._tag === tag && event.provider === provider && ++count === n
+}
+
+const tempDir = Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeTempDirectoryScoped({ prefix: "enrich-crash-" }))
+
+const netCredits = (served: Effect.Effect.Success<typeof world>) =>
+  Object.fromEntries(providers.map((p) => [p, served.simulators.env.counters.netCredits(p)]))
+
+const resubmitted = (served: Effect.Effect.Success<typeof world>) =>
+  providers.flatMap((p) => served.simulators.env.counters.resubmitted(p).map((person) => `${p}:${person}`))
+
+/** An uninterrupted run in a fresh world: the reference output and credits. */
+const reference = Effect.gen(function*() {
+  const served = yield* world
+  const dir = yield* tempDir
+  const { exitCode } = yield* runUntil(enrich(served.url, dir, "run"), undefined)
+  assert.strictEqual(Number(exitCode), 0)
+  return { output: NodeFs.readFileSync(NodePath.join(dir, "out.csv"), "utf8"), credits: netCredits(served) }
+})
+
+const environment = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)
+
+describe("crash safety of the enrich binary", () => {
+  it.live("dist/main.js is built (the README's test command builds it first)", () =>
+    Effect.sync(() => assert.isTrue(NodeFs.existsSync(main), `${main} is missing: run pnpm build`)))
+
+  it.live(
+    "SIGKILL at four points, each followed by resume: same output, nobody charged twice",
+    () =>
+      Effect.gen(function*() {
+        const expected = yield* Effect.scoped(reference)
+        const served = yield* world
+        const dir = yield* tempDir
+        // each kill lands in a later phase: Fiber job in flight, Crustdata stage, TheHog jobs in flight, and
+        // right after the first resume started polling again
+        const first = yield* runUntil(enrich(served.url, dir, "run"), nth("ChunkSubmitted", "fiber", 1))
+        assert.isTrue(first.killed, "the run ended before the first kill point")
+        const second = yield* runUntil(enrich(served.url, dir, "resume"), nth("ChunkFinished", "crustdata", 2))
+        assert.isTrue(second.killed, "the resume ended before the second kill point")
+        const third = yield* runUntil(enrich(served.url, dir, "resume"), nth("ChunkSubmitted", "thehog", 2))
+        assert.isTrue(third.killed, "the resume ended before the third kill point")
+        const fourth = yield* runUntil(enrich(served.url, dir, "resume"), nth("StageStarted", "thehog", 1))
+        assert.isTrue(fourth.killed, "the resume ended before the fourth kill point")
+        const last = yield* runUntil(enrich(served.url, dir, "resume"), undefined)
+        assert.strictEqual(Number(last.exitCode), 0)
+
+        const output = NodeFs.readFileSync(NodePath.join(dir, "out.csv"), "utf8")
+        assert.strictEqual(output, expected.output)
+        assert.deepStrictEqual(resubmitted(served), [])
+        assert.deepStrictEqual(netCredits(served), expected.credits)
+      }).pipe(Effect.scoped, Effect.provide(environment)),
+    120_000
+  )
+
+  it.live(
+    "SIGTERM stops the run, marks it interrupted, and resume finishes it with the same output",
+    () =>
+      Effect.gen(function*() {
+        const expected = yield* Effect.scoped(reference)
+        const served = yield* world
+        const dir = yield* tempDir
+        const stopped = yield* runUntil(
+          enrich(served.url, dir, "run"),
+          nth("ChunkSubmitted", "crustdata", 1),
+          "SIGTERM"
+        )
+        assert.isTrue(stopped.killed)
+        assert.strictEqual(Number(stopped.exitCode), 130)
+        const status = yield* Command.string(
+          Command.make("node", main, "status", "--db", NodePath.join(dir, "ledger.db")).pipe(
+            Command.workingDirectory(dir),
+            Command.env({ PATH: globalThis.process.env.PATH ?? "" }, { extendEnv: false })
+          )
+        )
+        assert.match(status, /interrupted/)
+        const last = yield* runUntil(enrich(served.url, dir, "resume"), undefined)
+        assert.strictEqual(Number(last.exitCode), 0)
+        assert.strictEqual(NodeFs.readFileSync(NodePath.join(dir, "out.csv"), "utf8"), expected.output)
+        assert.deepStrictEqual(resubmitted(served), [])
+        assert.deepStrictEqual(netCredits(served), expected.credits)
+      }).pipe(Effect.scoped, Effect.provide(environment)),
+    120_000
+  )
+
+  it.live(
+    "a second run of the same list reuses the ledger's results: same output, no new charge",
+    () =>
+      Effect.gen(function*() {
+        const served = yield* world
+        const dir = yield* tempDir
+        const first = yield* runUntil(enrich(served.url, dir, "run"), undefined)
+        assert.strictEqual(Number(first.exitCode), 0)
+        const output = NodeFs.readFileSync(NodePath.join(dir, "out.csv"), "utf8")
+        const credits = netCredits(served)
+        assert.isAbove(Object.values(credits).reduce((a, b) => a + b, 0), 0)
+        const requests = served.simulators.env.counters.snapshot().requests
+        const second = yield* runUntil(enrich(served.url, dir, "run"), undefined)
+        assert.strictEqual(Number(second.exitCode), 0)
+        assert.strictEqual(NodeFs.readFileSync(NodePath.join(dir, "out.csv"), "utf8"), output)
+        assert.deepStrictEqual(netCredits(served), credits)
+        assert.deepStrictEqual(
+          served.simulators.env.counters.snapshot().requests,
+          requests,
+          "a provider was asked again"
+        )
+      }).pipe(Effect.scoped, Effect.provide(environment)),
+    60_000
+  )
+})
