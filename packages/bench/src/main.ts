@@ -1,0 +1,96 @@
+/**
+ * `pnpm bench [baseline|ceiling|ingest|credits ...] [--people N] [--records N] [--time-scale N]
+ * [--naive-time-scale N] [--credit-people N] [--seed N] [--no-naive]`: reproducible benchmarks against the simulators. Every figure is a ratio against a bound or a
+ * baseline measured in this same process, so the results carry across machines.
+ */
+import * as Effect from "effect/Effect"
+import { spawnSync } from "node:child_process"
+import * as Baseline from "./Baseline.js"
+import * as Ceiling from "./Ceiling.js"
+import { say } from "./Common.js"
+import * as Credits from "./Credits.js"
+import * as Ingest from "./Ingest.js"
+
+const parts = ["baseline", "ceiling", "ingest", "credits"] as const
+/** internal: the ingest part run alone in a child process, so its peak RSS is its own */
+const ingestChild = "ingest-child"
+type Part = typeof parts[number]
+
+const parse = (argv: ReadonlyArray<string>) => {
+  const flags = new Map<string, string>()
+  const chosen: Array<Part> = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === "--no-naive") flags.set("no-naive", "true")
+    else if (arg.startsWith("--")) {
+      const [name, inline] = arg.slice(2).split("=", 2) as [string, string | undefined]
+      const value = inline ?? argv[++i]
+      if (value === undefined) throw new Error(`--${name} needs a value`)
+      flags.set(name, value)
+    } else if (arg === ingestChild) flags.set(ingestChild, "true")
+    else if ((parts as ReadonlyArray<string>).includes(arg)) chosen.push(arg as Part)
+    else throw new Error(`unknown part "${arg}" (parts: ${parts.join(", ")})`)
+  }
+  const number = (name: string, fallback: number) => {
+    const raw = flags.get(name)
+    if (raw === undefined) return fallback
+    const n = Number(raw.replace(/_/g, ""))
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${raw}`)
+    return n
+  }
+  return {
+    parts: chosen.length === 0 ? parts : chosen,
+    people: number("people", 20_000),
+    records: number("records", 1_000_000),
+    timeScale: number("time-scale", 20),
+    naiveTimeScale: number("naive-time-scale", 100),
+    seed: number("seed", 42),
+    creditPeople: number("credit-people", 2_000),
+    naive: flags.get("no-naive") === undefined,
+    child: flags.get(ingestChild) !== undefined
+  }
+}
+
+const program = (options: ReturnType<typeof parse>) =>
+  Effect.gen(function*() {
+    const started = Date.now()
+    // The baseline always runs first: every other figure is read against this machine's speed.
+    yield* Baseline.run
+    const want = (part: Part) => options.parts.includes(part)
+    if (want("ceiling")) {
+      yield* say("\n# ceiling")
+      const settings = {
+        people: options.people,
+        timeScale: options.timeScale,
+        naiveTimeScale: options.naiveTimeScale,
+        seed: options.seed
+      }
+      yield* Ceiling.run("fiber", settings, options.naive)
+      yield* Ceiling.run("crustdata", settings, options.naive)
+    }
+    if (want("ingest")) {
+      yield* say("\n# ingest")
+      const child = spawnSync(process.execPath, [
+        "--expose-gc",
+        process.argv[1]!,
+        ingestChild,
+        "--records",
+        String(options.records),
+        "--seed",
+        String(options.seed)
+      ], { stdio: "inherit" })
+      if (child.status !== 0) yield* say(`  ingest child process failed (exit ${child.status ?? child.signal})`)
+    }
+    if (want("credits")) {
+      yield* say("\n# credits")
+      yield* Credits.run({ people: options.creditPeople, seed: options.seed, timeScale: 600 })
+    }
+    yield* say(`\nbench finished in ${((Date.now() - started) / 1000).toFixed(0)} s`)
+  })
+
+const options = parse(process.argv.slice(2))
+Effect.runPromise(options.child ? Ingest.run({ records: options.records, seed: options.seed }) : program(options))
+  .catch((error) => {
+    process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`)
+    process.exitCode = 1
+  })
