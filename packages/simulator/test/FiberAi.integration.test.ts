@@ -121,7 +121,8 @@ const costOf = (outcomes: ReadonlyArray<PersonResult.ProviderOutcome>) =>
 
 describe("FiberAi client against the simulator", () => {
   it.live("full lifecycle: partial results paged by cursor, everyone exactly once, credits settled", () =>
-    withFiber({}, {}, (env) =>
+    // people finish over ~2.4 real seconds, so even a loaded machine polls the job while it runs
+    withFiber({}, { perPersonMillis: 2_000 }, (env) =>
       Effect.gen(function*() {
         const provider = yield* ContactProvider.ContactProvider
         const urls = cast(env, 240)
@@ -250,7 +251,8 @@ describe("FiberAi client against the simulator", () => {
       })))
 
   it.live("enrichSync calls /single per person; exhaustive keeps low-quality emails apart", () =>
-    withFiber({}, { exhaustiveMillis: 4_000 }, (env) =>
+    // the reveal takes ~0.5 real seconds, so the client polls it more than once even on a loaded machine
+    withFiber({}, { exhaustiveMillis: 100_000 }, (env) =>
       Effect.gen(function*() {
         const provider = yield* ContactProvider.ContactProvider
         const people = env.universe.people.slice(0, 6)
