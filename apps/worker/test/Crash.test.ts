@@ -101,9 +101,17 @@ const resubmitted = (served: Effect.Effect.Success<typeof world>) =>
 const reference = Effect.gen(function*() {
   const served = yield* world
   const dir = yield* tempDir
-  const { exitCode } = yield* runUntil(enrich(served.url, dir, "run"), undefined)
+  let fiberJobs = 0
+  const { exitCode } = yield* runUntil(enrich(served.url, dir, "run"), (event) => {
+    if (event._tag === "ChunkSubmitted" && event.provider === "fiber") fiberJobs++
+    return false
+  })
   assert.strictEqual(Number(exitCode), 0)
-  return { output: NodeFs.readFileSync(NodePath.join(dir, "out.csv"), "utf8"), credits: netCredits(served) }
+  return {
+    output: NodeFs.readFileSync(NodePath.join(dir, "out.csv"), "utf8"),
+    credits: netCredits(served),
+    fiberJobs
+  }
 })
 
 const environment = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)
@@ -119,9 +127,15 @@ describe("crash safety of the enrich binary", () => {
         const expected = yield* Effect.scoped(reference)
         const served = yield* world
         const dir = yield* tempDir
-        // each kill lands in a later phase: Fiber job in flight, Crustdata stage, TheHog jobs in flight, and
-        // right after the first resume started polling again
-        const first = yield* runUntil(enrich(served.url, dir, "run"), nth("ChunkSubmitted", "fiber", 1))
+        // each kill lands in a later phase: every Fiber job in flight, Crustdata stage, TheHog jobs in flight,
+        // and right after the first resume started polling again. (Fiber gives no way to know whether a submit
+        // arrived: a kill between recording a chunk and its job id leaves it ambiguous, reported and not resent;
+        // the Waterfall tests cover that.)
+        assert.isAbove(expected.fiberJobs, 0)
+        const first = yield* runUntil(
+          enrich(served.url, dir, "run"),
+          nth("ChunkSubmitted", "fiber", expected.fiberJobs)
+        )
         assert.isTrue(first.killed, "the run ended before the first kill point")
         const second = yield* runUntil(enrich(served.url, dir, "resume"), nth("ChunkFinished", "crustdata", 2))
         assert.isTrue(second.killed, "the resume ended before the second kill point")

@@ -74,6 +74,11 @@ export class JobStatus extends Schema.Class<JobStatus>("JobStatus")({
 export interface ResultPage {
   readonly results: ReadonlyArray<ProviderOutcome>
   readonly cursor: string | undefined
+  /**
+   * On the last page, the job's final status when the provider sends it with the results (Fiber): the caller
+   * settles credits from it without another status call.
+   */
+  readonly final?: JobStatus | undefined
 }
 
 /** How a provider bills, so the budget can reserve before it spends and settle afterwards. */
@@ -100,6 +105,20 @@ export interface Capabilities {
    * search, or nothing (then an ambiguous chunk is reported, and resubmitted only on request).
    */
   readonly resubmitSafety: "idempotency-key" | "job-list" | "none"
+  /** how jobs progress, for providers without an active-job cap (see `ChunkPlan`); absent: full chunks */
+  readonly pacing?: JobPacing | undefined
+}
+
+/**
+ * A provider whose jobs start at most `startsPerMinute` a minute and work through their people one after
+ * another: a job of n people takes about `firstMillis + (n - 1) × perPersonMillis`.
+ *
+ * @since 0.1.0 @category Models
+ */
+export interface JobPacing {
+  readonly startsPerMinute: number
+  readonly firstMillis: number
+  readonly perPersonMillis: number
 }
 
 /** @since 0.1.0 @category Models */
@@ -140,8 +159,17 @@ export class ContactProviders extends Context.Tag("@enrich/core/ContactProviders
 export const accepts = (capabilities: Capabilities, person: Person): boolean =>
   capabilities.identifierKinds.includes(person.identifier.kind)
 
-/** Stable idempotency key for a chunk: FNV-1a over provider, sorted keys and fields. */
-export const chunkKey = (provider: string, keys: ReadonlyArray<string>, fields: ReadonlyArray<Field>): string => {
+/**
+ * Stable idempotency key for a chunk: FNV-1a over provider, sorted keys and fields. A chunk answered through the
+ * synchronous path says so in its key (`-sync-`), so that a resumed chunk takes the path it was recorded for: the
+ * two paths may reach the provider under different idempotency keys (TheHog), and switching could pay twice.
+ */
+export const chunkKey = (
+  provider: string,
+  keys: ReadonlyArray<string>,
+  fields: ReadonlyArray<Field>,
+  path: "batch" | "sync" = "batch"
+): string => {
   const text = [provider, ...[...fields].sort(), ...[...keys].sort()].join("\n")
   let h1 = 0x811c9dc5
   let h2 = 0x01000193
@@ -150,5 +178,9 @@ export const chunkKey = (provider: string, keys: ReadonlyArray<string>, fields: 
     h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0
     h2 = Math.imul(h2 ^ c, 0x5bd1e995) >>> 0
   }
-  return `${provider}-${h1.toString(16).padStart(8, "0")}${h2.toString(16).padStart(8, "0")}-${keys.length}`
+  const hash = `${h1.toString(16).padStart(8, "0")}${h2.toString(16).padStart(8, "0")}`
+  return `${provider}-${path === "sync" ? "sync-" : ""}${hash}-${keys.length}`
 }
+
+/** Whether `chunkKey` made this key for the synchronous path. */
+export const isSyncChunkKey = (provider: string, key: string): boolean => key.startsWith(`${provider}-sync-`)

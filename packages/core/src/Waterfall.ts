@@ -12,13 +12,16 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { Budget } from "./Budget.js"
+import * as ChunkPlan from "./ChunkPlan.js"
 import type { Field } from "./Contact.js"
 import {
   chunkKey,
   ContactProviders,
   type ContactProviderService,
   EnrichRequest,
+  isSyncChunkKey,
   type JobRef,
+  type JobStatus,
   type Person
 } from "./ContactProvider.js"
 import { type EnrichmentError, InvalidRequest, isEnrichmentError } from "./EnrichmentError.js"
@@ -38,9 +41,12 @@ export interface Options {
   readonly stopPolicy?: StopPolicy
   /** reuse outcomes bought within this age instead of buying them again (default 30 days; 0 disables) */
   readonly cacheMaxAge?: Duration.DurationInput
-  /** chunks in flight per provider (default: the provider's active-job cap, else 4) */
+  /**
+   * chunks in flight per provider (default: the provider's active-job cap; else, for a paced provider, what
+   * its start limit keeps busy (`ChunkPlan.usefulConcurrency`); else 4)
+   */
   readonly concurrency?: number
-  /** at most this many people per chunk (default: the provider's cap) */
+  /** at most this many people per chunk (default: the provider's cap, or `ChunkPlan`'s sizes when paced) */
   readonly chunkSize?: number
   /**
    * A chunk recorded but with no job id after a crash may or may not have reached a provider that gives
@@ -112,9 +118,14 @@ const groupByFields = (people: ReadonlyArray<{ person: Person; fields: ReadonlyA
   return groups
 }
 
-const chunksOf = <A>(items: ReadonlyArray<A>, size: number): Array<Array<A>> => {
+/** `items` cut into consecutive pieces of the given sizes (which sum to its length). */
+const cut = <A>(items: ReadonlyArray<A>, sizes: ReadonlyArray<number>): Array<Array<A>> => {
   const out: Array<Array<A>> = []
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  let from = 0
+  for (const size of sizes) {
+    out.push(items.slice(from, from + size))
+    from += size
+  }
   return out
 }
 
@@ -219,22 +230,32 @@ export const run = (
         cached: stats.cached
       })
 
-      const size = Math.max(1, Math.min(options.chunkSize ?? Infinity, provider.capabilities.maxBatch))
+      const { maxActiveJobs } = provider.capabilities
+      const maxBatch = Math.max(1, Math.min(options.chunkSize ?? Infinity, provider.capabilities.maxBatch))
+      // a provider that caps active jobs queues chunks for a slot anyway: full chunks are best there
+      const pacing = maxActiveJobs === undefined ? provider.capabilities.pacing : undefined
       const planned = groupByFields(toSend).flatMap((group) =>
-        chunksOf(group.people, size).map((people) => ({ people, fields: group.fields }))
+        cut(group.people, ChunkPlan.chunkSizes(group.people.length, maxBatch, pacing)).map((people) => ({
+          people,
+          fields: group.fields
+        }))
       )
 
       // What a finished chunk cost: the provider's own report on the job (`charged - refunded`) when it gives one,
       // since only that also counts what it bills for people it returns nothing usable for (TheHog charges per
       // identifier submitted, failed items included); else the sum of the per-person costs the adapter reports.
-      const settleChunk = (ref: JobRef | undefined, seen: ReadonlyArray<ProviderOutcome>) =>
+      const settleChunk = (
+        ref: JobRef | undefined,
+        seen: ReadonlyArray<ProviderOutcome>,
+        final: JobStatus | undefined
+      ) =>
         Effect.gen(function*() {
           const delivered = seen.reduce(
             (n, o) => n + (o._tag === "Found" || o._tag === "NotFound" ? o.provenance.cost : 0),
             0
           )
           if (ref === undefined) return delivered // answered synchronously: the per-person costs are the answer
-          const status = yield* Effect.option(provider.poll(ref))
+          const status = final === undefined ? yield* Effect.option(provider.poll(ref)) : Option.some(final)
           // no status now: what the provider said it charged at submit is the safe side for the cap
           if (Option.isNone(status)) return Math.max(ref.charged, delivered)
           const { charged, refunded } = status.value
@@ -242,7 +263,8 @@ export const run = (
           return charged > 0 || refunded > 0 ? charged - refunded : delivered
         })
 
-      const runChunk = (chunk: ChunkRecord) =>
+      // `onSubmitted` runs once the provider has the chunk (its job id is in the journal, or it was answered)
+      const runChunk = (chunk: ChunkRecord, onSubmitted: Effect.Effect<void> = Effect.void) =>
         Effect.gen(function*() {
           const people = chunk.keys.flatMap((k) => {
             const p = byKey.get(k)
@@ -279,16 +301,15 @@ export const run = (
 
           // the job, once there is one: a job that fails after submit was still charged for
           let job: JobRef | undefined = chunk.job
+          let final: JobStatus | undefined
           const attempt = Effect.gen(function*() {
             const request = new EnrichRequest({
               people: people as [Person, ...Array<Person>],
               fields: chunk.fields,
               idempotencyKey: chunk.idempotencyKey
             })
-            const sync = provider.capabilities.sync
-            if (
-              chunk.state === "recorded" && sync !== undefined && people.length <= sync.maxBatch && planned.length <= 1
-            ) {
+            // the path was chosen when the chunk was planned (see `syncPath`) and is kept in its key
+            if (chunk.state === "recorded" && isSyncChunkKey(name, chunk.idempotencyKey)) {
               yield* accept(yield* provider.enrichSync(request), undefined)
               return
             }
@@ -298,7 +319,11 @@ export const run = (
               yield* journal.markSubmitted(chunk.idempotencyKey, ref)
               yield* emit({ _tag: "ChunkSubmitted", provider: name, people: people.length, job: ref.id })
             }
-            yield* Stream.runForEach(provider.results(job, chunk.cursor), (page) => accept(page.results, page.cursor))
+            yield* onSubmitted
+            yield* Stream.runForEach(provider.results(job, chunk.cursor), (page) => {
+              if (page.final !== undefined) final = page.final
+              return accept(page.results, page.cursor)
+            })
           })
 
           // A provider error fails this chunk and the run goes on; a journal error stops the run (nothing is safe).
@@ -319,7 +344,7 @@ export const run = (
             count(o)
             record(o, name)
           }
-          const charged = yield* settleChunk(job, seen)
+          const charged = yield* settleChunk(job, seen, final)
           stats.credits += charged
           yield* budget.settle(chunk.reserved, charged)
           const state = finished._tag === "Left" ? "failed" as const : "finished" as const
@@ -384,36 +409,59 @@ export const run = (
         } else if (options.resubmitAmbiguous === true) work.push(runChunk(chunk))
         else ambiguousChunk(chunk, ambiguousReason)
       }
+      // A small list that fits one synchronous call skips the job and its polling.
+      const sync = provider.capabilities.sync
+      const syncPath = sync !== undefined && planned.length === 1 && planned[0]!.people.length <= sync.maxBatch
       const unitCost = (fields: ReadonlyArray<Field>) => provider.capabilities.cost.maxPerPerson(fields, "batch")
+      // A provider that gives no way to know whether a submit arrived (no idempotency key, no job list) leaves
+      // a chunk between "recorded" and "submitted" ambiguous after a crash: new chunks are recorded and sent one
+      // at a time, so at most one is. Their jobs still run in parallel; only the submits queue.
+      const sending = provider.capabilities.resubmitSafety === "none" ? yield* Effect.makeSemaphore(1) : undefined
+      const oneAtATime = <A, E, R>(start: (onSubmitted: Effect.Effect<void>) => Effect.Effect<A, E, R>) => {
+        if (sending === undefined) return start(Effect.void)
+        return Effect.gen(function*() {
+          yield* sending.take(1)
+          let released = false
+          const release = Effect.suspend(() => {
+            if (released) return Effect.void
+            released = true
+            return sending.release(1)
+          })
+          return yield* Effect.ensuring(start(release), release)
+        })
+      }
       let budgetReached = false
       for (const plan of planned) {
-        work.push(Effect.gen(function*() {
-          if (budgetReached) {
-            for (const p of plan.people) unsentForBudget.add(p.key)
-            return
-          }
-          const cost = unitCost(plan.fields)
-          const fits = yield* budget.reserveUpTo(plan.people.length, cost)
-          if (fits < plan.people.length) {
-            budgetReached = true
-            for (const p of plan.people.slice(fits)) unsentForBudget.add(p.key)
-            yield* emit({ _tag: "BudgetReached", provider: name, unsent: plan.people.length - fits })
-          }
-          if (fits === 0) return
-          const people = plan.people.slice(0, fits)
-          const keys = people.map((p) => p.key)
-          const chunk = yield* journal.recordChunk({
-            runId: options.runId,
-            provider: name,
-            idempotencyKey: chunkKey(name, keys, plan.fields),
-            keys,
-            fields: plan.fields,
-            reserved: fits * cost
+        work.push(oneAtATime((onSubmitted) =>
+          Effect.gen(function*() {
+            if (budgetReached) {
+              for (const p of plan.people) unsentForBudget.add(p.key)
+              return
+            }
+            const cost = unitCost(plan.fields)
+            const fits = yield* budget.reserveUpTo(plan.people.length, cost)
+            if (fits < plan.people.length) {
+              budgetReached = true
+              for (const p of plan.people.slice(fits)) unsentForBudget.add(p.key)
+              yield* emit({ _tag: "BudgetReached", provider: name, unsent: plan.people.length - fits })
+            }
+            if (fits === 0) return
+            const people = plan.people.slice(0, fits)
+            const keys = people.map((p) => p.key)
+            const chunk = yield* journal.recordChunk({
+              runId: options.runId,
+              provider: name,
+              idempotencyKey: chunkKey(name, keys, plan.fields, syncPath ? "sync" : "batch"),
+              keys,
+              fields: plan.fields,
+              reserved: fits * cost
+            })
+            yield* runChunk(chunk, onSubmitted)
           })
-          yield* runChunk(chunk)
-        }))
+        ))
       }
-      const concurrency = options.concurrency ?? provider.capabilities.maxActiveJobs ?? 4
+      const concurrency = options.concurrency ?? maxActiveJobs ??
+        (pacing === undefined ? 4 : ChunkPlan.usefulConcurrency(pacing, maxBatch))
       yield* Effect.all(work, { concurrency, discard: true })
       summaries.push({ provider: name, ...stats })
       yield* emit({ _tag: "StageFinished", provider: name })

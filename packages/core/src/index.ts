@@ -21,6 +21,8 @@ export * as Budget from "./Budget.js"
 /** @since 0.1.0 */
 export * as Merge from "./Merge.js"
 /** @since 0.1.0 */
+export * as ChunkPlan from "./ChunkPlan.js"
+/** @since 0.1.0 */
 export * as Waterfall from "./Waterfall.js"
 /** @since 0.1.0 */
 export * as TheHog from "./TheHog.js"

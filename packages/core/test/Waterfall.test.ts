@@ -189,6 +189,65 @@ describe("Waterfall", () => {
       assert.strictEqual((yield* c.counters).submissions, 0)
     }))
 
+  it.effect("a resumed chunk takes the path it was recorded for, so its idempotency key still holds", () =>
+    Effect.gen(function*() {
+      // 10 people in chunks of 8 and 2 go through jobs; after the crash only the second chunk is left to plan,
+      // and a lone small chunk would go the synchronous way, which the provider charges under another key
+      const journal = yield* Journal.makeMemory
+      const inner = yield* makeInMemory({ name: "a", directory: directoryA, maxBatch: 8, costPerPerson: 2 })
+      const calls = { submit: 0, sync: 0 }
+      const service: ContactProviderService = {
+        ...inner.service,
+        submit: (request) => Effect.zipRight(Effect.sync(() => calls.submit++), inner.service.submit(request)),
+        enrichSync: (request) => Effect.zipRight(Effect.sync(() => calls.sync++), inner.service.enrichSync(request))
+      }
+      let marks = 0
+      const crashing: Journal.JournalService = {
+        ...journal,
+        markSubmitted: (key, job) =>
+          ++marks === 1
+            ? Effect.fail(new Journal.JournalError({ message: "disk gone" }))
+            : journal.markSubmitted(key, job)
+      }
+      const layer = (j: Journal.JournalService) =>
+        Layer.mergeAll(
+          Layer.succeed(ContactProviders, ContactProviders.fromServices([service])),
+          Layer.succeed(Journal.Journal, j),
+          Budget.layer(undefined)
+        )
+      const options = {
+        runId: "paths",
+        people: people.slice(0, 10),
+        providers: ["a"],
+        fields: ["work_email"],
+        concurrency: 1
+      } as const
+      assert.isTrue(Exit.isFailure(yield* Effect.exit(Waterfall.run(options).pipe(Effect.provide(layer(crashing))))))
+      const resumed = yield* Waterfall.run(options).pipe(Effect.provide(layer(journal)))
+      // the crashed chunk is sent again under its key as a job (a replay the provider does not charge); the
+      // second, planned afresh, is a lone small list and goes the synchronous way
+      assert.strictEqual(calls.submit, 2)
+      assert.strictEqual(calls.sync, 1)
+      const seen = yield* inner.counters
+      assert.strictEqual(seen.perPerson.size, 10)
+      assert.isTrue([...seen.perPerson.values()].every((n) => n === 1))
+      assert.strictEqual(filled(resumed, "work_email"), 10)
+    }))
+
+  it.effect("a lone small list goes the synchronous way", () =>
+    Effect.gen(function*() {
+      const { counters, result } = yield* runWith({
+        people: people.slice(0, 3),
+        providers: ["a"],
+        fields: ["work_email"]
+      })
+      assert.strictEqual(counters.a.submissions, 1)
+      assert.isTrue(
+        [...result.outcomes.values()].flat().every((o) => o._tag !== "Found" || o.provenance.mode === "sync")
+      )
+      assert.strictEqual(filled(result, "work_email"), 3)
+    }))
+
   describe("resuming a chunk recorded but never marked submitted", () => {
     /**
      * Provider "a" as a job-list provider (like Crustdata): no idempotency key, but `findSubmitted` searches the
