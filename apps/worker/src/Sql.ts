@@ -9,7 +9,8 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Migrator from "@effect/sql/Migrator"
-import type * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
@@ -59,6 +60,10 @@ export const layerSqlite = (filename: string): Layer.Layer<SqlClient.SqlClient, 
     (fs) => fs.makeDirectory(NodePath.dirname(NodePath.resolve(filename)), { recursive: true })
   )
   const client = SqliteClient.layer({ filename, disableWAL: false }).pipe(
+    // In WAL mode NORMAL still survives a killed process (the guarantee the worker makes); only a power loss
+    // may drop the last commits, and a lost "submitted" mark makes its chunk ambiguous, never paid twice. FULL
+    // would fsync every page commit on the event loop's thread.
+    Layer.tap((context) => Effect.orDie(Context.get(context, SqlClient.SqlClient)`PRAGMA synchronous = NORMAL`)),
     Layer.provide(Layer.effectDiscard(makeParent).pipe(Layer.provide(NodeFileSystem.layer)))
   )
   return withMigrations(client, `at ${filename}`)
