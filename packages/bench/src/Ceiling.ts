@@ -3,14 +3,14 @@
  * latency allow, on a time-scaled simulator; and a naive client written from the docs, on the same settings.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Contact, CrustdataApi, FiberAiApi, Polling, Waterfall } from "@enrich/core"
-import { Credentials } from "@enrich/simulator"
-import { serve } from "@enrich/simulator/node"
+import { ChunkPlan, Contact, CrustdataApi, FiberAi, FiberAiApi, Polling, Waterfall } from "@enrich/core"
+import { Credentials, Universe } from "@enrich/simulator"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { join } from "node:path"
 import { gunzipSync } from "node:zlib"
 import { clients, figure, fixed, ledger, peopleOf, print, say, scaledPolling, since, tempDir } from "./Common.js"
+import { spawnSimulators } from "./SimulatorProcess.js"
 
 export interface Options {
   readonly people: number
@@ -86,28 +86,43 @@ export const crustdataLowerBound = (people: number): number => {
   return smallest((t) => CrustdataApi.maxActiveJobs * slot(t) >= people)
 }
 
-/**
- * The best the client's own plan allows, provider ms: chunks of the provider's cap, as many in flight as the
- * waterfall runs (`concurrency`), each lasting the simulator's job latency, scheduled greedily, with no
- * polling delay and no client time. Separates the plan (chunking, concurrency) from its execution.
- */
-export const planBound = (provider: "fiber" | "crustdata", people: number, concurrency: number): number => {
+/** The chunk sizes and in-flight chunks `Waterfall.run` uses by default for a single provider. */
+export const waterfallPlan = (provider: "fiber" | "crustdata", people: number) => {
+  const capabilities = provider === "fiber" ? FiberAi.capabilities : undefined
   const cap = provider === "fiber" ? FiberAiApi.maxBatchPeople : CrustdataApi.maxBatchUrls
+  const pacing = capabilities?.pacing
+  return {
+    sizes: ChunkPlan.chunkSizes(people, cap, pacing),
+    concurrency: pacing === undefined ? CrustdataApi.maxActiveJobs : ChunkPlan.usefulConcurrency(pacing, cap)
+  }
+}
+
+/**
+ * The best the client's own plan allows, provider ms: its chunks, as many in flight as the waterfall runs,
+ * each lasting the simulator's job latency, started no faster than the start limit (Fiber), scheduled greedily,
+ * with no polling delay and no client time. Separates the plan (chunking, concurrency) from its execution.
+ */
+export const planBound = (provider: "fiber" | "crustdata", people: number): number => {
+  const { concurrency, sizes } = waterfallPlan(provider, people)
   const duration = (size: number) =>
     provider === "fiber"
       ? fiberLatency.firstResultMillis + (size - 1) * fiberLatency.perPersonMillis
       : crustdataLatency.pendingMillis + crustdataLatency.processingMillis + size * crustdataLatency.perUrlMillis
-  const slots: Array<number> = Array.from({ length: concurrency }, () => 0)
-  for (let first = 0; first < people; first += cap) {
-    const earliest = slots.indexOf(Math.min(...slots))
-    slots[earliest] = slots[earliest]! + duration(Math.min(cap, people - first))
+  const startsPerMinute = provider === "fiber" ? FiberAiApi.requestsPerMinute["batch/start"] : Infinity
+  const slots: Array<number> = Array.from({ length: Math.min(concurrency, sizes.length) }, () => 0)
+  const starts: Array<number> = []
+  let end = 0
+  for (const size of sizes) {
+    const slot = slots.indexOf(Math.min(...slots))
+    // a sliding minute: the start `startsPerMinute` before this one must be a minute old
+    const earlier = starts.length >= startsPerMinute ? starts[starts.length - startsPerMinute]! + minute : 0
+    const start = Math.max(slots[slot]!, earlier)
+    starts.push(start)
+    slots[slot] = start + duration(size)
+    end = Math.max(end, slots[slot]!)
   }
-  return Math.max(...slots)
+  return end
 }
-
-/** Chunks in flight as `Waterfall.run` sets it by default: the provider's active-job cap, else 4. */
-export const waterfallConcurrency = (provider: "fiber" | "crustdata") =>
-  provider === "fiber" ? 4 : CrustdataApi.maxActiveJobs
 
 export interface Measured {
   /** provider ms */
@@ -128,10 +143,9 @@ const simulatorOptions = (options: Options) => ({
 /** Our client: the waterfall with one provider, the SQL journal, limits and polling scaled like the worker's. */
 export const ours = (provider: "fiber" | "crustdata", options: Options) =>
   Effect.gen(function*() {
-    const served = yield* serve(simulatorOptions(options))
-    const env = served.simulators.env
+    const served = yield* spawnSimulators(simulatorOptions(options))
     const dir = yield* tempDir("ceiling")
-    const people = peopleOf(env.universe, options.people)
+    const people = peopleOf(new Universe.Universe({ seed: options.seed, size: options.people }), options.people)
     // clients, ledger and migrations are built before the clock starts: a run's setup is not its throughput
     const context = yield* Layer.build(
       Layer.merge(clients(served.url, options.timeScale, [provider]), ledger(join(dir, "ledger.db")))
@@ -153,13 +167,14 @@ export const ours = (provider: "fiber" | "crustdata", options: Options) =>
       Effect.provideService(Polling.Polling, scaledPolling(options.timeScale))
     )
     const real = since(start)
-    if (process.env.BENCH_TRACE !== undefined) print(`    counters ${JSON.stringify(env.counters.snapshot())}`)
+    const counters = yield* served.counters
+    if (process.env.BENCH_TRACE !== undefined) print(`    counters ${JSON.stringify(counters.snapshot)}`)
     const summary = result.providers[0]!
     return {
       elapsed: real * options.timeScale,
-      rateLimited: env.counters.totalRateLimited(`${provider}:`),
+      rateLimited: counters.totalRateLimited(`${provider}:`),
       accounted: summary.found + summary.notFound + summary.failed + summary.rejected,
-      credits: env.counters.netCredits(provider)
+      credits: counters.netCredits(provider)
     } satisfies Measured
   }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici))
 
@@ -271,17 +286,19 @@ const naiveCrustdata = async (base: string, urls: ReadonlyArray<string>, timeSca
 
 export const naive = (provider: "fiber" | "crustdata", options: Options) =>
   Effect.gen(function*() {
-    const served = yield* serve(simulatorOptions(options))
-    const env = served.simulators.env
-    const urls = env.universe.people.slice(0, options.people).map((p) => p.linkedinUrl)
+    const served = yield* spawnSimulators(simulatorOptions(options))
+    const universe = new Universe.Universe({ seed: options.seed, size: options.people })
+    const urls = universe.people.slice(0, options.people).map((p) => p.linkedinUrl)
     const start = process.hrtime.bigint()
     const run = provider === "fiber" ? naiveFiber : naiveCrustdata
     const result = yield* Effect.promise(() => run(`${served.url}/${provider}`, urls, options.timeScale))
+    const elapsed = since(start) * options.timeScale
+    const counters = yield* served.counters
     return {
-      elapsed: since(start) * options.timeScale,
-      rateLimited: env.counters.totalRateLimited(`${provider}:`),
+      elapsed,
+      rateLimited: counters.totalRateLimited(`${provider}:`),
       accounted: result.rows,
-      credits: env.counters.netCredits(provider)
+      credits: counters.netCredits(provider)
     } satisfies Measured
   }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici))
 
@@ -293,14 +310,16 @@ export const run = (provider: "fiber" | "crustdata", options: Options, withNaive
     const bound = provider === "fiber" ? fiberLowerBound(options.people) : crustdataLowerBound(options.people)
     const measured = yield* ours(provider, options)
     const efficiency = bound / measured.elapsed
-    const plan = planBound(provider, options.people, waterfallConcurrency(provider))
+    const plan = planBound(provider, options.people)
+    const { concurrency, sizes } = waterfallPlan(provider, options.people)
     yield* say(
       `  ${provider}: lower bound ${seconds(bound)}, measured ${seconds(measured.elapsed)} (provider time, ` +
         `×${options.timeScale} time scale), people accounted ${measured.accounted}/${options.people}, ` +
         `credits ${measured.credits}`
     )
     yield* say(
-      `  ${provider}: the client's plan (chunks of the cap, ${waterfallConcurrency(provider)} in flight) allows ` +
+      `  ${provider}: the client's plan (${sizes.length} chunks of ${sizes[sizes.length - 1]}..${sizes[0]}, ` +
+        `${Math.min(concurrency, sizes.length)} in flight) allows ` +
         `${seconds(plan)}: plan ${fixed(bound / plan)} of the bound, execution ${
           fixed(plan / measured.elapsed)
         } of the plan`

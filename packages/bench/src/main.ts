@@ -1,6 +1,6 @@
 /**
  * `pnpm bench [baseline|ceiling|ingest|credits ...] [--people N] [--records N] [--time-scale N]
- * [--naive-time-scale N] [--credit-people N] [--seed N] [--no-naive]`: reproducible benchmarks against the simulators. Every figure is a ratio against a bound or a
+ * [--naive-time-scale N] [--credit-people N] [--seed N] [--no-naive] [--provider fiber|crustdata]`: reproducible benchmarks against the simulators. Every figure is a ratio against a bound or a
  * baseline measured in this same process, so the results carry across machines.
  */
 import * as Effect from "effect/Effect"
@@ -10,11 +10,18 @@ import * as Ceiling from "./Ceiling.js"
 import { say } from "./Common.js"
 import * as Credits from "./Credits.js"
 import * as Ingest from "./Ingest.js"
+import * as SimulatorProcess from "./SimulatorProcess.js"
 
 const parts = ["baseline", "ceiling", "ingest", "credits"] as const
 /** internal: the ingest part run alone in a child process, so its peak RSS is its own */
 const ingestChild = "ingest-child"
 type Part = typeof parts[number]
+
+const ceilingProvidersOf = (raw: string | undefined): ReadonlyArray<"fiber" | "crustdata"> => {
+  if (raw === undefined) return ["fiber", "crustdata"]
+  if (raw === "fiber" || raw === "crustdata") return [raw]
+  throw new Error(`--provider must be fiber or crustdata, got ${raw}`)
+}
 
 const parse = (argv: ReadonlyArray<string>) => {
   const flags = new Map<string, string>()
@@ -28,6 +35,7 @@ const parse = (argv: ReadonlyArray<string>) => {
       if (value === undefined) throw new Error(`--${name} needs a value`)
       flags.set(name, value)
     } else if (arg === ingestChild) flags.set(ingestChild, "true")
+    else if (arg === SimulatorProcess.childFlag) flags.set(SimulatorProcess.childFlag, "true")
     else if ((parts as ReadonlyArray<string>).includes(arg)) chosen.push(arg as Part)
     else throw new Error(`unknown part "${arg}" (parts: ${parts.join(", ")})`)
   }
@@ -47,7 +55,9 @@ const parse = (argv: ReadonlyArray<string>) => {
     seed: number("seed", 42),
     creditPeople: number("credit-people", 2_000),
     naive: flags.get("no-naive") === undefined,
-    child: flags.get(ingestChild) !== undefined
+    ceilingProviders: ceilingProvidersOf(flags.get("provider")),
+    child: flags.get(ingestChild) !== undefined,
+    simulatorChild: flags.get(SimulatorProcess.childFlag) === undefined ? undefined : flags.get("options") ?? "{}"
   }
 }
 
@@ -65,8 +75,7 @@ const program = (options: ReturnType<typeof parse>) =>
         naiveTimeScale: options.naiveTimeScale,
         seed: options.seed
       }
-      yield* Ceiling.run("fiber", settings, options.naive)
-      yield* Ceiling.run("crustdata", settings, options.naive)
+      for (const provider of options.ceilingProviders) yield* Ceiling.run(provider, settings, options.naive)
     }
     if (want("ingest")) {
       yield* say("\n# ingest")
@@ -89,7 +98,13 @@ const program = (options: ReturnType<typeof parse>) =>
   })
 
 const options = parse(process.argv.slice(2))
-Effect.runPromise(options.child ? Ingest.run({ records: options.records, seed: options.seed }) : program(options))
+Effect.runPromise<void, unknown>(
+  options.simulatorChild !== undefined
+    ? SimulatorProcess.runChild(JSON.parse(options.simulatorChild))
+    : options.child
+    ? Ingest.run({ records: options.records, seed: options.seed })
+    : program(options)
+)
   .catch((error) => {
     process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`)
     process.exitCode = 1
