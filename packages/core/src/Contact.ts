@@ -60,9 +60,10 @@ export class Phone extends Schema.Class<Phone>("Phone")({
 export const makePhone = (raw: string, kind: PhoneKind = "unknown", defaultCountry: "US" | "GB" = "US"): Phone => {
   const trimmed = raw.trim()
   const parsed = parsePhoneNumberFromString(trimmed, defaultCountry)
+  // Validation off: every field is typed and built right here, and results pages build many of these.
   return parsed !== undefined && parsed.isPossible()
-    ? new Phone({ number: parsed.number, kind, e164: true })
-    : new Phone({ number: trimmed, kind, e164: false })
+    ? new Phone({ number: parsed.number, kind, e164: true }, true)
+    : new Phone({ number: trimmed, kind, e164: false }, true)
 }
 
 // Free-mail domains: an email of unknown kind at one of these is personal, elsewhere most likely work.

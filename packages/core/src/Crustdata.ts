@@ -398,7 +398,9 @@ export const make = (options: Options): Effect.Effect<Crustdata.Service, never, 
 
     const open = (url: string) => files.raw(endpoints.download, HttpClientRequest.get(url), { bare: true })
 
-    const decodeRecord = Schema.decodeUnknown(Schema.parseJson(CrustdataApi.BatchRecord), {
+    // Compiled once; lines are decoded synchronously, a chunk of lines at a time (an effect per line costs more
+    // than the decoding itself).
+    const decodeRecord = Schema.decodeUnknownEither(Schema.parseJson(CrustdataApi.BatchRecord), {
       onExcessProperty: "ignore"
     })
 
@@ -413,6 +415,8 @@ export const make = (options: Options): Effect.Effect<Crustdata.Service, never, 
           ),
           Effect.mapError(withJob(batchId))
         )
+        // 1-based number of the last non-empty line read (this stream's own counter: `unwrap` runs per stream)
+        let index = 0
         return response.stream.pipe(
           Stream.mapError((): EnrichmentError =>
             new ProviderUnavailable({
@@ -424,19 +428,29 @@ export const make = (options: Options): Effect.Effect<Crustdata.Service, never, 
           gunzip(batchId),
           Stream.decodeText(),
           Stream.splitLines,
-          Stream.filter((line) => line.trim().length > 0),
-          Stream.zipWithIndex,
-          Stream.mapEffect(([line, index]) =>
-            Effect.mapError(decodeRecord(line), (error) => {
-              const drift = ProviderHttp.malformed(provider, endpoints.download, error)
-              return new MalformedResponse({
+          Stream.chunks,
+          Stream.flatMap((lines) => {
+            // The records before a malformed line are still emitted, then the stream fails at that line.
+            const decoded: Array<CrustdataApi.BatchRecord> = []
+            for (const line of lines) {
+              if (line.trim().length === 0) continue
+              const result = decodeRecord(line)
+              index++
+              if (Either.isRight(result)) {
+                decoded.push(result.right)
+                continue
+              }
+              const drift = ProviderHttp.malformed(provider, endpoints.download, result.left)
+              const error = new MalformedResponse({
                 provider,
                 endpoint: endpoints.download,
-                path: `$[line ${index + 1}]${drift.path.slice(1)}`,
+                path: `$[line ${index}]${drift.path.slice(1)}`,
                 message: drift.message
               })
-            })
-          )
+              return Stream.concat(Stream.fromIterable(decoded), Stream.fail(error))
+            }
+            return Stream.fromIterable(decoded)
+          })
         )
       }))
 
@@ -522,8 +536,10 @@ const contactOutcome = (
   mode: "batch" | "sync",
   observedAt: DateTime.Utc
 ): Found | NotFound => {
+  // Validation off: built from records already decoded by their Schema, every field typed here (validating a
+  // Found also recompiles its parser on each call, since its fields hold classes).
   const email = (kind: "work" | "personal") => (entry: CrustdataApi.EmailEntry) =>
-    new Email({ address: entry.email.trim(), kind, verdict: verdictOf[entry.status] })
+    new Email({ address: entry.email.trim(), kind, verdict: verdictOf[entry.status] }, true)
   const business = contact.business.filter((e) => e.email.trim() !== "").map(email("work"))
   const personal = contact.personal.filter((e) => e.email.trim() !== "").map(email("personal"))
   const phones = contact.phones.filter((p) => p.trim() !== "").map((p) => makePhone(p, "unknown"))
@@ -532,10 +548,10 @@ const contactOutcome = (
     personalEmails: personal.length,
     phones: phones.length
   })
-  const provenance = new Provenance({ provider, endpoint, mode, observedAt, cost })
+  const provenance = new Provenance({ provider, endpoint, mode, observedAt, cost }, true)
   return business.length + personal.length + phones.length === 0
-    ? new NotFound({ key, provenance })
-    : new Found({ key, emails: [...business, ...personal], phones, provenance })
+    ? new NotFound({ key, provenance }, true)
+    : new Found({ key, emails: [...business, ...personal], phones, provenance }, true)
 }
 
 const keyOfUrl = (url: string): PersonKey | undefined =>
@@ -682,14 +698,19 @@ export const contactProvider: Effect.Effect<ContactProviderService, never, Crust
       }
       const observedAt = yield* DateTime.now
       const submitted = new Map<PersonKey, string>()
+      // Crustdata echoes the submitted URL verbatim: its key is looked up instead of parsed again per record.
+      const keyBySubmittedUrl = new Map<string, PersonKey>()
       for (const url of submittedUrls(ref)) {
         const key = keyOfUrl(url)
-        if (key !== undefined) submitted.set(key, url)
+        if (key !== undefined) {
+          submitted.set(key, url)
+          keyBySubmittedUrl.set(url, key)
+        }
       }
       // keys already accounted for, including those of skipped lines, so a resumed stream emits no one twice
       const seen = new Set<PersonKey>()
       const accept = (record: CrustdataApi.BatchRecord): ProviderOutcome | undefined => {
-        const key = keyOfUrl(record.original_identifier)
+        const key = keyBySubmittedUrl.get(record.original_identifier) ?? keyOfUrl(record.original_identifier)
         if (key === undefined || seen.has(key) || (submitted.size > 0 && !submitted.has(key))) return undefined
         seen.add(key)
         return contactOutcome(
@@ -711,8 +732,15 @@ export const contactProvider: Effect.Effect<ContactProviderService, never, Crust
       let lastEmitted = false
       const pages = client.records(ref.id, status).pipe(
         Stream.zipWithIndex,
-        Stream.tap(([record, index]) => Effect.sync(() => index < skip && accept(record))),
-        Stream.filter(([, index]) => index >= skip),
+        // Records before the cursor are only accounted for (`accept` marks them seen); chunk by chunk, no effect
+        // per record.
+        Stream.mapChunks((chunk) =>
+          Chunk.filter(chunk, ([record, index]) => {
+            if (index >= skip) return true
+            accept(record)
+            return false
+          })
+        ),
         Stream.grouped(client.pageSize),
         Stream.zipWithNext,
         Stream.map(([group, next]): ResultPage => {

@@ -17,6 +17,8 @@ export const PersonKey = Schema.String.pipe(Schema.brand("@enrich/core/PersonKey
 /** @since 0.1.0 @category Models */
 export type PersonKey = typeof PersonKey.Type
 
+// The identifiers below build their key from their own (validated) fields, so `PersonKey.make` skips validation.
+
 /** Which LinkedIn URL family a profile came from: public profile, Sales Navigator lead, Recruiter profile. */
 export const LinkedInPath = Schema.Literal("in", "sales/lead", "talent/profile")
 /** @since 0.1.0 @category Models */
@@ -34,7 +36,7 @@ export class LinkedInProfile extends Schema.TaggedClass<LinkedInProfile>()("Link
     return "linkedin"
   }
   get key(): PersonKey {
-    return PersonKey.make(`linkedin:${this.path}/${this.slug}`)
+    return PersonKey.make(`linkedin:${this.path}/${this.slug}`, true)
   }
 }
 
@@ -46,7 +48,7 @@ export class EmailAddress extends Schema.TaggedClass<EmailAddress>()("EmailAddre
     return "email"
   }
   get key(): PersonKey {
-    return PersonKey.make(`email:${this.address}`)
+    return PersonKey.make(`email:${this.address}`, true)
   }
 }
 
@@ -59,7 +61,7 @@ export class XHandle extends Schema.TaggedClass<XHandle>()("XHandle", {
     return "x"
   }
   get key(): PersonKey {
-    return PersonKey.make(`x:${this.handle.toLowerCase()}`)
+    return PersonKey.make(`x:${this.handle.toLowerCase()}`, true)
   }
 }
 
@@ -71,7 +73,7 @@ export class GitHubUsername extends Schema.TaggedClass<GitHubUsername>()("GitHub
     return "github"
   }
   get key(): PersonKey {
-    return PersonKey.make(`github:${this.username.toLowerCase()}`)
+    return PersonKey.make(`github:${this.username.toLowerCase()}`, true)
   }
 }
 
@@ -105,7 +107,11 @@ const linkedInUrl =
   /^(?:https?:\/\/)?(?:[a-z0-9-]+\.)*linkedin\.[a-z]{2,}(?::\d+)?\/(in|pub|sales\/lead|sales\/people|talent\/profile|company|school)\/([^/?#]*)(.*)$/i
 const bareSlug = /^[\p{L}\p{N}\-_.%]{3,100}$/u
 
+// Printable ASCII without `%`: what decoding and NFC normalisation leave unchanged (the usual slug).
+const plainSlug = /^[\x21-\x24\x26-\x7e]*$/
+
 const decodeSlug = (raw: string): string | undefined => {
+  if (plainSlug.test(raw)) return raw
   try {
     return decodeURIComponent(raw).normalize("NFC")
   } catch {
@@ -167,8 +173,9 @@ const makeProfile = (
   if (/[\s/\\?#,]/.test(decoded)) return invalid("linkedin", input, "LinkedIn slug contains a separator or space")
   // Public profile slugs are case-insensitive; Sales Navigator and Recruiter ids are opaque and keep their case.
   const slug = path === "in" ? decoded.toLowerCase() : decoded
+  // Validation off: the fields are checked above (path is one of the literals, slug and url are strings).
   return Either.right(
-    new LinkedInProfile({ path, slug, url: `https://www.linkedin.com/${path}/${encodeURIComponent(slug)}` })
+    new LinkedInProfile({ path, slug, url: `https://www.linkedin.com/${path}/${encodeURIComponent(slug)}` }, true)
   )
 }
 
