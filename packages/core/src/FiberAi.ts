@@ -138,13 +138,18 @@ export class FiberAi extends Context.Tag("@enrich/core/FiberAi")<FiberAi, FiberA
 // Values
 // ---------------------------------------------------------------------------------------------------------------
 
+// Values are built from responses already decoded by their Schema, so constructors skip a second validation.
+
 /** An email of Fiber's main list: `status` gives the verdict; no status means `unknown`. */
 export const emailOf = (item: FiberAiApi.EmailItem): Email =>
-  new Email({ address: item.email.trim(), kind: item.type, verdict: item.status ?? "unknown" })
+  new Email({ address: item.email.trim(), kind: item.type, verdict: item.status ?? "unknown" }, true)
 
 /** An email of `lowQualityEmails`: failed Fiber's validation, so `risky` unless Fiber says `invalid`. */
 export const lowQualityEmailOf = (item: FiberAiApi.EmailItem): Email =>
-  new Email({ address: item.email.trim(), kind: item.type, verdict: item.status === "invalid" ? "invalid" : "risky" })
+  new Email(
+    { address: item.email.trim(), kind: item.type, verdict: item.status === "invalid" ? "invalid" : "risky" },
+    true
+  )
 
 /** @since 0.1.0 @category Constructors */
 export const phoneOf = (item: FiberAiApi.PhoneItem): Phone => makePhone(item.number, item.type)
@@ -341,7 +346,15 @@ export const capabilities: Capabilities = {
     billing: "upfront-per-person",
     maxPerPerson: (fields: ReadonlyArray<Field>, mode: Mode) => FiberAiApi.price(fields, mode)
   },
-  resubmitSafety: "none"
+  resubmitSafety: "none",
+  // Starts are limited (30 a minute) but tasks are not, and a task's people are claimed one after another
+  // ("only unclaimed profiles will be cancelled"). The timings are INFERRED (Fiber documents none); if real
+  // tasks are faster the plan only makes more, smaller tasks than needed.
+  pacing: {
+    startsPerMinute: FiberAiApi.requestsPerMinute["batch/start"],
+    firstMillis: 5_000,
+    perPersonMillis: 250
+  }
 }
 
 const rejectedReason = "Fiber could not resolve this LinkedIn URL (healing failed)"
@@ -364,15 +377,17 @@ export const outcomeOfRow = (
     return new Rejected({ input, reason: `Fiber echoed an unreadable LinkedIn URL: ${parsed.left.reason}`, provider })
   }
   const key = parsed.right.key
+  // Validation off: the row was decoded by its Schema and every field here is typed (validating a Found also
+  // recompiles its parser on each call, since its fields hold classes).
   const provenance = (cost: number) =>
-    new Provenance({ provider, endpoint: FiberAiApi.paths["batch/poll"], mode: "batch", observedAt, cost })
-  if (row.outputs === undefined) return new Rejected({ key, input, reason: rejectedReason, provider })
-  if (row.outputs === null) return new NotFound({ key, provenance: provenance(0) })
+    new Provenance({ provider, endpoint: FiberAiApi.paths["batch/poll"], mode: "batch", observedAt, cost }, true)
+  if (row.outputs === undefined) return new Rejected({ key, input, reason: rejectedReason, provider }, true)
+  if (row.outputs === null) return new NotFound({ key, provenance: provenance(0) }, true)
   const emails = row.outputs.emails.map(emailOf)
   const phones = row.outputs.phoneNumbers.map(phoneOf)
-  if (emails.length === 0 && phones.length === 0) return new NotFound({ key, provenance: provenance(0) })
+  if (emails.length === 0 && phones.length === 0) return new NotFound({ key, provenance: provenance(0) }, true)
   const cost = FiberAiApi.price(deliveredFields(emails, phones, fields), "batch")
-  return new Found({ key, emails, phones, provenance: provenance(cost) })
+  return new Found({ key, emails, phones, provenance: provenance(cost) }, true)
 }
 
 const statusOf = (ref: JobRef, response: FiberAiApi.PollBatchResponse): JobStatus => {
@@ -489,6 +504,8 @@ export const makeContactProvider = (fiber: FiberAi.Service): ContactProviderServ
     readonly cursor: string | undefined
     /** set when the task ended badly: raised after the last rows are emitted */
     readonly end: EnrichmentError | undefined
+    /** the last page was short: the task has nothing more yet, so wait before polling again */
+    readonly wait: boolean
   }
 
   const results = (ref: JobRef, from?: string): Stream.Stream<ResultPage, EnrichmentError> =>
@@ -503,9 +520,11 @@ export const makeContactProvider = (fiber: FiberAi.Service): ContactProviderServ
       const fresh = (response: FiberAiApi.PollBatchResponse) =>
         response.output.pageResults.some((row) => !emitted.has(rowIdentity(row)))
 
-      // Poll from `cursor` until there is something new or the task is done, sleeping per `Polling`.
-      const nextPoll = (cursor: string | undefined) =>
+      // Poll from `cursor` until there is something new or the task is done, sleeping per `Polling` (first too
+      // when `wait`: polling at once after a short page only spends the shared poll limit on an empty answer).
+      const nextPoll = (cursor: string | undefined, wait: boolean) =>
         Effect.gen(function*() {
+          if (wait) yield* Effect.sleep(policy.initialDelay)
           const elapsed = (yield* Clock.currentTimeMillis) - startedAt
           if (elapsed >= deadline) return yield* new JobTimedOut({ provider, jobId: ref.id, waitedMillis: elapsed })
           return yield* fiber.pollBatch({ taskId: ref.id, take, ...(cursor === undefined ? {} : { cursor }) }).pipe(
@@ -521,11 +540,11 @@ export const makeContactProvider = (fiber: FiberAi.Service): ContactProviderServ
         })
 
       return Stream.paginateChunkEffect<Position, ResultPage, EnrichmentError, never>(
-        { cursor: from, end: undefined },
+        { cursor: from, end: undefined, wait: false },
         (position) => {
           if (position.end !== undefined) return Effect.fail(position.end)
           return Effect.gen(function*() {
-            const response = yield* nextPoll(position.cursor)
+            const response = yield* nextPoll(position.cursor, position.wait)
             const output = response.output
             const observedAt = yield* DateTime.now
             const outcomes: Array<ProviderOutcome> = []
@@ -537,18 +556,30 @@ export const makeContactProvider = (fiber: FiberAi.Service): ContactProviderServ
             }
             // keep the last cursor we got: a null/absent one means "no further than before"
             const cursor = output.nextCursor ?? position.cursor
-            const page = outcomes.length > 0 ? Chunk.of<ResultPage>({ results: outcomes, cursor }) : Chunk.empty()
-            // Done, and nothing new or no way further. A short page is not trusted to be the end (Fiber may cap
-            // pages below `take`): one more poll from the new cursor must come back empty.
+            // Done, and nothing new, no way further, or every finished row seen by this stream. Otherwise a short
+            // page is not trusted to be the end (Fiber may cap pages below `take`): one more poll from the new
+            // cursor must come back empty.
+            const stats = output.overallStats
+            const seenAll = from === undefined &&
+              emitted.size >= stats.numCompleted + stats.numFailed + stats.numRejected
             const last = output.done && (outcomes.length === 0 || output.nextCursor === undefined ||
-              output.nextCursor === null)
-            if (!last) return [page, Option.some<Position>({ cursor, end: undefined })] as const
+              output.nextCursor === null || seenAll)
+            if (!last) {
+              const page = outcomes.length > 0 ? Chunk.of<ResultPage>({ results: outcomes, cursor }) : Chunk.empty()
+              const wait = !output.done && outcomes.length < take
+              return [page, Option.some<Position>({ cursor, end: undefined, wait })] as const
+            }
+            // the final status rides on the last page (possibly empty), so nobody polls again to settle credits
+            const page = Chunk.of<ResultPage>({ results: outcomes, cursor, final: statusOf(ref, response) })
             const end = output.failed
               ? new JobFailed({ provider, jobId: ref.id, message: "Fiber reports the task failed" })
               : output.canceled
               ? new JobCanceled({ provider, jobId: ref.id })
               : undefined
-            return [page, end === undefined ? Option.none<Position>() : Option.some<Position>({ cursor, end })] as const
+            return [
+              page,
+              end === undefined ? Option.none<Position>() : Option.some<Position>({ cursor, end, wait: false })
+            ] as const
           })
         }
       )

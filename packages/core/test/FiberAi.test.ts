@@ -432,9 +432,13 @@ describe("FiberAi results", () => {
         yield* TestClock.adjust("30 seconds")
         const pages = yield* Fiber.join(fiber)
         assert.deepStrictEqual(pages.map((p) => p.cursor), ["c2", "c4"])
-        // the last poll, from the final cursor, confirms nothing more is coming
-        assert.deepStrictEqual(seen.map((s) => s.body.cursor), [undefined, undefined, "c2", "c2", "c4"])
-        assert.deepStrictEqual(seen.map((s) => s.body.take), [100, 100, 100, 100, 100])
+        // done, and the stats count 4 finished rows, all seen: no confirming poll from the final cursor
+        assert.deepStrictEqual(seen.map((s) => s.body.cursor), [undefined, undefined, "c2", "c2"])
+        assert.deepStrictEqual(seen.map((s) => s.body.take), [100, 100, 100, 100])
+        // the final status rides on the last page: the caller settles without another poll
+        const final = pages[pages.length - 1]!.final
+        assert.strictEqual(final?.state, "completed")
+        assert.strictEqual(final?.finished, 4)
         const all = outcomes(pages)
         assert.deepStrictEqual(all.map((o) => o._tag), ["Found", "NotFound", "Rejected", "Found"])
         assert.deepStrictEqual(all.map((o) => o.key), [ada.key, alan.key, grace.key, ghost.key])
@@ -455,6 +459,28 @@ describe("FiberAi results", () => {
         assert.strictEqual(phoneOnly._tag === "Found" ? phoneOnly.phones[0]!.number : "", "+14155550100")
         // phone was not asked: nothing billable delivered
         assert.strictEqual(phoneOnly._tag === "Found" ? phoneOnly.provenance.cost : -1, 0)
+      }),
+      client
+    )
+  })
+
+  it.effect("a short last page is not trusted while the stats count rows not yet seen: one more poll", () => {
+    const { client, seen } = script([
+      poll({ rows: [row(ada)], next: "c1" }, { numCompleted: 1, numRemaining: 2 }),
+      // done, but only 2 of the 3 finished rows have come: the page may have been capped below `take`
+      poll({ rows: [row(alan)], done: true, next: "c2" }, { numCompleted: 3, numRemaining: 0 }),
+      poll({ rows: [row(grace)], done: true, next: "c3" }, { numCompleted: 3, numRemaining: 0 })
+    ])
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const fiber = yield* Effect.fork(collect(provider.results(jobRef())))
+        yield* TestClock.adjust("30 seconds")
+        const pages = yield* Fiber.join(fiber)
+        assert.deepStrictEqual(outcomes(pages).map((o) => o.key), [ada.key, alan.key, grace.key])
+        assert.deepStrictEqual(seen.map((s) => s.body.cursor), [undefined, "c1", "c2"])
+        assert.strictEqual(pages[pages.length - 1]!.final?.finished, 3)
+        assert.isTrue(pages.slice(0, -1).every((p) => p.final === undefined))
       }),
       client
     )
