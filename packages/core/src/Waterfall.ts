@@ -42,8 +42,8 @@ export interface Options {
   /** reuse outcomes bought within this age instead of buying them again (default 30 days; 0 disables) */
   readonly cacheMaxAge?: Duration.DurationInput
   /**
-   * chunks in flight per provider (default: the provider's active-job cap; else, for a paced provider, what
-   * its start limit keeps busy (`ChunkPlan.usefulConcurrency`); else 4)
+   * chunks in flight per provider (default: the provider's active-job cap plus one waiting for a slot; else,
+   * for a paced provider, what its start limit keeps busy (`ChunkPlan.usefulConcurrency`); else 4)
    */
   readonly concurrency?: number
   /** at most this many people per chunk (default: the provider's cap, or `ChunkPlan`'s sizes when paced) */
@@ -460,8 +460,14 @@ export const run = (
           })
         ))
       }
-      const concurrency = options.concurrency ?? maxActiveJobs ??
-        (pacing === undefined ? 4 : ChunkPlan.usefulConcurrency(pacing, maxBatch))
+      // With an active-job cap, one chunk more than the cap: it waits on the provider's slot, so a new job starts
+      // the moment one ends, while the finished chunk's results are still being read.
+      const concurrency = options.concurrency ??
+        (maxActiveJobs !== undefined
+          ? maxActiveJobs + 1
+          : pacing === undefined
+          ? 4
+          : ChunkPlan.usefulConcurrency(pacing, maxBatch))
       yield* Effect.all(work, { concurrency, discard: true })
       summaries.push({ provider: name, ...stats })
       yield* emit({ _tag: "StageFinished", provider: name })
