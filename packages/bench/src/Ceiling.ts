@@ -21,6 +21,14 @@ export interface Options {
   readonly seed: number
 }
 
+/**
+ * Provider seconds per real second for our client. Every real millisecond of client CPU counts as `timeScale`
+ * provider milliseconds, where against a real provider it counts once: the scale is kept as low as a run of
+ * reasonable length allows. Fiber's bound is ~2 minutes (×2: about a minute of real time); Crustdata's ~40
+ * minutes of provider time, made of long jobs, so its client work per job is small even at ×20.
+ */
+export const defaultTimeScale = { fiber: 2, crustdata: 20 } as const
+
 /** Job latency the simulators are started with (their defaults, passed explicitly so the bound uses the same). */
 export const fiberLatency = { firstResultMillis: 5_000, perPersonMillis: 250 } as const
 export const crustdataLatency = { pendingMillis: 20_000, processingMillis: 120_000, perUrlMillis: 100 } as const

@@ -50,7 +50,7 @@ const parse = (argv: ReadonlyArray<string>) => {
     parts: chosen.length === 0 ? parts : chosen,
     people: number("people", 20_000),
     records: number("records", 1_000_000),
-    timeScale: number("time-scale", 20),
+    timeScale: flags.has("time-scale") ? number("time-scale", 20) : undefined,
     naiveTimeScale: number("naive-time-scale", 100),
     seed: number("seed", 42),
     creditPeople: number("credit-people", 2_000),
@@ -71,11 +71,13 @@ const program = (options: ReturnType<typeof parse>) =>
       yield* say("\n# ceiling")
       const settings = {
         people: options.people,
-        timeScale: options.timeScale,
         naiveTimeScale: options.naiveTimeScale,
         seed: options.seed
       }
-      for (const provider of options.ceilingProviders) yield* Ceiling.run(provider, settings, options.naive)
+      for (const provider of options.ceilingProviders) {
+        const timeScale = options.timeScale ?? Ceiling.defaultTimeScale[provider]
+        yield* Ceiling.run(provider, { ...settings, timeScale }, options.naive)
+      }
     }
     if (want("ingest")) {
       yield* say("\n# ingest")
