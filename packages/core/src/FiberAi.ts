@@ -504,8 +504,14 @@ export const makeContactProvider = (fiber: FiberAi.Service): ContactProviderServ
     readonly cursor: string | undefined
     /** set when the task ended badly: raised after the last rows are emitted */
     readonly end: EnrichmentError | undefined
-    /** the last page was short: the task has nothing more yet, so wait before polling again */
-    readonly wait: boolean
+    /** how long to wait before the next poll (0: at once, the last page was full or the task is done) */
+    readonly waitMillis: number
+  }
+
+  /** The first poll that saw rows finished: the task's observed pace is measured from there. */
+  interface Pace {
+    readonly at: number
+    readonly finished: number
   }
 
   const results = (ref: JobRef, from?: string): Stream.Stream<ResultPage, EnrichmentError> =>
@@ -520,11 +526,11 @@ export const makeContactProvider = (fiber: FiberAi.Service): ContactProviderServ
       const fresh = (response: FiberAiApi.PollBatchResponse) =>
         response.output.pageResults.some((row) => !emitted.has(rowIdentity(row)))
 
-      // Poll from `cursor` until there is something new or the task is done, sleeping per `Polling` (first too
-      // when `wait`: polling at once after a short page only spends the shared poll limit on an empty answer).
-      const nextPoll = (cursor: string | undefined, wait: boolean) =>
+      // Poll from `cursor` until there is something new or the task is done, sleeping per `Polling` in between,
+      // after `waitMillis` first.
+      const nextPoll = (cursor: string | undefined, waitMillis: number) =>
         Effect.gen(function*() {
-          if (wait) yield* Effect.sleep(policy.initialDelay)
+          if (waitMillis > 0) yield* Effect.sleep(Duration.millis(waitMillis))
           const elapsed = (yield* Clock.currentTimeMillis) - startedAt
           if (elapsed >= deadline) return yield* new JobTimedOut({ provider, jobId: ref.id, waitedMillis: elapsed })
           return yield* fiber.pollBatch({ taskId: ref.id, take, ...(cursor === undefined ? {} : { cursor }) }).pipe(
@@ -539,12 +545,34 @@ export const makeContactProvider = (fiber: FiberAi.Service): ContactProviderServ
           )
         })
 
+      // After a short page the task has nothing more yet. Polling again at once, or on a fixed schedule, spends
+      // the poll limit all tasks share (240 a minute) on near-empty pages: with 60 tasks it ran out within 20 s
+      // and every task then waited for the window to slide. So each task waits until it should have a full page,
+      // or, sooner, until it should be done, at the pace it has shown so far (measured, not assumed), and the
+      // polls spread over the minute. Before any row has finished, the `Polling` schedule alone applies.
+      let pace: Pace | undefined
+      const waitAfterShortPage = (stats: FiberAiApi.OverallStats) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const finished = stats.numCompleted + stats.numFailed + stats.numRejected
+          const first = Duration.toMillis(policy.initialDelay)
+          if (pace === undefined) {
+            if (finished > 0) pace = { at: now, finished }
+            return first
+          }
+          const perMillis = (finished - pace.finished) / Math.max(1, now - pace.at)
+          if (perMillis <= 0) return first
+          const untilFullPage = take / perMillis
+          const untilDone = stats.numRemaining / perMillis
+          const floor = first / 4
+          return Math.max(floor, Math.min(untilFullPage, untilDone + floor))
+        })
+
       return Stream.paginateChunkEffect<Position, ResultPage, EnrichmentError, never>(
-        { cursor: from, end: undefined, wait: false },
+        { cursor: from, end: undefined, waitMillis: 0 },
         (position) => {
           if (position.end !== undefined) return Effect.fail(position.end)
           return Effect.gen(function*() {
-            const response = yield* nextPoll(position.cursor, position.wait)
+            const response = yield* nextPoll(position.cursor, position.waitMillis)
             const output = response.output
             const observedAt = yield* DateTime.now
             const outcomes: Array<ProviderOutcome> = []
@@ -566,8 +594,8 @@ export const makeContactProvider = (fiber: FiberAi.Service): ContactProviderServ
               output.nextCursor === null || seenAll)
             if (!last) {
               const page = outcomes.length > 0 ? Chunk.of<ResultPage>({ results: outcomes, cursor }) : Chunk.empty()
-              const wait = !output.done && outcomes.length < take
-              return [page, Option.some<Position>({ cursor, end: undefined, wait })] as const
+              const waitMillis = output.done || outcomes.length >= take ? 0 : yield* waitAfterShortPage(stats)
+              return [page, Option.some<Position>({ cursor, end: undefined, waitMillis })] as const
             }
             // the final status rides on the last page (possibly empty), so nobody polls again to settle credits
             const page = Chunk.of<ResultPage>({ results: outcomes, cursor, final: statusOf(ref, response) })
@@ -578,7 +606,7 @@ export const makeContactProvider = (fiber: FiberAi.Service): ContactProviderServ
               : undefined
             return [
               page,
-              end === undefined ? Option.none<Position>() : Option.some<Position>({ cursor, end, wait: false })
+              end === undefined ? Option.none<Position>() : Option.some<Position>({ cursor, end, waitMillis: 0 })
             ] as const
           })
         }

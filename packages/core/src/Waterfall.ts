@@ -118,6 +118,9 @@ const groupByFields = (people: ReadonlyArray<{ person: Person; fields: ReadonlyA
   return groups
 }
 
+/** Submits in flight to a provider that cannot tell whether one arrived: each is ambiguous after a crash. */
+const submitsAtOnce = 3
+
 /** `items` cut into consecutive pieces of the given sizes (which sum to its length). */
 const cut = <A>(items: ReadonlyArray<A>, sizes: ReadonlyArray<number>): Array<Array<A>> => {
   const out: Array<Array<A>> = []
@@ -414,9 +417,12 @@ export const run = (
       const syncPath = sync !== undefined && planned.length === 1 && planned[0]!.people.length <= sync.maxBatch
       const unitCost = (fields: ReadonlyArray<Field>) => provider.capabilities.cost.maxPerPerson(fields, "batch")
       // A provider that gives no way to know whether a submit arrived (no idempotency key, no job list) leaves
-      // a chunk between "recorded" and "submitted" ambiguous after a crash: new chunks are recorded and sent one
-      // at a time, so at most one is. Their jobs still run in parallel; only the submits queue.
-      const sending = provider.capabilities.resubmitSafety === "none" ? yield* Effect.makeSemaphore(1) : undefined
+      // a chunk between "recorded" and "submitted" ambiguous after a crash: at most `submitsAtOnce` chunks are
+      // recorded and not yet submitted, so at most that many are (not dozens waiting on a start limit). Their
+      // jobs still run in parallel; only the submits queue.
+      const sending = provider.capabilities.resubmitSafety === "none"
+        ? yield* Effect.makeSemaphore(submitsAtOnce)
+        : undefined
       const oneAtATime = <A, E, R>(start: (onSubmitted: Effect.Effect<void>) => Effect.Effect<A, E, R>) => {
         if (sending === undefined) return start(Effect.void)
         return Effect.gen(function*() {

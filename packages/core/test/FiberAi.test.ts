@@ -464,6 +464,31 @@ describe("FiberAi results", () => {
     )
   })
 
+  it.effect("after a short page, waits for a full page or the task's end at the pace the task has shown", () => {
+    const { client, seen } = script([
+      poll({ rows: [row(ada)], next: "c1" }, { numCompleted: 1, numRemaining: 99 }),
+      // 10 more finished in the 1 s since: 100 rows take 10 s, the 89 left take 8.9 s
+      poll({ rows: [row(alan)], next: "c2" }, { numCompleted: 11, numRemaining: 89 }),
+      poll({ rows: [row(grace)], done: true, next: null }, { numCompleted: 100, numRemaining: 0 })
+    ])
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const fiber = yield* Effect.fork(collect(provider.results(jobRef())))
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(seen.length, 2)
+        // a fixed schedule would poll again after 1 s; the pace says the end comes ~8.9 s later
+        yield* TestClock.adjust("8 seconds")
+        assert.strictEqual(seen.length, 2)
+        yield* TestClock.adjust("1500 millis")
+        assert.strictEqual(seen.length, 3)
+        const pages = yield* Fiber.join(fiber)
+        assert.deepStrictEqual(outcomes(pages).map((o) => o.key), [ada.key, alan.key, grace.key])
+      }),
+      client
+    )
+  })
+
   it.effect("a short last page is not trusted while the stats count rows not yet seen: one more poll", () => {
     const { client, seen } = script([
       poll({ rows: [row(ada)], next: "c1" }, { numCompleted: 1, numRemaining: 2 }),
