@@ -146,15 +146,15 @@ export const makeMemory = Effect.sync((): JournalService => {
           const oldest = now - Duration.toMillis(maxAge)
           const found = new Map<PersonKey, ProviderOutcome>()
           for (const key of keys) {
+            // as the SQL journal: the newest observation that covers the fields, ties to the latest committed
             const list = outcomes.get(`${provider}\n${key}`) ?? []
-            for (let i = list.length - 1; i >= 0; i--) {
-              const { fields: had, outcome } = list[i]!
+            let best: { at: number; outcome: ProviderOutcome } | undefined
+            for (const { fields: had, outcome } of list) {
               const at = observedMillis(outcome)
-              if (at !== undefined && at >= oldest && covers(had, fields)) {
-                found.set(key, outcome)
-                break
-              }
+              if (at === undefined || at < oldest || !covers(had, fields)) continue
+              if (best === undefined || at >= best.at) best = { at, outcome }
             }
+            if (best !== undefined) found.set(key, best.outcome)
           }
           return found as ReadonlyMap<PersonKey, ProviderOutcome>
         })
