@@ -10,6 +10,7 @@ import { Contact } from "@enrich/core"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { fileURLToPath } from "node:url"
 import * as Runner from "./Runner.js"
 
 const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
@@ -149,14 +150,17 @@ const resume = Command.make(
   Command.withDescription("Continue an interrupted run: polls jobs already submitted instead of submitting again.")
 )
 
+// resolved from this module (dist/ or src/ of apps/worker), so `enrich demo` works from any directory
+const examplePeople = fileURLToPath(new URL("../../../examples/people.csv", import.meta.url))
+
 const demo = Command.make(
   "demo",
   {
     ...ledger,
     out: out,
     input: Options.text("input").pipe(
-      Options.withDescription("Input list (default: examples/people.csv)."),
-      Options.withDefault("examples/people.csv")
+      Options.withDescription("Input list (default: the repository's examples/people.csv, from any directory)."),
+      Options.withDefault(examplePeople)
     )
   },
   (o) => Runner.demo(o)

@@ -75,7 +75,8 @@ describe("enrich CLI", () => {
   it.scoped("demo: one output row per input row, rejected rows with reasons, and a summary", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
-      const result = yield* enrich(["demo", "--input", examplePeople], { cwd: dir })
+      // from a directory other than the repository: the shipped example is found without --input
+      const result = yield* enrich(["demo"], { cwd: dir })
       assert.strictEqual(result.exitCode, 0, result.stderr)
       assert.match(result.stdout, /filled: work_email \d+ \(\d+%\), personal_email \d+ \(\d+%\), phone \d+ \(\d+%\)/)
       assert.match(result.stdout, /credits: [1-9]\d*/)
