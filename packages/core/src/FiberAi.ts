@@ -564,7 +564,9 @@ export const makeContactProvider = (fiber: FiberAi.Service): ContactProviderServ
           const untilFullPage = take / perMillis
           const untilDone = stats.numRemaining / perMillis
           const floor = first / 4
-          return Math.max(floor, Math.min(untilFullPage, untilDone + floor))
+          // a task that has been slow so far may speed up: never more than 6 schedule caps between polls
+          const ceiling = 6 * Duration.toMillis(policy.maxDelay)
+          return Math.min(ceiling, Math.max(floor, Math.min(untilFullPage, untilDone + floor)))
         })
 
       return Stream.paginateChunkEffect<Position, ResultPage, EnrichmentError, never>(

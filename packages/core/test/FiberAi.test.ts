@@ -489,6 +489,30 @@ describe("FiberAi results", () => {
     )
   })
 
+  it.effect("a slow task is still polled at least every 6 schedule caps", () => {
+    const { client, seen } = script([
+      poll({ rows: [row(ada)], next: "c1" }, { numCompleted: 1, numRemaining: 999 }),
+      // one row a second: a full page would take 100 s, the end 998 s
+      poll({ rows: [row(alan)], next: "c2" }, { numCompleted: 2, numRemaining: 998 }),
+      poll({ rows: [row(grace)], done: true, next: null }, { numCompleted: 1000, numRemaining: 0 })
+    ])
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const fiber = yield* Effect.fork(collect(provider.results(jobRef())))
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(seen.length, 2)
+        // the test policy's cap is 4 s: at most 24 s to the next poll
+        yield* TestClock.adjust("23 seconds")
+        assert.strictEqual(seen.length, 2)
+        yield* TestClock.adjust("1500 millis")
+        assert.strictEqual(seen.length, 3)
+        yield* Fiber.join(fiber)
+      }),
+      client
+    )
+  })
+
   it.effect("a short last page is not trusted while the stats count rows not yet seen: one more poll", () => {
     const { client, seen } = script([
       poll({ rows: [row(ada)], next: "c1" }, { numCompleted: 1, numRemaining: 2 }),
