@@ -372,8 +372,7 @@ export const makeJournal: Effect.Effect<Journal.JournalService, never, SqlClient
   const encodeFields = Schema.encode(FieldsJson)
   const encodeJob = Schema.encode(JobJson)
   // compiled once and run synchronously: on the commit path an effect per outcome cost more than the insert
-  const encodeOutcomeEither = Schema.encodeEither(OutcomeJson)
-  const encodeOutcome = (outcome: PersonResult.ProviderOutcome) => encodeOutcomeEither(outcome)
+  const encodeOutcome = Schema.encodeEither(OutcomeJson)
 
   const unknownChunk = (key: string) => new Journal.JournalError({ message: `unknown chunk ${key}` })
 

@@ -266,13 +266,23 @@ export const run = (
           return charged > 0 || refunded > 0 ? charged - refunded : delivered
         })
 
+      // a chunk's people as this run knows them, and the request that sends them under the chunk's key
+      const peopleOf = (chunk: ChunkRecord) =>
+        chunk.keys.flatMap((k) => {
+          const p = byKey.get(k)
+          return p === undefined ? [] : [p]
+        })
+      const requestOf = (chunk: ChunkRecord, people: ReadonlyArray<Person>) =>
+        new EnrichRequest({
+          people: people as [Person, ...Array<Person>],
+          fields: chunk.fields,
+          idempotencyKey: chunk.idempotencyKey
+        })
+
       // `onSubmitted` runs once the provider has the chunk (its job id is in the journal, or it was answered)
       const runChunk = (chunk: ChunkRecord, onSubmitted: Effect.Effect<void> = Effect.void) =>
         Effect.gen(function*() {
-          const people = chunk.keys.flatMap((k) => {
-            const p = byKey.get(k)
-            return p === undefined ? [] : [p]
-          })
+          const people = peopleOf(chunk)
           stats.requested += people.length
           if (chunk.state === "finished" || chunk.state === "failed") {
             const done = yield* journal.outcomesFor(name, chunk.keys, chunk.fields, Duration.infinity)
@@ -306,11 +316,7 @@ export const run = (
           let job: JobRef | undefined = chunk.job
           let final: JobStatus | undefined
           const attempt = Effect.gen(function*() {
-            const request = new EnrichRequest({
-              people: people as [Person, ...Array<Person>],
-              fields: chunk.fields,
-              idempotencyKey: chunk.idempotencyKey
-            })
+            const request = requestOf(chunk, people)
             // the path was chosen when the chunk was planned (see `syncPath`) and is kept in its key
             if (chunk.state === "recorded" && isSyncChunkKey(name, chunk.idempotencyKey)) {
               yield* accept(yield* provider.enrichSync(request), undefined)
@@ -382,16 +388,9 @@ export const run = (
         findSubmitted: NonNullable<ContactProviderService["findSubmitted"]>
       ) =>
         Effect.gen(function*() {
-          const people = chunk.keys.flatMap((k) => {
-            const p = byKey.get(k)
-            return p === undefined ? [] : [p]
-          })
+          const people = peopleOf(chunk)
           if (people.length === 0) return yield* runChunk(chunk)
-          const request = new EnrichRequest({
-            people: people as [Person, ...Array<Person>],
-            fields: chunk.fields,
-            idempotencyKey: chunk.idempotencyKey
-          })
+          const request = requestOf(chunk, people)
           const found = yield* Effect.either(findSubmitted(request))
           if (Either.isLeft(found)) {
             // the job list could not be read: as ambiguous as if there were none
