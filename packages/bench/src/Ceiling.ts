@@ -3,7 +3,16 @@
  * latency allow, on a time-scaled simulator; and a naive client written from the docs, on the same settings.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { ChunkPlan, Contact, CrustdataApi, FiberAi, FiberAiApi, Polling, Waterfall } from "@enrich/core"
+import {
+  ChunkPlan,
+  Contact,
+  type ContactProvider,
+  CrustdataApi,
+  FiberAi,
+  FiberAiApi,
+  Polling,
+  Waterfall
+} from "@enrich/core"
 import { Credentials, Universe } from "@enrich/simulator"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -35,6 +44,13 @@ export const crustdataLatency = { pendingMillis: 20_000, processingMillis: 120_0
 
 const minute = 60_000
 
+/** The simulator's Fiber model as a `JobPacing`: the documented start limit and the latency it is started with. */
+const fiberSimulatorPacing: ContactProvider.JobPacing = {
+  startsPerMinute: FiberAiApi.requestsPerMinute["batch/start"],
+  firstMillis: fiberLatency.firstResultMillis,
+  perPersonMillis: fiberLatency.perPersonMillis
+}
+
 /** The smallest whole millisecond `t` with `enough(t)`, for a monotone predicate. */
 const smallest = (enough: (t: number) => boolean): number => {
   let high = minute
@@ -56,16 +72,7 @@ const smallest = (enough: (t: number) => boolean): number => {
  * limit (100 rows a poll, 240 polls a minute) is added when it binds.
  */
 export const fiberLowerBound = (people: number): number => {
-  const starts = FiberAiApi.requestsPerMinute["batch/start"]
-  const { firstResultMillis: first, perPersonMillis: per } = fiberLatency
-  const capacity = (t: number) => {
-    let done = 0
-    for (let m = 0; m * minute + first <= t; m++) {
-      done += starts * Math.min(FiberAiApi.maxBatchPeople, Math.floor((t - m * minute - first) / per) + 1)
-    }
-    return done
-  }
-  const latency = smallest((t) => capacity(t) >= people)
+  const latency = ChunkPlan.earliestFinish(fiberSimulatorPacing, FiberAiApi.maxBatchPeople, people)
   const polls = Math.ceil(people / FiberAiApi.maxTake)
   const pollLimit = FiberAiApi.requestsPerMinute["batch/poll"]
   const polling = Math.max(0, polls - pollLimit) / pollLimit * minute
@@ -114,7 +121,7 @@ export const planBound = (provider: "fiber" | "crustdata", people: number): numb
   const { concurrency, sizes } = waterfallPlan(provider, people)
   const duration = (size: number) =>
     provider === "fiber"
-      ? fiberLatency.firstResultMillis + (size - 1) * fiberLatency.perPersonMillis
+      ? ChunkPlan.jobMillis(fiberSimulatorPacing, size)
       : crustdataLatency.pendingMillis + crustdataLatency.processingMillis + size * crustdataLatency.perUrlMillis
   const startsPerMinute = provider === "fiber" ? FiberAiApi.requestsPerMinute["batch/start"] : Infinity
   const slots: Array<number> = Array.from({ length: Math.min(concurrency, sizes.length) }, () => 0)
