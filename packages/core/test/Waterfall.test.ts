@@ -73,6 +73,24 @@ const runWith = (options: Omit<Waterfall.Options, "runId">, budget?: number, jou
     return { result, counters: { a: yield* a.counters, b: yield* b.counters, c: yield* c.counters } }
   })
 
+/** The services a run needs, with `registry` as its providers, `journal` as its journal and no budget cap. */
+const layerOf = (registry: ReadonlyMap<string, ContactProviderService>, journal: Journal.JournalService) =>
+  Layer.mergeAll(
+    Layer.succeed(ContactProviders, registry),
+    Layer.succeed(Journal.Journal, journal),
+    Budget.layer(undefined)
+  )
+
+/** `journal` with its first `markSubmitted` failing: the process dies after a submit, before its job id is kept. */
+const failingFirstMark = (journal: Journal.JournalService): Journal.JournalService => {
+  let marks = 0
+  return {
+    ...journal,
+    markSubmitted: (key, job) =>
+      ++marks === 1 ? Effect.fail(new Journal.JournalError({ message: "disk gone" })) : journal.markSubmitted(key, job)
+  }
+}
+
 const filled = (result: Waterfall.Result, field: "work_email" | "phone") =>
   [...result.merged.values()].filter((m) => m.best[field] !== undefined).length
 
@@ -172,12 +190,7 @@ describe("Waterfall", () => {
             : journal.commitPage(key, outcomes, cursor)
       }
       const { a, b, c, registry } = yield* providers
-      const layer = (j: Journal.JournalService) =>
-        Layer.mergeAll(
-          Layer.succeed(ContactProviders, registry),
-          Layer.succeed(Journal.Journal, j),
-          Budget.layer(undefined)
-        )
+      const layer = (j: Journal.JournalService) => layerOf(registry, j)
       const options = { runId: "crashy", people, providers: ["a", "b"], fields: ["work_email"] } as const
       const first = yield* Effect.exit(Waterfall.run(options).pipe(Effect.provide(layer(crashing))))
       assert.isTrue(Exit.isFailure(first))
@@ -201,20 +214,8 @@ describe("Waterfall", () => {
         submit: (request) => Effect.zipRight(Effect.sync(() => calls.submit++), inner.service.submit(request)),
         enrichSync: (request) => Effect.zipRight(Effect.sync(() => calls.sync++), inner.service.enrichSync(request))
       }
-      let marks = 0
-      const crashing: Journal.JournalService = {
-        ...journal,
-        markSubmitted: (key, job) =>
-          ++marks === 1
-            ? Effect.fail(new Journal.JournalError({ message: "disk gone" }))
-            : journal.markSubmitted(key, job)
-      }
-      const layer = (j: Journal.JournalService) =>
-        Layer.mergeAll(
-          Layer.succeed(ContactProviders, ContactProviders.fromServices([service])),
-          Layer.succeed(Journal.Journal, j),
-          Budget.layer(undefined)
-        )
+      const crashing = failingFirstMark(journal)
+      const layer = (j: Journal.JournalService) => layerOf(ContactProviders.fromServices([service]), j)
       const options = {
         runId: "paths",
         people: people.slice(0, 10),
@@ -288,20 +289,8 @@ describe("Waterfall", () => {
     ) =>
       Effect.gen(function*() {
         const journal = yield* Journal.makeMemory
-        let marks = 0
-        const crashing: Journal.JournalService = {
-          ...journal,
-          markSubmitted: (key, job) =>
-            crashOnFirstMarkSubmitted && ++marks === 1
-              ? Effect.fail(new Journal.JournalError({ message: "disk gone" }))
-              : journal.markSubmitted(key, job)
-        }
-        const layer = (j: Journal.JournalService) =>
-          Layer.mergeAll(
-            Layer.succeed(ContactProviders, ContactProviders.fromServices([provider])),
-            Layer.succeed(Journal.Journal, j),
-            Budget.layer(undefined)
-          )
+        const crashing = crashOnFirstMarkSubmitted ? failingFirstMark(journal) : journal
+        const layer = (j: Journal.JournalService) => layerOf(ContactProviders.fromServices([provider]), j)
         // one chunk at a time, so the crash leaves exactly the first chunk "recorded"
         const options = { runId: "r", people, providers: ["a"], fields: ["work_email"], concurrency: 1 } as const
         const first = yield* Effect.exit(Waterfall.run(options).pipe(Effect.provide(layer(crashing))))
