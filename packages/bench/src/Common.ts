@@ -3,6 +3,7 @@
  * input, the provider clients pointed at a served simulator, and a temp directory.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import type * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { Budget, ContactProvider, Identifier, Journal, Polling } from "@enrich/core"
 import type { Universe } from "@enrich/simulator"
@@ -42,6 +43,13 @@ export const peopleOf = (universe: Universe.Universe, n: number): Array<ContactP
 export const clients = (url: string, timeScale: number, names: ReadonlyArray<ProviderName>) =>
   Providers.forSimulators(url, timeScale, names).pipe(Layer.provide(traced(timeScale)))
 
+/** The Fiber task a traced request is about (its JSON body's `taskId`), so one task's polls can be followed. */
+const taskOf = (body: HttpBody.HttpBody): string => {
+  if (body._tag !== "Uint8Array") return ""
+  const task = /"taskId":"([^"]+)"/.exec(new TextDecoder().decode(body.body))
+  return task === null ? "" : ` ${task[1]}`
+}
+
 /** The Node HTTP client; with `BENCH_TRACE` set, every request is printed with its provider time. */
 const traced = (timeScale: number) => {
   if (process.env.BENCH_TRACE === undefined) return NodeHttpClient.layerUndici
@@ -55,7 +63,11 @@ const traced = (timeScale: number) => {
           client,
           (request) =>
             Effect.sync(() =>
-              print(`    http t=${fixed(since(start) * timeScale / 1000, 1)}s ${request.method} ${request.url}`)
+              print(
+                `    http t=${fixed(since(start) * timeScale / 1000, 1)}s ${request.method} ${request.url}${
+                  taskOf(request.body)
+                }`
+              )
             )
         )
     )

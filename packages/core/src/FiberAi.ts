@@ -514,11 +514,20 @@ export const makeContactProvider = (fiber: FiberAi.Service): ContactProviderServ
     readonly finished: number
   }
 
+  // The soonest any task of this client showed finished rows after its start (as seen by a poll, so an upper
+  // bound of Fiber's latency to a task's first row). Later tasks wait that long before their first poll: polls
+  // before the first row come back empty, and each is taken from the limit all tasks share.
+  let firstRowsWithin: number | undefined
+
   const results = (ref: JobRef, from?: string): Stream.Stream<ResultPage, EnrichmentError> =>
     Stream.unwrap(Effect.gen(function*() {
       const policy = yield* Polling.Polling
       const deadline = Duration.toMillis(policy.deadline)
       const startedAt = yield* Clock.currentTimeMillis
+      // A task just started has nothing to show: polling it at once only spends the shared poll limit, which
+      // the last pages of every task need at the end of a run. A task started long ago is polled at once.
+      const sinceStart = startedAt - DateTime.toEpochMillis(ref.submittedAt)
+      const firstWait = Math.max(0, Math.max(Duration.toMillis(policy.initialDelay), firstRowsWithin ?? 0) - sinceStart)
       const take = fiber.pageSize
       // People already emitted by this stream: a re-poll from an old cursor (a provider that does not advance
       // it) must not emit anyone twice.
@@ -545,23 +554,31 @@ export const makeContactProvider = (fiber: FiberAi.Service): ContactProviderServ
           )
         })
 
-      // After a short page the task has nothing more yet. Polling again at once, or on a fixed schedule, spends
-      // the poll limit all tasks share (240 a minute) on near-empty pages: with 60 tasks it ran out within 20 s
-      // and every task then waited for the window to slide. So each task waits until it should have a full page,
-      // or, sooner, until it should be done, at the pace it has shown so far (measured, not assumed), and the
-      // polls spread over the minute. Before any row has finished, the `Polling` schedule alone applies.
+      // When less than a page is ready, polling again at once, or on a fixed schedule, spends the poll limit all
+      // tasks share (240 a minute) on near-empty pages: with 60 tasks it ran out within 20 s and every task then
+      // waited for the window to slide. So each task waits until it should have a full page, or, sooner, until
+      // it should be done, at the pace it has shown so far (measured, not assumed), and the polls spread over
+      // the minute. Before any row has finished, the `Polling` schedule alone applies. `ready` is how many
+      // finished rows are still unread.
       let pace: Pace | undefined
-      const waitAfterShortPage = (stats: FiberAiApi.OverallStats) =>
+      const waitForPage = (stats: FiberAiApi.OverallStats, ready: number) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
           const finished = stats.numCompleted + stats.numFailed + stats.numRejected
           const first = Duration.toMillis(policy.initialDelay)
           if (pace === undefined) {
-            if (finished > 0) pace = { at: now, finished }
+            if (finished > 0) {
+              pace = { at: now, finished }
+              // only a stream that watched its task from the start knows when the first rows came
+              if (from === undefined && sinceStart < first) {
+                const within = now - DateTime.toEpochMillis(ref.submittedAt)
+                firstRowsWithin = Math.min(firstRowsWithin ?? within, within)
+              }
+            }
             return first
           }
           const perMillis = (finished - pace.finished) / Math.max(1, now - pace.at)
           if (perMillis <= 0) return first
-          const untilFullPage = take / perMillis
+          const untilFullPage = (take - ready) / perMillis
           const untilDone = stats.numRemaining / perMillis
           const floor = first / 4
           // a task that has been slow so far may speed up: never more than 6 schedule caps between polls
@@ -570,7 +587,7 @@ export const makeContactProvider = (fiber: FiberAi.Service): ContactProviderServ
         })
 
       return Stream.paginateChunkEffect<Position, ResultPage, EnrichmentError, never>(
-        { cursor: from, end: undefined, waitMillis: 0 },
+        { cursor: from, end: undefined, waitMillis: firstWait },
         (position) => {
           if (position.end !== undefined) return Effect.fail(position.end)
           return Effect.gen(function*() {
@@ -596,7 +613,14 @@ export const makeContactProvider = (fiber: FiberAi.Service): ContactProviderServ
               output.nextCursor === null || seenAll)
             if (!last) {
               const page = outcomes.length > 0 ? Chunk.of<ResultPage>({ results: outcomes, cursor }) : Chunk.empty()
-              const waitMillis = output.done || outcomes.length >= take ? 0 : yield* waitAfterShortPage(stats)
+              // A full page may have more behind it, known for sure only to a stream that read the task from its
+              // first row (the others poll again at once). Re-polling when less than a page is left spent one poll
+              // per page on a few rows, and with it the limit the last pages of a run need.
+              const finished = stats.numCompleted + stats.numFailed + stats.numRejected
+              const ready = from === undefined ? Math.max(0, finished - emitted.size) : take
+              const waitMillis = output.done || (outcomes.length >= take && ready >= take)
+                ? 0
+                : yield* waitForPage(stats, outcomes.length >= take ? ready : 0)
               return [page, Option.some<Position>({ cursor, end: undefined, waitMillis })] as const
             }
             // the final status rides on the last page (possibly empty), so nobody polls again to settle credits

@@ -47,12 +47,16 @@ const [ada, alan, grace, ghost] = ["ada", "alan", "grace", "ghost"].map(person) 
 
 const request = requestOf("fiber")
 
-const jobRef = (fields: ReadonlyArray<Field> = ["work_email", "personal_email", "phone"]) =>
+/** A task started a minute before the test clock's 0 (polled at once), unless `submittedAt` says otherwise. */
+const jobRef = (
+  fields: ReadonlyArray<Field> = ["work_email", "personal_email", "phone"],
+  submittedAt: DateTime.Utc = DateTime.unsafeMake(-60_000)
+) =>
   new JobRef({
     provider: "fiber",
     id: "task-1",
     mode: "batch",
-    submittedAt: DateTime.unsafeMake(0),
+    submittedAt,
     people: 4,
     fields: fields as [Field, ...Array<Field>],
     charged: 20
@@ -486,6 +490,83 @@ describe("FiberAi results", () => {
         assert.deepStrictEqual(outcomes(pages).map((o) => o.key), [ada.key, alan.key, grace.key])
       }),
       client
+    )
+  })
+
+  it.effect("a task just started is not polled before the first rows can be there", () => {
+    const { client, seen } = script([
+      // task 1: nothing yet at the policy's initial delay (1 s), rows at the next poll (1 s later, jittered)
+      poll({ rows: [], next: null }),
+      poll({ rows: [row(ada)], next: "c1" }, { numCompleted: 1, numRemaining: 1 }),
+      poll({ rows: [row(alan)], done: true, next: null }, { numCompleted: 2, numRemaining: 0 }),
+      // task 2, started after task 1 showed its first rows
+      poll({ rows: [row(grace)], done: true, next: null }, { numCompleted: 1, numRemaining: 0 })
+    ])
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const first = yield* Effect.fork(collect(provider.results(jobRef(undefined, yield* DateTime.now))))
+        yield* TestClock.adjust("900 millis")
+        assert.strictEqual(seen.length, 0)
+        yield* TestClock.adjust("100 millis")
+        assert.strictEqual(seen.length, 1)
+        yield* TestClock.adjust("1300 millis")
+        assert.strictEqual(seen.length, 2)
+        yield* TestClock.adjust("1300 millis")
+        assert.strictEqual(seen.length, 3)
+        yield* Fiber.join(first)
+        // task 1's rows came 1.8..2.2 s after its start: task 2 is first polled as late, not after 1 s
+        const second = yield* Effect.fork(collect(provider.results(jobRef(undefined, yield* DateTime.now))))
+        yield* TestClock.adjust("1700 millis")
+        assert.strictEqual(seen.length, 3)
+        yield* TestClock.adjust("600 millis")
+        assert.strictEqual(seen.length, 4)
+        const pages = yield* Fiber.join(second)
+        assert.deepStrictEqual(outcomes(pages).map((o) => o.key), [grace.key])
+      }),
+      client
+    )
+  })
+
+  it.effect("after a full page with less than a page more finished, waits for the pace, not at once", () => {
+    const { client, seen } = script([
+      poll({ rows: [row(ada)], next: "c1" }, { numCompleted: 1, numRemaining: 9 }),
+      // a full page (2): 3 more finished in 1 s, so 1 unread row, and the next full page is 1/3 s away
+      poll({ rows: [row(alan), row(grace)], next: "c2" }, { numCompleted: 4, numRemaining: 6 }),
+      poll({ rows: [row(ghost)], done: true, next: null }, { numCompleted: 4, numRemaining: 0 })
+    ])
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const fiber = yield* Effect.fork(collect(provider.results(jobRef())))
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(seen.length, 2)
+        yield* TestClock.adjust("300 millis")
+        assert.strictEqual(seen.length, 2)
+        yield* TestClock.adjust("100 millis")
+        assert.strictEqual(seen.length, 3)
+        const pages = yield* Fiber.join(fiber)
+        assert.deepStrictEqual(outcomes(pages).map((o) => o.key), [ada.key, alan.key, grace.key, ghost.key])
+      }),
+      client,
+      { pageSize: 2 }
+    )
+  })
+
+  it.effect("after a full page with another full page finished, polls again at once", () => {
+    const { client, seen } = script([
+      poll({ rows: [row(ada), row(alan)], next: "c1" }, { numCompleted: 4, numRemaining: 0 }),
+      poll({ rows: [row(grace), row(ghost)], done: true, next: null }, { numCompleted: 4, numRemaining: 0 })
+    ])
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const pages = yield* collect(provider.results(jobRef()))
+        assert.strictEqual(seen.length, 2)
+        assert.deepStrictEqual(outcomes(pages).map((o) => o.key), [ada.key, alan.key, grace.key, ghost.key])
+      }),
+      client,
+      { pageSize: 2 }
     )
   })
 
