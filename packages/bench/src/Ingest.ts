@@ -49,7 +49,13 @@ const unit = (seed: number, i: number, salt: number): number => {
   return ((h ^ (h >>> 16)) >>> 0) / 2 ** 32
 }
 
-const urlOf = (prefix: string, i: number) => `https://www.linkedin.com/in/${prefix}-${i.toString(36)}`
+/**
+ * A profile URL per record. Real slugs arrive in no particular order, and the ledger indexes outcomes by person
+ * key: numbered slugs (p-1, p-2, ...) would land every insert at the end of that index, which is far cheaper
+ * than the scattered inserts of a real run. The hashed part scatters them; the number keeps them unique.
+ */
+const urlOf = (prefix: string, i: number) =>
+  `https://www.linkedin.com/in/${prefix}-${Math.floor(unit(0, i, 11) * 36 ** 6).toString(36)}-${i.toString(36)}`
 const phoneOf = (seed: number, i: number) => `+1415555${String(1000 + Math.floor(unit(seed, i, 9) * 9000))}`
 const crustdataStatuses: ReadonlyArray<CrustdataApi.EmailStatus> = ["deliverable", "deliverable", "risky", "unknown"]
 const fiberStatuses: ReadonlyArray<FiberAiApi.EmailStatus> = ["valid", "valid", "valid", "risky"]
