@@ -2,6 +2,7 @@
  * The worker's building blocks, for Effect programs (and benchmarks) that want the ledger or the file I/O
  * without the CLI.
  */
+export * as HeapTuning from "./HeapTuning.js"
 export * as Input from "./Input.js"
 export * as Ledger from "./Ledger.js"
 export * as Output from "./Output.js"

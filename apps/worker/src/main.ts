@@ -13,6 +13,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { cli } from "./Cli.js"
+import * as HeapTuning from "./HeapTuning.js"
 
 /** Missing or bad environment, named by variable (Config.redacted hides the message, never the path). */
 const configProblem = (error: ConfigError.ConfigError): string =>
@@ -51,6 +52,8 @@ const exitCodeOf = (cause: Cause.Cause<unknown>): number => {
     ? 2
     : 1
 }
+
+HeapTuning.apply()
 
 cli(process.argv).pipe(
   Effect.provide(NodeContext.layer),

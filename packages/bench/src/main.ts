@@ -3,6 +3,7 @@
  * [--naive-time-scale N] [--credit-people N] [--seed N] [--no-naive] [--provider fiber|crustdata]`: reproducible benchmarks against the simulators. Every figure is a ratio against a bound or a
  * baseline measured in this same process, so the results carry across machines.
  */
+import { HeapTuning } from "@enrich/worker"
 import * as Effect from "effect/Effect"
 import { spawnSync } from "node:child_process"
 import * as Baseline from "./Baseline.js"
@@ -100,6 +101,8 @@ const program = (options: ReturnType<typeof parse>) =>
   })
 
 const options = parse(process.argv.slice(2))
+// the process runs the worker's code: it gets the worker's V8 settings, so the figures are the worker's
+HeapTuning.apply()
 Effect.runPromise<void, unknown>(
   options.simulatorChild !== undefined
     ? SimulatorProcess.runChild(JSON.parse(options.simulatorChild))
