@@ -27,12 +27,22 @@ describe("Sql", () => {
         Effect.gen(function*() {
           const sql = yield* SqlClient.SqlClient
           const [mode] = yield* sql<{ readonly journal_mode: string }>`PRAGMA journal_mode`
+          const [sync] = yield* sql<{ readonly synchronous: number }>`PRAGMA synchronous`
+          const [checkpoint] = yield* sql<{ readonly wal_autocheckpoint: number }>`PRAGMA wal_autocheckpoint`
           const migrations = yield* sql<{ readonly migration_id: number }>`SELECT migration_id FROM enrich_migrations`
           yield* (yield* Ledger.Ledger).createRun({ id: "r1", inputPath: "in.csv", options: { a: 1 } })
-          return { mode: mode!.journal_mode, migrations: migrations.map((m) => m.migration_id) }
+          return {
+            mode: mode!.journal_mode,
+            synchronous: sync!.synchronous,
+            checkpoint: checkpoint!.wal_autocheckpoint,
+            migrations: migrations.map((m) => m.migration_id)
+          }
         })
       )
       assert.strictEqual(first.mode, "wal")
+      // NORMAL (1): a killed process loses nothing in WAL mode; fsyncs only at checkpoints, every 10,000 pages
+      assert.strictEqual(first.synchronous, 1)
+      assert.strictEqual(first.checkpoint, 10000)
       assert.deepStrictEqual(first.migrations, [1])
       assert.isTrue(yield* fs.exists(db))
       // a second opening finds its migrations applied and the run still there
