@@ -31,6 +31,9 @@ import { Readable } from "node:stream"
 import { createGunzip, gzipSync } from "node:zlib"
 import { figure, fixed, say, since, tempDir } from "./Common.js"
 
+/** Passes of the raw baseline; the fastest counts. */
+const rawPasses = 3
+
 export interface Options {
   readonly records: number
   readonly seed: number
@@ -355,9 +358,16 @@ export const run = (options: Options) =>
     )
     global.gc?.()
     yield* say(`  RSS before ingest: ${fixed(process.memoryUsage.rss() / 2 ** 20, 0)} MB`)
-    const rawStart = process.hrtime.bigint()
-    const rawCount = yield* raw(layout)
-    const rawMs = since(rawStart)
+    // The raw pass varied from 2.3 to 3.6 s between runs on one machine: the fastest of three is the baseline
+    // (the strictest one, and the steadiest).
+    const rawTimes: Array<number> = []
+    let rawCount = 0
+    for (let i = 0; i < rawPasses; i++) {
+      const rawStart = process.hrtime.bigint()
+      rawCount = yield* raw(layout)
+      rawTimes.push(since(rawStart))
+    }
+    const rawMs = Math.min(...rawTimes)
     const [count, peak] = yield* withPeakRss(Effect.suspend(() => {
       const start = process.hrtime.bigint()
       return Effect.map(ours(layout, join(dir, "ledger.db")), (n) => [n, since(start)] as const)
@@ -375,7 +385,8 @@ export const run = (options: Options) =>
     const rate = committed / (oursMs / 1000)
     const peakMb = peak / 2 ** 20
     yield* say(
-      `  raw gunzip + JSON.parse: ${rawCount} records in ${fixed(rawMs / 1000, 1)} s; ` +
+      `  raw gunzip + JSON.parse: ${rawCount} records in ${fixed(rawMs / 1000, 1)} s (fastest of ` +
+        `${rawTimes.map((ms) => fixed(ms / 1000, 1)).join(", ")} s); ` +
         `decoded + committed: ${committed} records in ${fixed(oursMs / 1000, 1)} s ` +
         `(Crustdata ${fixed(crustdataMs / 1000, 1)} s, Fiber ${fixed(fiberMs / 1000, 1)} s)`
     )
