@@ -390,9 +390,12 @@ export const outcomeOfRow = (
   return new Found({ key, emails, phones, provenance: provenance(cost) }, true)
 }
 
+/** People of a task Fiber is done with, whatever the outcome: each has (or will have) a row in the pages. */
+const finishedOf = (stats: FiberAiApi.OverallStats): number => stats.numCompleted + stats.numFailed + stats.numRejected
+
 const statusOf = (ref: JobRef, response: FiberAiApi.PollBatchResponse): JobStatus => {
   const { done, failed, canceled, overallStats: stats } = response.output
-  const finished = stats.numCompleted + stats.numFailed + stats.numRejected
+  const finished = finishedOf(stats)
   const state = done
     ? failed ? "failed" as const : canceled ? "canceled" as const : "completed" as const
     : finished > 0
@@ -526,7 +529,8 @@ export const makeContactProvider = (fiber: FiberAi.Service): ContactProviderServ
       const startedAt = yield* Clock.currentTimeMillis
       // A task just started has nothing to show: polling it at once only spends the shared poll limit, which
       // the last pages of every task need at the end of a run. A task started long ago is polled at once.
-      const sinceStart = startedAt - DateTime.toEpochMillis(ref.submittedAt)
+      const submittedAt = DateTime.toEpochMillis(ref.submittedAt)
+      const sinceStart = startedAt - submittedAt
       const firstWait = Math.max(0, Math.max(Duration.toMillis(policy.initialDelay), firstRowsWithin ?? 0) - sinceStart)
       const take = fiber.pageSize
       // People already emitted by this stream: a re-poll from an old cursor (a provider that does not advance
@@ -563,14 +567,14 @@ export const makeContactProvider = (fiber: FiberAi.Service): ContactProviderServ
       let pace: Pace | undefined
       const waitForPage = (stats: FiberAiApi.OverallStats, ready: number) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
-          const finished = stats.numCompleted + stats.numFailed + stats.numRejected
+          const finished = finishedOf(stats)
           const first = Duration.toMillis(policy.initialDelay)
           if (pace === undefined) {
             if (finished > 0) {
               pace = { at: now, finished }
               // only a stream that watched its task from the start knows when the first rows came
               if (from === undefined && sinceStart < first) {
-                const within = now - DateTime.toEpochMillis(ref.submittedAt)
+                const within = now - submittedAt
                 firstRowsWithin = Math.min(firstRowsWithin ?? within, within)
               }
             }
@@ -607,8 +611,8 @@ export const makeContactProvider = (fiber: FiberAi.Service): ContactProviderServ
             // page is not trusted to be the end (Fiber may cap pages below `take`): one more poll from the new
             // cursor must come back empty.
             const stats = output.overallStats
-            const seenAll = from === undefined &&
-              emitted.size >= stats.numCompleted + stats.numFailed + stats.numRejected
+            const finished = finishedOf(stats)
+            const seenAll = from === undefined && emitted.size >= finished
             const last = output.done && (outcomes.length === 0 || output.nextCursor === undefined ||
               output.nextCursor === null || seenAll)
             if (!last) {
@@ -616,7 +620,6 @@ export const makeContactProvider = (fiber: FiberAi.Service): ContactProviderServ
               // A full page may have more behind it, known for sure only to a stream that read the task from its
               // first row (the others poll again at once). Re-polling when less than a page is left spent one poll
               // per page on a few rows, and with it the limit the last pages of a run need.
-              const finished = stats.numCompleted + stats.numFailed + stats.numRejected
               const ready = from === undefined ? Math.max(0, finished - emitted.size) : take
               const waitMillis = output.done || (outcomes.length >= take && ready >= take)
                 ? 0
