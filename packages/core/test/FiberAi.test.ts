@@ -4,6 +4,7 @@ import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as DateTime from "effect/DateTime"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -408,6 +409,33 @@ describe("FiberAi results", () => {
     return fakeFiber
   }
 
+  /**
+   * One task's results on the test clock, for the tests of when Fiber is polled: after each step's adjustment
+   * it has been polled `polls` times in all; at the end `people` have come out, in order.
+   */
+  const pollsOver = (
+    answers: ReadonlyArray<Response>,
+    steps: ReadonlyArray<{ readonly after: Duration.DurationInput; readonly polls: number }>,
+    people: ReadonlyArray<Person>,
+    options: Partial<FiberAi.Options> = {}
+  ) => {
+    const { client, seen } = script(answers)
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const fiber = yield* Effect.fork(collect(provider.results(jobRef())))
+        for (const step of steps) {
+          yield* TestClock.adjust(step.after)
+          assert.strictEqual(seen.length, step.polls)
+        }
+        const pages = yield* Fiber.join(fiber)
+        assert.deepStrictEqual(outcomes(pages).map((o) => o.key), people.map((p) => p.key))
+      }),
+      client,
+      options
+    )
+  }
+
   it.effect("waits per Polling, pages by cursor, and keys every row by re-parsing the echo", () => {
     const { client, seen } = script([
       poll({ next: null }),
@@ -468,30 +496,22 @@ describe("FiberAi results", () => {
     )
   })
 
-  it.effect("after a short page, waits for a full page or the task's end at the pace the task has shown", () => {
-    const { client, seen } = script([
-      poll({ rows: [row(ada)], next: "c1" }, { numCompleted: 1, numRemaining: 99 }),
-      // 10 more finished in the 1 s since: 100 rows take 10 s, the 89 left take 8.9 s
-      poll({ rows: [row(alan)], next: "c2" }, { numCompleted: 11, numRemaining: 89 }),
-      poll({ rows: [row(grace)], done: true, next: null }, { numCompleted: 100, numRemaining: 0 })
-    ])
-    return run(
-      Effect.gen(function*() {
-        const provider = yield* ContactProvider
-        const fiber = yield* Effect.fork(collect(provider.results(jobRef())))
-        yield* TestClock.adjust("1 second")
-        assert.strictEqual(seen.length, 2)
+  it.effect("after a short page, waits for a full page or the task's end at the pace the task has shown", () =>
+    pollsOver(
+      [
+        poll({ rows: [row(ada)], next: "c1" }, { numCompleted: 1, numRemaining: 99 }),
+        // 10 more finished in the 1 s since: 100 rows take 10 s, the 89 left take 8.9 s
+        poll({ rows: [row(alan)], next: "c2" }, { numCompleted: 11, numRemaining: 89 }),
+        poll({ rows: [row(grace)], done: true, next: null }, { numCompleted: 100, numRemaining: 0 })
+      ],
+      [
+        { after: "1 second", polls: 2 },
         // a fixed schedule would poll again after 1 s; the pace says the end comes ~8.9 s later
-        yield* TestClock.adjust("8 seconds")
-        assert.strictEqual(seen.length, 2)
-        yield* TestClock.adjust("1500 millis")
-        assert.strictEqual(seen.length, 3)
-        const pages = yield* Fiber.join(fiber)
-        assert.deepStrictEqual(outcomes(pages).map((o) => o.key), [ada.key, alan.key, grace.key])
-      }),
-      client
-    )
-  })
+        { after: "8 seconds", polls: 2 },
+        { after: "1500 millis", polls: 3 }
+      ],
+      [ada, alan, grace]
+    ))
 
   it.effect("a task just started is not polled before the first rows can be there", () => {
     const { client, seen } = script([
@@ -528,30 +548,18 @@ describe("FiberAi results", () => {
     )
   })
 
-  it.effect("after a full page with less than a page more finished, waits for the pace, not at once", () => {
-    const { client, seen } = script([
-      poll({ rows: [row(ada)], next: "c1" }, { numCompleted: 1, numRemaining: 9 }),
-      // a full page (2): 3 more finished in 1 s, so 1 unread row, and the next full page is 1/3 s away
-      poll({ rows: [row(alan), row(grace)], next: "c2" }, { numCompleted: 4, numRemaining: 6 }),
-      poll({ rows: [row(ghost)], done: true, next: null }, { numCompleted: 4, numRemaining: 0 })
-    ])
-    return run(
-      Effect.gen(function*() {
-        const provider = yield* ContactProvider
-        const fiber = yield* Effect.fork(collect(provider.results(jobRef())))
-        yield* TestClock.adjust("1 second")
-        assert.strictEqual(seen.length, 2)
-        yield* TestClock.adjust("300 millis")
-        assert.strictEqual(seen.length, 2)
-        yield* TestClock.adjust("100 millis")
-        assert.strictEqual(seen.length, 3)
-        const pages = yield* Fiber.join(fiber)
-        assert.deepStrictEqual(outcomes(pages).map((o) => o.key), [ada.key, alan.key, grace.key, ghost.key])
-      }),
-      client,
+  it.effect("after a full page with less than a page more finished, waits for the pace, not at once", () =>
+    pollsOver(
+      [
+        poll({ rows: [row(ada)], next: "c1" }, { numCompleted: 1, numRemaining: 9 }),
+        // a full page (2): 3 more finished in 1 s, so 1 unread row, and the next full page is 1/3 s away
+        poll({ rows: [row(alan), row(grace)], next: "c2" }, { numCompleted: 4, numRemaining: 6 }),
+        poll({ rows: [row(ghost)], done: true, next: null }, { numCompleted: 4, numRemaining: 0 })
+      ],
+      [{ after: "1 second", polls: 2 }, { after: "300 millis", polls: 2 }, { after: "100 millis", polls: 3 }],
+      [ada, alan, grace, ghost],
       { pageSize: 2 }
-    )
-  })
+    ))
 
   it.effect("after a full page with another full page finished, polls again at once", () => {
     const { client, seen } = script([
@@ -570,29 +578,22 @@ describe("FiberAi results", () => {
     )
   })
 
-  it.effect("a slow task is still polled at least every 6 schedule caps", () => {
-    const { client, seen } = script([
-      poll({ rows: [row(ada)], next: "c1" }, { numCompleted: 1, numRemaining: 999 }),
-      // one row a second: a full page would take 100 s, the end 998 s
-      poll({ rows: [row(alan)], next: "c2" }, { numCompleted: 2, numRemaining: 998 }),
-      poll({ rows: [row(grace)], done: true, next: null }, { numCompleted: 1000, numRemaining: 0 })
-    ])
-    return run(
-      Effect.gen(function*() {
-        const provider = yield* ContactProvider
-        const fiber = yield* Effect.fork(collect(provider.results(jobRef())))
-        yield* TestClock.adjust("1 second")
-        assert.strictEqual(seen.length, 2)
+  it.effect("a slow task is still polled at least every 6 schedule caps", () =>
+    pollsOver(
+      [
+        poll({ rows: [row(ada)], next: "c1" }, { numCompleted: 1, numRemaining: 999 }),
+        // one row a second: a full page would take 100 s, the end 998 s
+        poll({ rows: [row(alan)], next: "c2" }, { numCompleted: 2, numRemaining: 998 }),
+        poll({ rows: [row(grace)], done: true, next: null }, { numCompleted: 1000, numRemaining: 0 })
+      ],
+      [
+        { after: "1 second", polls: 2 },
         // the test policy's cap is 4 s: at most 24 s to the next poll
-        yield* TestClock.adjust("23 seconds")
-        assert.strictEqual(seen.length, 2)
-        yield* TestClock.adjust("1500 millis")
-        assert.strictEqual(seen.length, 3)
-        yield* Fiber.join(fiber)
-      }),
-      client
-    )
-  })
+        { after: "23 seconds", polls: 2 },
+        { after: "1500 millis", polls: 3 }
+      ],
+      [ada, alan, grace]
+    ))
 
   it.effect("a short last page is not trusted while the stats count rows not yet seen: one more poll", () => {
     const { client, seen } = script([
