@@ -15,6 +15,10 @@ import * as Runner from "./Runner.js"
 
 const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
 
+/** A numeric flag's value when it is at least `min`, else a usage error naming the flag. */
+const atLeast = (name: string, min: number) => (n: number) =>
+  n >= min ? Effect.succeed(n) : Effect.fail(invalid(`--${name} must be ${min} or more (got ${n})`))
+
 const providerNames = ["fiber", "crustdata", "thehog"] as const
 
 const list = <A extends string>(name: string, allowed: ReadonlyArray<A>, fallback: string, description: string) =>
@@ -58,10 +62,12 @@ const format = Options.choice("format", ["csv", "jsonl"]).pipe(
   Options.optional
 )
 const budget = Options.integer("budget").pipe(
+  Options.mapEffect(atLeast("budget", 0)),
   Options.withDescription("Hard credit cap for the run: never exceeded; the run stops submitting when reached."),
   Options.optional
 )
 const cacheDays = Options.integer("cache-days").pipe(
+  Options.mapEffect(atLeast("cache-days", 0)),
   Options.withDescription("Reuse results bought within this many days instead of buying them again (0: never)."),
   Options.withDefault(30)
 )
@@ -173,8 +179,19 @@ const demo = Command.make(
 const simulate = Command.make(
   "simulate",
   {
-    port: Options.integer("port").pipe(Options.withDefault(8787), Options.withDescription("Port on 127.0.0.1.")),
+    port: Options.integer("port").pipe(
+      Options.mapEffect((port) =>
+        port >= 0 && port <= 65535
+          ? Effect.succeed(port)
+          : Effect.fail(invalid(`--port must be 0 to 65535 (got ${port})`))
+      ),
+      Options.withDefault(8787),
+      Options.withDescription("Port on 127.0.0.1 (0: any free port).")
+    ),
     timeScale: Options.float("time-scale").pipe(
+      Options.mapEffect((scale) =>
+        scale > 0 ? Effect.succeed(scale) : Effect.fail(invalid("--time-scale must be a positive number"))
+      ),
       Options.withDefault(60),
       Options.withDescription("Provider seconds per real second (60: a provider minute passes in a second).")
     ),

@@ -42,6 +42,23 @@ describe("enrich CLI", () => {
         yield* enrich(["run", examplePeople, "--simulators", "--simulator-url", "http://127.0.0.1:1"], { cwd: dir }),
         /exclude each other/
       )
+      // --out in the temp dir: were a bad flag accepted, the run would not write next to the shipped example
+      const out = NodePath.join(dir, "out.csv")
+      assertUsageError(
+        yield* enrich(["run", examplePeople, "--simulators", "--budget", "-1", "--out", out], { cwd: dir }),
+        /--budget must be 0 or more \(got -1\)/
+      )
+      assertUsageError(
+        yield* enrich(["run", examplePeople, "--simulators", "--cache-days", "-3", "--out", out], { cwd: dir }),
+        /--cache-days must be 0 or more \(got -3\)/
+      )
+      assertUsageError(yield* enrich(["simulate", "--port", "70000"], { cwd: dir }), /--port must be 0 to 65535/)
+      assertUsageError(
+        yield* enrich(["simulate", "--time-scale", "0"], { cwd: dir }),
+        /--time-scale must be a positive number/
+      )
+      assert.isFalse(NodeFs.existsSync(NodePath.join(dir, ".enrich")), "a run was recorded despite a bad flag")
+      assert.isFalse(NodeFs.existsSync(out), "an output was written despite a bad flag")
       NodeFs.writeFileSync(NodePath.join(dir, "names.csv"), "name,company\nAda,Acme\n")
       assertUsageError(
         yield* enrich(["run", "names.csv", "--simulators"], { cwd: dir }),
