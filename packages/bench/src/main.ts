@@ -91,7 +91,11 @@ const program = (options: ReturnType<typeof parse>) =>
         "--seed",
         String(options.seed)
       ], { stdio: "inherit" })
-      if (child.status !== 0) yield* say(`  ingest child process failed (exit ${child.status ?? child.signal})`)
+      if (child.status !== 0) {
+        yield* say(`  ingest child process failed (exit ${child.status ?? child.signal})`)
+        // the other parts still run, but the bench as a whole failed
+        process.exitCode = 1
+      }
     }
     if (want("credits")) {
       yield* say("\n# credits")
@@ -100,7 +104,24 @@ const program = (options: ReturnType<typeof parse>) =>
     yield* say(`\nbench finished in ${((Date.now() - started) / 1000).toFixed(0)} s`)
   })
 
-const options = parse(process.argv.slice(2))
+const usage = "usage: pnpm bench [baseline|ceiling|ingest|credits ...] [--people N] [--records N] " +
+  "[--time-scale N] [--naive-time-scale N] [--credit-people N] [--seed N] [--no-naive] [--provider fiber|crustdata]"
+
+/** The flags, or a one-line error and exit code 2 (a mistake in the command line is not a crash). */
+const parseOrExit = (argv: ReadonlyArray<string>): ReturnType<typeof parse> => {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(`${usage}\nParts and flags: BENCHMARKS.md.\n`)
+    process.exit(0)
+  }
+  try {
+    return parse(argv)
+  } catch (error) {
+    process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n${usage}\n`)
+    process.exit(2)
+  }
+}
+
+const options = parseOrExit(process.argv.slice(2))
 // the process runs the worker's code: it gets the worker's V8 settings, so the figures are the worker's
 HeapTuning.apply()
 Effect.runPromise<void, unknown>(
