@@ -1,0 +1,96 @@
+/**
+ * `pnpm bench` as a reader runs it, at small sizes: every part finishes, every figure line carries its figure
+ * and its target, every record and person is accounted for, and a mistake in the command line is one line.
+ * Times are never asserted (they vary by machine); only what a run must produce whatever its speed. The README's
+ * test command builds the bench first (`pnpm test` = `pnpm build && vitest run`).
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as Command from "@effect/platform/Command"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import * as NodePath from "node:path"
+
+const main = NodePath.resolve(import.meta.dirname, "../dist/main.js")
+
+const bench = (args: ReadonlyArray<string>) =>
+  Effect.scoped(Effect.gen(function*() {
+    const process = yield* Command.make("node", main, ...args).pipe(Command.start)
+    const [stdout, stderr, exitCode] = yield* Effect.all([
+      Stream.mkString(Stream.decodeText(process.stdout)),
+      Stream.mkString(Stream.decodeText(process.stderr)),
+      process.exitCode
+    ], { concurrency: "unbounded" })
+    return { stdout, stderr, exitCode: Number(exitCode) }
+  })).pipe(Effect.provide(NodeContext.layer))
+
+/** The line of the figure `label`, checked for its shape: `label: figure (target ...)`, then OK/MISS or nothing. */
+const figureLine = (stdout: string, label: string): string => {
+  const line = stdout.split("\n").find((l) => l.startsWith(`${label}: `))
+  assert.isDefined(line, `no "${label}" line in:\n${stdout}`)
+  assert.match(line!, /: \S+.* \(target [^)]+\)(  (OK|MISS))?$/, line)
+  return line!
+}
+
+const assertClean = (result: { stdout: string; stderr: string; exitCode: number }) => {
+  assert.strictEqual(result.exitCode, 0, result.stderr)
+  assert.notMatch(result.stdout, /WARNING|failed/, result.stdout)
+  assert.notMatch(result.stderr, /\n\s+at /, "a stack trace")
+}
+
+describe("pnpm bench", () => {
+  it.effect("ingest: every generated record is decoded and committed, and each figure has its target", () =>
+    Effect.gen(function*() {
+      const result = yield* bench(["ingest", "--records", "3000"])
+      assertClean(result)
+      assert.match(result.stdout, /decoded \+ committed: 3000 records in /)
+      assert.match(result.stdout, /Schema decode, nothing stored: 3000 records in /)
+      for (
+        const label of [
+          "ingest throughput",
+          "ingest cost vs raw gunzip + JSON.parse",
+          "ingest floor: gunzip + JSON.parse + Schema decode, nothing stored, vs raw",
+          "ingest part: Journal.commitPage alone (outcome encoding + SQLite) vs raw",
+          "ingest peak RSS"
+        ]
+      ) figureLine(result.stdout, label)
+    }))
+
+  it.effect("credits: the waterfall pays the same-order minimum, and less than every provider for everyone", () =>
+    Effect.gen(function*() {
+      const result = yield* bench(["credits", "--credit-people", "60"])
+      assertClean(result)
+      // credits do not depend on speed: the simulators' billing is deterministic for a seed
+      assert.match(figureLine(result.stdout, "credits waterfall vs same-order minimum"), /  OK$/)
+      assert.match(figureLine(result.stdout, "credits waterfall vs every provider for everyone"), /  OK$/)
+      figureLine(result.stdout, "credits waterfall vs any-order oracle minimum")
+    }))
+
+  it.effect("ceiling: both providers and the naive client account for every person", () =>
+    Effect.gen(function*() {
+      const result = yield* bench(["ceiling", "--people", "100", "--naive-time-scale", "600"])
+      assertClean(result)
+      for (const provider of ["fiber", "crustdata"]) {
+        assert.match(result.stdout, new RegExp(`  ${provider}: lower bound .* people accounted 100/100`))
+        assert.match(result.stdout, new RegExp(`  naive ${provider}: .* rows 100,`))
+        figureLine(result.stdout, `ceiling efficiency ${provider} 100 people`)
+        figureLine(result.stdout, `speed-up vs naive client ${provider}`)
+      }
+    }))
+
+  it.effect("a mistake in the command line is one line and exit code 2", () =>
+    Effect.gen(function*() {
+      for (
+        const [args, mentions] of [
+          [["ingest", "--records", "-1"], /^bench: --records must be a positive number, got -1$/m],
+          [["nope"], /^bench: unknown part "nope"/m],
+          [["ceiling", "--provider", "thehog"], /^bench: --provider must be fiber or crustdata/m]
+        ] as const
+      ) {
+        const result = yield* bench(args)
+        assert.strictEqual(result.exitCode, 2, result.stderr)
+        assert.match(result.stderr, mentions)
+        assert.notMatch(result.stderr, /\n\s+at /, "a stack trace")
+      }
+    }))
+})
