@@ -238,10 +238,8 @@ const readAll = (
 
 const raw = (layout: Layout) => readAll(layout, JSON.parse, JSON.parse)
 
-// The decoders the adapters run on the same bytes (Crustdata: one per line; Fiber: one per poll response).
-const decodeCrustdataLine = Schema.decodeUnknownEither(Schema.parseJson(CrustdataApi.BatchRecord), {
-  onExcessProperty: "ignore"
-})
+// The decoders the adapters run on the same bytes: Crustdata's client decodes each line with
+// `CrustdataApi.decodeBatchLine`; Fiber's decodes each poll response as its HTTP layer does every response.
 const decodeFiberPage = Schema.decodeUnknownEither(FiberAiApi.PollBatchResponse, { onExcessProperty: "ignore" })
 
 /**
@@ -256,7 +254,7 @@ const decodedOnly = (layout: Layout) => {
   }
   return readAll(
     layout,
-    (line) => orDie(decodeCrustdataLine(line), "Crustdata line"),
+    (line) => orDie(CrustdataApi.decodeBatchLine(line), "Crustdata line"),
     (line) => orDie(decodeFiberPage(JSON.parse(line)), "Fiber page")
   )
 }

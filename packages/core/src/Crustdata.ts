@@ -398,12 +398,6 @@ export const make = (options: Options): Effect.Effect<Crustdata.Service, never, 
 
     const open = (url: string) => files.raw(endpoints.download, HttpClientRequest.get(url), { bare: true })
 
-    // Compiled once; lines are decoded synchronously, a chunk of lines at a time (an effect per line costs more
-    // than the decoding itself).
-    const decodeRecord = Schema.decodeUnknownEither(Schema.parseJson(CrustdataApi.BatchRecord), {
-      onExcessProperty: "ignore"
-    })
-
     const records = (batchId: string, known?: CrustdataApi.BatchStatusResponse) =>
       Stream.unwrap(Effect.gen(function*() {
         const first = yield* downloadLink(batchId, known ?? (yield* batchStatus(batchId)))
@@ -434,7 +428,7 @@ export const make = (options: Options): Effect.Effect<Crustdata.Service, never, 
             const decoded: Array<CrustdataApi.BatchRecord> = []
             for (const line of lines) {
               if (line.trim().length === 0) continue
-              const result = decodeRecord(line)
+              const result = CrustdataApi.decodeBatchLine(line)
               index++
               if (Either.isRight(result)) {
                 decoded.push(result.right)

@@ -267,6 +267,17 @@ export const BatchRecord = Schema.Struct({
 /** @since 0.1.0 @category Models */
 export type BatchRecord = typeof BatchRecord.Type
 
+/**
+ * One line of a results file to a `BatchRecord` (fields Crustdata adds later are ignored). Compiled once and run
+ * synchronously: the client decodes a chunk of lines at a time, where an effect per line would cost more than
+ * the decoding itself.
+ *
+ * @since 0.1.0 @category Decoding
+ */
+export const decodeBatchLine = Schema.decodeUnknownEither(Schema.parseJson(BatchRecord), {
+  onExcessProperty: "ignore"
+})
+
 // ---------------------------------------------------------------------------------------------------------------
 // Sync: POST /person/contact/enrich
 // ---------------------------------------------------------------------------------------------------------------
