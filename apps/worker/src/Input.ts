@@ -365,9 +365,16 @@ const readJsonLines = (fs: FileSystem.FileSystem, path: string) =>
       if (findIdentifierColumns(Object.keys(record)).length > 0) anyIdentifierColumn = true
       parsed.push({ _tag: "Object", line, text, columns: record })
     }
-    if (parsed.length > 0 && !anyIdentifierColumn && parsed.some((p) => p._tag === "Object")) {
-      return yield* noIdentifierColumn(path, columns)
+    const first = parsed[0]
+    // Not one object: this is no JSON lines file (CSV read as JSONL, say), not a file of bad rows.
+    if (first !== undefined && first._tag === "Invalid" && parsed.every((p) => p._tag === "Invalid")) {
+      return yield* new InputError({
+        path,
+        message: `${path} was read as JSON lines, but none of its ${parsed.length} lines is a JSON object ` +
+          `(line ${first.line}: ${first.reason}); if it is CSV, name it .csv or pass --format csv`
+      })
     }
+    if (parsed.length > 0 && !anyIdentifierColumn) return yield* noIdentifierColumn(path, columns)
     const primary = findIdentifierColumns(columns)[0]?.kind ?? "linkedin"
     const rows = parsed.map((entry): InputRow =>
       entry._tag === "Invalid"

@@ -227,6 +227,22 @@ describe("Input", () => {
         assert.include(none.message, "no identifier column")
         assert.include(none.message, "\"name\", \"phone\"")
       }))
+
+    it.effect("fails clearly when not one line is a JSON object (a CSV file read as JSON lines)", () =>
+      Effect.gen(function*() {
+        const csv = yield* Effect.flip(
+          readText("people.csv", "linkedin_url\nhttps://www.linkedin.com/in/ada\n", "jsonl")
+        )
+        assert.include(csv.message, "none of its 2 lines is a JSON object")
+        assert.include(csv.message, "line 1: invalid JSON")
+        assert.include(csv.message, "--format csv")
+        // one good line is enough for the rest to be reported as bad rows, as before
+        const mixed = yield* readText("people.jsonl", "{\"email\":\"ada@acme.io\"}\n{bad\n")
+        assert.deepStrictEqual(lines(mixed).map(([line, what]) => [line, what.slice(0, 13)]), [
+          [1, "email:ada@acm"],
+          [2, "!invalid JSON"]
+        ])
+      }))
   })
 
   it.effect("fails with the path when the file is missing, a directory, or of unknown format", () =>
