@@ -178,8 +178,11 @@ export const execute = (options: {
       cacheMaxAge: Duration.days(options.cacheDays),
       resubmitAmbiguous: options.resubmitAmbiguous,
       onEvent: progress.onEvent
-    }).pipe(Effect.provide(Budget.layer(options.budget)))
-    yield* progress.done
+    }).pipe(
+      Effect.provide(Budget.layer(options.budget)),
+      // also when interrupted or failed: the live line ends before any message that follows it
+      Effect.ensuring(progress.done)
+    )
     const output = toOutput(options.rows, verdicts, result)
     yield* Output.write(options.out, options.format, output, { inputColumns: options.columns })
     const filled = (field: Contact.Field) => output.filter((r) => r.values[field] !== undefined).length
@@ -309,6 +312,14 @@ const withPolling = (target: Target) =>
       effect: Effect.Effect<A, E, R>
     ) => effect
 
+/** What a user who stopped a run needs to know next (printed on Ctrl-C / SIGTERM). */
+const interruptedNote = (runId: string, target: Target): string =>
+  target._tag === "InProcess"
+    ? `enrich: interrupted; run ${runId} ran against simulators inside this process, which stopped with it, so ` +
+      `it cannot be resumed`
+    : `enrich: interrupted; run ${runId} is saved in the ledger: \`enrich resume\` continues it (with the same ` +
+      `--db or --database-url), polling the jobs already sent instead of sending them again`
+
 const runStored = (
   runId: string,
   rows: ReadonlyArray<Input.InputRow>,
@@ -320,7 +331,12 @@ const runStored = (
     const summary = yield* execute({ runId, rows, ...stored, resubmitAmbiguous }).pipe(
       Effect.provide(providersLayer(stored.providers as ReadonlyArray<ProviderName>, stored.target)),
       withPolling(stored.target),
-      Effect.onInterrupt(() => Effect.orDie(ledger.setRunState(runId, "interrupted"))),
+      Effect.onInterrupt(() =>
+        Effect.zipRight(
+          Effect.orDie(ledger.setRunState(runId, "interrupted")),
+          Console.error(interruptedNote(runId, stored.target))
+        )
+      ),
       Effect.tapError(() => Effect.orDie(ledger.setRunState(runId, "failed")))
     )
     yield* ledger.setRunState(runId, "finished", summary)

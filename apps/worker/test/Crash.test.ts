@@ -48,7 +48,8 @@ const enrich = (url: string, dir: string, command: "run" | "resume") =>
 
 /**
  * Runs the worker; when `killAt` matches a progress event (JSON lines on stderr), sends `signal`.
- * Returns whether the kill happened (false: the run ended first) and the exit code.
+ * Returns whether the kill happened (false: the run ended first), the exit code, and the stderr lines that are
+ * not events (messages to the user).
  */
 const runUntil = (
   command: Command.Command,
@@ -58,6 +59,7 @@ const runUntil = (
   Effect.scoped(Effect.gen(function*() {
     const process = yield* Command.start(command)
     let hit = false
+    const notes: Array<string> = []
     yield* process.stderr.pipe(
       Stream.decodeText(),
       Stream.splitLines,
@@ -65,6 +67,7 @@ const runUntil = (
         try {
           return JSON.parse(line) as Event
         } catch {
+          if (line.trim() !== "") notes.push(line)
           return undefined
         }
       }),
@@ -80,7 +83,7 @@ const runUntil = (
     const exitCode = yield* process.exitCode.pipe(
       Effect.catchAll((error) => Effect.succeed(String(error.message).match(/SIG[A-Z]+/)?.[0] ?? "unknown"))
     )
-    return { killed: hit, exitCode }
+    return { killed: hit, exitCode, notes }
   }))
 
 /** The n-th event of this kind at this provider. */
@@ -168,6 +171,12 @@ describe("crash safety of the enrich binary", () => {
         )
         assert.isTrue(stopped.killed)
         assert.strictEqual(Number(stopped.exitCode), 130)
+        assert.isTrue(
+          stopped.notes.some((note) =>
+            /^enrich: interrupted; run \S+ is saved in the ledger: `enrich resume`/.test(note)
+          ),
+          stopped.notes.join("\n")
+        )
         const status = yield* Command.string(
           Command.make("node", main, "status", "--db", NodePath.join(dir, "ledger.db")).pipe(
             Command.workingDirectory(dir),
