@@ -389,6 +389,21 @@ export const resume = (
     return yield* runStored(found.value.id, rows, found.value.options as StoredOptions, options.resubmitAmbiguous)
   }).pipe(Effect.provide(ledgerLayer(options)))
 
+/** For a run that did not finish, how to continue it (the ledger cannot tell a live run from a killed one). */
+const nextStep = (run: LedgerModule.Run): string | undefined => {
+  const resume = `enrich resume --run ${run.id}`
+  switch (run.state) {
+    case "finished":
+      return undefined
+    case "running":
+      return `still running, or killed before it could say so: if no enrich process is working on it, ` +
+        `\`${resume}\` continues it`
+    case "interrupted":
+    case "failed":
+      return `\`${resume}\` continues it: jobs already sent are polled, not sent again`
+  }
+}
+
 export const status = (options: LedgerOptions & { readonly runId: Option.Option<string> }) =>
   Effect.gen(function*() {
     const ledger = yield* Ledger
@@ -417,6 +432,8 @@ export const status = (options: LedgerOptions & { readonly runId: Option.Option<
       )
     }
     if (run.value.summary !== undefined) yield* Console.log(report(run.value.summary as Summary))
+    const next = nextStep(run.value)
+    if (next !== undefined) yield* Console.log(next)
   }).pipe(Effect.provide(ledgerLayer(options)))
 
 export const estimate = (options: {

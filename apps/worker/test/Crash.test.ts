@@ -184,6 +184,15 @@ describe("crash safety of the enrich binary", () => {
           )
         )
         assert.match(status, /interrupted/)
+        const runId = /^(run-\S+)\s+interrupted/m.exec(status)?.[1]
+        assert.isDefined(runId, status)
+        const detail = yield* Command.string(
+          Command.make("node", main, "status", "--run", runId!, "--db", NodePath.join(dir, "ledger.db")).pipe(
+            Command.workingDirectory(dir),
+            Command.env({ PATH: globalThis.process.env.PATH ?? "" }, { extendEnv: false })
+          )
+        )
+        assert.include(detail, `\`enrich resume --run ${runId}\` continues it`)
         const last = yield* runUntil(enrich(served.url, dir, "resume"), undefined)
         assert.strictEqual(Number(last.exitCode), 0)
         assert.strictEqual(NodeFs.readFileSync(NodePath.join(dir, "out.csv"), "utf8"), expected.output)
