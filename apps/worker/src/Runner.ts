@@ -392,9 +392,11 @@ export const resume = (
 /** For a run that did not finish, how to continue it (the ledger cannot tell a live run from a killed one). */
 const nextStep = (run: LedgerModule.Run): string | undefined => {
   const resume = `enrich resume --run ${run.id}`
+  if (run.state === "finished") return undefined
+  if ((run.options as Partial<StoredOptions>).target?._tag === "InProcess") {
+    return "ran against simulators inside its process, which stopped with it: it cannot be resumed, run it again"
+  }
   switch (run.state) {
-    case "finished":
-      return undefined
     case "running":
       return `still running, or killed before it could say so: if no enrich process is working on it, ` +
         `\`${resume}\` continues it`
