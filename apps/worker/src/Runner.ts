@@ -312,13 +312,20 @@ const withPolling = (target: Target) =>
       effect: Effect.Effect<A, E, R>
     ) => effect
 
+/**
+ * How to continue a run that did not finish, given the command that resumes it: a run against simulators in
+ * its own process cannot be (they stopped with it).
+ */
+const howToContinue = (target: Target, resume: string): string =>
+  target._tag === "InProcess"
+    ? "ran against simulators inside its process, which stopped with it: it cannot be resumed, run it again"
+    : `\`${resume}\` continues it (with the same --db or --database-url), polling the jobs already sent ` +
+      `instead of sending them again`
+
 /** What a user who stopped a run needs to know next (printed on Ctrl-C / SIGTERM). */
 const interruptedNote = (runId: string, target: Target): string =>
-  target._tag === "InProcess"
-    ? `enrich: interrupted; run ${runId} ran against simulators inside this process, which stopped with it, so ` +
-      `it cannot be resumed`
-    : `enrich: interrupted; run ${runId} is saved in the ledger: \`enrich resume\` continues it (with the same ` +
-      `--db or --database-url), polling the jobs already sent instead of sending them again`
+  `enrich: interrupted; run ${runId} ${target._tag === "InProcess" ? "" : "is saved in the ledger: "}` +
+  howToContinue(target, "enrich resume")
 
 const runStored = (
   runId: string,
@@ -391,19 +398,11 @@ export const resume = (
 
 /** For a run that did not finish, how to continue it (the ledger cannot tell a live run from a killed one). */
 const nextStep = (run: LedgerModule.Run): string | undefined => {
-  const resume = `enrich resume --run ${run.id}`
   if (run.state === "finished") return undefined
-  if ((run.options as Partial<StoredOptions>).target?._tag === "InProcess") {
-    return "ran against simulators inside its process, which stopped with it: it cannot be resumed, run it again"
-  }
-  switch (run.state) {
-    case "running":
-      return `still running, or killed before it could say so: if no enrich process is working on it, ` +
-        `\`${resume}\` continues it`
-    case "interrupted":
-    case "failed":
-      return `\`${resume}\` continues it: jobs already sent are polled, not sent again`
-  }
+  const how = howToContinue((run.options as StoredOptions).target, `enrich resume --run ${run.id}`)
+  return run.state === "running"
+    ? `still running, or killed before it could say so: if no enrich process is working on it, ${how}`
+    : how
 }
 
 export const status = (options: LedgerOptions & { readonly runId: Option.Option<string> }) =>
