@@ -177,21 +177,19 @@ describe("crash safety of the enrich binary", () => {
           ),
           stopped.notes.join("\n")
         )
-        const status = yield* Command.string(
-          Command.make("node", main, "status", "--db", NodePath.join(dir, "ledger.db")).pipe(
-            Command.workingDirectory(dir),
-            Command.env({ PATH: globalThis.process.env.PATH ?? "" }, { extendEnv: false })
+        /** `enrich status ...args` on this test's ledger: what it prints */
+        const statusOf = (...args: ReadonlyArray<string>) =>
+          Command.string(
+            Command.make("node", main, "status", ...args, "--db", NodePath.join(dir, "ledger.db")).pipe(
+              Command.workingDirectory(dir),
+              Command.env({ PATH: globalThis.process.env.PATH ?? "" }, { extendEnv: false })
+            )
           )
-        )
+        const status = yield* statusOf()
         assert.match(status, /interrupted/)
         const runId = /^(run-\S+)\s+interrupted/m.exec(status)?.[1]
         assert.isDefined(runId, status)
-        const detail = yield* Command.string(
-          Command.make("node", main, "status", "--run", runId!, "--db", NodePath.join(dir, "ledger.db")).pipe(
-            Command.workingDirectory(dir),
-            Command.env({ PATH: globalThis.process.env.PATH ?? "" }, { extendEnv: false })
-          )
-        )
+        const detail = yield* statusOf("--run", runId!)
         assert.include(detail, `\`enrich resume --run ${runId}\` continues it`)
         const last = yield* runUntil(enrich(served.url, dir, "resume"), undefined)
         assert.strictEqual(Number(last.exitCode), 0)
