@@ -1,7 +1,7 @@
 /**
- * `pnpm bench [baseline|ceiling|ingest|credits ...] [--people N] [--records N] [--time-scale N]
- * [--naive-time-scale N] [--credit-people N] [--seed N] [--no-naive] [--provider fiber|crustdata]`: reproducible benchmarks against the simulators. Every figure is a ratio against a bound or a
- * baseline measured in this same process, so the results carry across machines.
+ * `pnpm bench` (flags: `usage` below; what they mean: BENCHMARKS.md): reproducible benchmarks against the
+ * simulators. Every figure is a ratio against a bound or a baseline measured in this same process, so the
+ * results carry across machines.
  */
 import { HeapTuning } from "@enrich/worker"
 import * as Effect from "effect/Effect"
