@@ -167,11 +167,13 @@ const ChunkRow = Schema.Struct({
   provider: Schema.String,
   keys_json: KeysJson,
   fields_json: FieldsJson,
+  path: ContactProvider.ChunkPath,
   state: Journal.ChunkState,
   job_json: Schema.NullOr(JobJson),
   result_cursor: Schema.NullOr(Schema.String),
   reserved: Num,
   charged: Schema.NullOr(Num),
+  charge_estimated: Num,
   message: Schema.NullOr(Schema.String)
 })
 
@@ -182,8 +184,10 @@ const toChunkRecord = (row: typeof ChunkRow.Type): Journal.ChunkRecord =>
     idempotencyKey: row.idempotency_key,
     keys: row.keys_json,
     fields: row.fields_json,
+    path: row.path,
     state: row.state,
     reserved: row.reserved,
+    estimated: row.charge_estimated !== 0,
     ...(row.job_json === null ? {} : { job: row.job_json }),
     ...(row.result_cursor === null ? {} : { cursor: row.result_cursor }),
     ...(row.charged === null ? {} : { charged: row.charged }),
@@ -397,6 +401,7 @@ export const makeJournal: Effect.Effect<Journal.JournalService, never, SqlClient
           provider: chunk.provider,
           keys_json: yield* encodeKeys(chunk.keys),
           fields_json: yield* encodeFields(chunk.fields),
+          path: chunk.path,
           state: "recorded",
           job_json: null,
           result_cursor: null,
@@ -456,12 +461,14 @@ export const makeJournal: Effect.Effect<Journal.JournalService, never, SqlClient
     finishChunk: (key, result) =>
       Effect.gen(function*() {
         const at = yield* Clock.currentTimeMillis
+        const estimated = result.estimated ? 1 : 0
         // As in the in-memory journal, an absent message keeps the one recorded before.
         yield* (result.message === undefined
-          ? sql`UPDATE enrich_chunks SET state = ${result.state}, charged = ${result.charged}, updated_at = ${at}
+          ? sql`UPDATE enrich_chunks SET state = ${result.state}, charged = ${result.charged},
+                charge_estimated = ${estimated}, updated_at = ${at}
                 WHERE idempotency_key = ${key} RETURNING idempotency_key`
           : sql`UPDATE enrich_chunks SET state = ${result.state}, charged = ${result.charged},
-                message = ${result.message}, updated_at = ${at}
+                charge_estimated = ${estimated}, message = ${result.message}, updated_at = ${at}
                 WHERE idempotency_key = ${key} RETURNING idempotency_key`).pipe(Effect.flatMap(expectRow(key)))
       }).pipe(toJournalError("finishChunk")),
 

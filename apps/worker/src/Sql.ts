@@ -17,13 +17,15 @@ import type * as Redacted from "effect/Redacted"
 import * as NodePath from "node:path"
 import { LedgerError } from "./Ledger.js"
 import Ledger0001 from "./migrations/0001_ledger.js"
+import Ledger0002 from "./migrations/0002_chunk_path_estimated.js"
 
 /** Where the SQLite ledger lives unless `--db` says otherwise. */
 export const defaultSqliteFile = ".enrich/ledger.db"
 
 /** Static imports, so a bundled worker (no migrations folder on disk) migrates the same way. */
 export const migrations = Migrator.fromRecord({
-  "0001_ledger": Ledger0001
+  "0001_ledger": Ledger0001,
+  "0002_chunk_path_estimated": Ledger0002
 })
 
 /** The dialect-neutral migrator: needs only a SqlClient (the dialect ones also want FileSystem for schema dumps). */

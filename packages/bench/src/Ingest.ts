@@ -342,6 +342,7 @@ const ours = (layout: Layout, dbFile: string) =>
         runId: "ingest",
         provider: "crustdata",
         idempotencyKey: key,
+        path: "batch",
         keys: keysOf(urls),
         fields,
         reserved: 0
@@ -368,6 +369,7 @@ const ours = (layout: Layout, dbFile: string) =>
         runId: "ingest",
         provider: "fiber",
         idempotencyKey: key,
+        path: "batch",
         keys: keysOf(urls),
         fields,
         reserved: 0

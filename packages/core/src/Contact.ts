@@ -119,5 +119,7 @@ export class Provenance extends Schema.Class<Provenance>("Provenance")({
   mode: Mode,
   observedAt: Schema.DateTimeUtc,
   /** credits this person cost at this provider (estimated from the cost model when the provider does not say) */
-  cost: Schema.Number
+  cost: Schema.Number,
+  /** `cost` is our estimate from the provider's price list: the provider reported no figure */
+  estimated: Schema.optionalWith(Schema.Boolean, { default: () => false })
 }) {}

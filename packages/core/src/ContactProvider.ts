@@ -9,15 +9,47 @@
  *
  * @since 0.1.0
  */
+import type * as Array from "effect/Array"
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
-import type * as Option from "effect/Option"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import type * as Stream from "effect/Stream"
+import * as Stream from "effect/Stream"
 import { Field, Mode } from "./Contact.js"
-import type { EnrichmentError } from "./EnrichmentError.js"
+import {
+  type EnrichmentError,
+  formatPath,
+  InvalidRequest,
+  JobCanceled,
+  JobFailed,
+  MalformedResponse
+} from "./EnrichmentError.js"
 import { Identifier, type IdentifierKind, PersonKey } from "./Identifier.js"
 import type { ProviderOutcome } from "./PersonResult.js"
+import * as Polling from "./Polling.js"
+
+/**
+ * The providers this library ships. The CLI, the provider registry and the runner take their names from here;
+ * the contract itself (`Capabilities.provider`) stays a string so that programs can add their own.
+ *
+ * @since 0.1.0 @category Models
+ */
+export const ProviderName = Schema.Literal("fiber", "crustdata", "thehog")
+/** @since 0.1.0 @category Models */
+export type ProviderName = typeof ProviderName.Type
+
+/**
+ * How a chunk reaches its provider: a batch job, or the synchronous path for small lists. Chosen when the chunk
+ * is planned and kept with it, so that a resumed chunk takes the path it was recorded for (the two paths may
+ * reach the provider under different idempotency keys: switching could pay twice).
+ *
+ * @since 0.1.0 @category Models
+ */
+export const ChunkPath = Schema.Literal("batch", "sync")
+/** @since 0.1.0 @category Models */
+export type ChunkPath = typeof ChunkPath.Type
 
 /** @since 0.1.0 @category Models */
 export class Person extends Schema.Class<Person>("Person")({
@@ -33,7 +65,8 @@ export class EnrichRequest extends Schema.Class<EnrichRequest>("EnrichRequest")(
    * Stable for the chunk (derived from provider, people and fields): a retried submit of the same chunk
    * carries the same key, so providers that honour it (TheHog) never run or charge it twice.
    */
-  idempotencyKey: Schema.String
+  idempotencyKey: Schema.String,
+  path: Schema.optionalWith(ChunkPath, { default: () => "batch" })
 }) {}
 
 /** A submitted job, as the ledger stores it. */
@@ -41,13 +74,19 @@ export class JobRef extends Schema.Class<JobRef>("JobRef")({
   provider: Schema.String,
   id: Schema.String,
   mode: Mode,
+  path: Schema.optionalWith(ChunkPath, { default: () => "batch" }),
   submittedAt: Schema.DateTimeUtc,
   people: Schema.Number,
   fields: Schema.NonEmptyArray(Field),
-  /** credits the provider reported charging at submit (0 when it bills later) */
+  /** credits charged at submit, as the provider reported them (0 when it bills later) */
   charged: Schema.Number,
-  /** provider specifics needed to poll again after a restart (e.g. a poll URL) */
-  meta: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) })
+  /** `charged` is our estimate from the provider's price list: the provider reported no figure */
+  estimated: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /**
+   * What the provider needs to find the job again after a restart (a poll URL, the submitted URLs, an answer
+   * kept whole), in the encoded form of the provider's own `Spec.meta` schema: opaque to everyone else.
+   */
+  meta: Schema.optionalWith(Schema.Unknown, { default: () => ({}) })
 }) {}
 
 /** @since 0.1.0 @category Models */
@@ -63,6 +102,8 @@ export class JobStatus extends Schema.Class<JobStatus>("JobStatus")({
   /** credits charged / refunded so far, as the provider reports them (0 when it does not) */
   charged: Schema.Number,
   refunded: Schema.Number,
+  /** `charged` / `refunded` are our estimate from the provider's price list: the provider reported no figure */
+  estimated: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   message: Schema.optional(Schema.String)
 }) {
   get terminal(): boolean {
@@ -168,7 +209,7 @@ export const chunkKey = (
   provider: string,
   keys: ReadonlyArray<string>,
   fields: ReadonlyArray<Field>,
-  path: "batch" | "sync" = "batch"
+  path: ChunkPath = "batch"
 ): string => {
   const text = [provider, ...[...fields].sort(), ...[...keys].sort()].join("\n")
   let h1 = 0x811c9dc5
@@ -182,5 +223,240 @@ export const chunkKey = (
   return `${provider}-${path === "sync" ? "sync-" : ""}${hash}-${keys.length}`
 }
 
-/** Whether `chunkKey` made this key for the synchronous path. */
-export const isSyncChunkKey = (provider: string, key: string): boolean => key.startsWith(`${provider}-sync-`)
+// ---------------------------------------------------------------------------------------------------------------
+// make: what every provider adapter shares
+// ---------------------------------------------------------------------------------------------------------------
+
+/** A job as a provider module sees it: the stored reference and the provider's own meta, decoded. */
+export interface Job<Meta> {
+  readonly ref: JobRef
+  readonly meta: Meta
+}
+
+/** What a provider's submit learned; `make` turns it into the stored `JobRef`. */
+export interface Submission<Meta> {
+  readonly id: string
+  /** people the provider took on (after its own dedupe) */
+  readonly people: number
+  /** credits charged at submit (0 when the provider bills later) */
+  readonly charged: number
+  /** `charged` is our estimate: the provider reported no figure */
+  readonly estimated: boolean
+  readonly meta: Meta
+  /** defaults to the request's path ("batch" or "sync") */
+  readonly mode?: Mode | undefined
+  /** when the provider says the job was created (a job found again after a crash); defaults to now */
+  readonly submittedAt?: DateTime.Utc | undefined
+}
+
+/**
+ * How results come: `streaming` providers page through a job while it runs (Fiber); `afterTerminal` ones have
+ * nothing before the job ends (Crustdata's file, TheHog's operation), so `make` waits for a terminal status per
+ * `Polling` (checking at once when `wake` completes, e.g. on a webhook), fails with `JobFailed` / `JobCanceled`
+ * when it ended so, and hands the terminal status to `stream`.
+ */
+export type ResultsSpec<Meta, S> =
+  | {
+    readonly _tag: "streaming"
+    readonly stream: (job: Job<Meta>, cursor: string | undefined) => Stream.Stream<ResultPage, EnrichmentError>
+  }
+  | {
+    readonly _tag: "afterTerminal"
+    readonly wake?: ((job: Job<Meta>) => Effect.Effect<void>) | undefined
+    readonly stream: (
+      job: Job<Meta>,
+      terminal: S,
+      cursor: string | undefined
+    ) => Stream.Stream<ResultPage, EnrichmentError>
+  }
+
+/**
+ * A provider adapter's own parts. `make` adds the rest: batch-size and identifier-kind checks, the JobRef and
+ * its meta (encoded with `meta`, decoded before every call), waiting for terminal jobs, spans.
+ *
+ * @since 0.1.0 @category Models
+ */
+export interface Spec<Target, Meta, MetaEncoded, S> {
+  readonly capabilities: Capabilities
+  /** the provider's wire form of a person, or `undefined` when it takes no identifier of this kind */
+  readonly target: (person: Person) => Target | undefined
+  /** the provider's `JobRef.meta` */
+  readonly meta: Schema.Schema<Meta, MetaEncoded>
+  readonly submit: (
+    request: EnrichRequest,
+    targets: Array.NonEmptyReadonlyArray<Target>
+  ) => Effect.Effect<Submission<Meta>, EnrichmentError>
+  /** one status check, in the provider's own terms */
+  readonly status: (job: Job<Meta>) => Effect.Effect<S, EnrichmentError>
+  readonly toJobStatus: (status: S, job: Job<Meta>) => JobStatus
+  readonly results: ResultsSpec<Meta, S>
+  /** absent: the provider documents no cancel, and `cancel` reports where the job stands */
+  readonly cancel?: ((job: Job<Meta>) => Effect.Effect<void, EnrichmentError>) | undefined
+  /** present when `capabilities.sync` is set */
+  readonly enrichSync?:
+    | ((
+      request: EnrichRequest,
+      targets: Array.NonEmptyReadonlyArray<Target>
+    ) => Effect.Effect<ReadonlyArray<ProviderOutcome>, EnrichmentError>)
+    | undefined
+  /** for `resubmitSafety: "job-list"` (see `ContactProviderService.findSubmitted`) */
+  readonly findSubmitted?:
+    | ((
+      request: EnrichRequest,
+      targets: Array.NonEmptyReadonlyArray<Target>
+    ) => Effect.Effect<Option.Option<Submission<Meta>>, EnrichmentError>)
+    | undefined
+}
+
+/**
+ * A `ContactProviderService` from a provider's `Spec`.
+ *
+ * @since 0.1.0 @category Constructors
+ */
+export const make = <Target, Meta, MetaEncoded, S>(
+  spec: Spec<Target, Meta, MetaEncoded, S>
+): ContactProviderService => {
+  const { capabilities } = spec
+  const provider = capabilities.provider
+  const span = (name: string, attributes: Record<string, unknown>) =>
+    Effect.withSpan(`${provider}.${name}`, { attributes: { provider, ...attributes } })
+
+  const targetsOf = (request: EnrichRequest, limit: number, path: string) =>
+    Effect.gen(function*() {
+      if (request.people.length > limit) {
+        return yield* new InvalidRequest({
+          provider,
+          message: `${provider} takes at most ${limit} people per ${path} request, got ${request.people.length}`
+        })
+      }
+      const targets: Array<Target> = []
+      for (const person of request.people) {
+        const target = spec.target(person)
+        if (target === undefined) {
+          return yield* new InvalidRequest({
+            provider,
+            message: `${provider} takes ${
+              capabilities.identifierKinds.join(", ")
+            } identifiers, not ${person.identifier.kind}`
+          })
+        }
+        targets.push(target)
+      }
+      return targets as unknown as Array.NonEmptyReadonlyArray<Target>
+    })
+
+  const encodeMeta = Schema.encode(spec.meta)
+  const decodeMeta = Schema.decodeUnknown(spec.meta)
+  const jobOf = (ref: JobRef): Effect.Effect<Job<Meta>, EnrichmentError> =>
+    Effect.map(
+      Effect.mapError(decodeMeta(ref.meta), (error) => {
+        const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+        return new MalformedResponse({
+          provider,
+          endpoint: "job reference",
+          path: formatPath(issue?.path ?? []),
+          detail: `${issue?.message ?? error.message} (job ${ref.id})`
+        })
+      }),
+      (meta) => ({ ref, meta })
+    )
+
+  const refOf = (request: EnrichRequest, submission: Submission<Meta>): Effect.Effect<JobRef> =>
+    Effect.gen(function*() {
+      const meta = yield* Effect.orDie(encodeMeta(submission.meta))
+      return new JobRef({
+        provider,
+        id: submission.id,
+        mode: submission.mode ?? request.path,
+        path: request.path,
+        submittedAt: submission.submittedAt ?? (yield* DateTime.now),
+        people: submission.people,
+        fields: request.fields,
+        charged: submission.charged,
+        estimated: submission.estimated,
+        meta
+      })
+    })
+
+  const submit = (request: EnrichRequest) =>
+    targetsOf(request, capabilities.maxBatch, "batch").pipe(
+      Effect.flatMap((targets) => spec.submit(request, targets)),
+      Effect.flatMap((submission) => refOf(request, submission)),
+      span("submit", { people: request.people.length })
+    )
+
+  const statusOf = (job: Job<Meta>) => Effect.map(spec.status(job), (s) => spec.toJobStatus(s, job))
+  const poll = (ref: JobRef) => jobOf(ref).pipe(Effect.flatMap(statusOf), span("poll", { job: ref.id }))
+
+  const afterTerminal = (
+    results: Extract<ResultsSpec<Meta, S>, { _tag: "afterTerminal" }>,
+    job: Job<Meta>,
+    cursor: string | undefined
+  ) =>
+    Stream.unwrap(Effect.gen(function*() {
+      const terminal = yield* Polling.awaitTerminal(spec.status(job), {
+        isTerminal: (s) => spec.toJobStatus(s, job).terminal,
+        provider,
+        jobId: job.ref.id,
+        wake: results.wake?.(job)
+      })
+      const status = spec.toJobStatus(terminal, job)
+      if (status.state === "failed") {
+        return yield* new JobFailed({ provider, jobId: job.ref.id, message: status.message ?? "the job failed" })
+      }
+      if (status.state === "canceled") return yield* new JobCanceled({ provider, jobId: job.ref.id })
+      // the final status rides on the last page, so nobody polls again to settle credits
+      return Stream.map(
+        results.stream(job, terminal, cursor),
+        (page): ResultPage => page.cursor === undefined && page.final === undefined ? { ...page, final: status } : page
+      )
+    }))
+
+  const results = (ref: JobRef, cursor?: string) =>
+    Stream.unwrap(Effect.map(jobOf(ref), (job) =>
+      spec.results._tag === "streaming"
+        ? spec.results.stream(job, cursor)
+        : afterTerminal(spec.results, job, cursor))).pipe(
+        Stream.withSpan(`${provider}.results`, { attributes: { provider, job: ref.id } })
+      )
+
+  const cancel = (ref: JobRef) =>
+    jobOf(ref).pipe(
+      Effect.flatMap((job) => Effect.zipRight(spec.cancel?.(job) ?? Effect.void, statusOf(job))),
+      span("cancel", { job: ref.id })
+    )
+
+  const enrichSync = (request: EnrichRequest) => {
+    const sync = spec.enrichSync
+    if (capabilities.sync === undefined || sync === undefined) {
+      return Effect.fail(new InvalidRequest({ provider, message: `${provider} has no synchronous path` }))
+    }
+    return targetsOf(request, capabilities.sync.maxBatch, "sync").pipe(
+      Effect.flatMap((targets) => sync(request, targets)),
+      span("enrichSync", { people: request.people.length })
+    )
+  }
+
+  const find = spec.findSubmitted
+  const findSubmitted = find === undefined ?
+    undefined :
+    (request: EnrichRequest) =>
+      targetsOf(request, capabilities.maxBatch, "batch").pipe(
+        Effect.flatMap((targets) => find(request, targets)),
+        Effect.flatMap(Option.match({
+          onNone: () => Effect.succeed(Option.none<JobRef>()),
+          onSome: (submission) => Effect.map(refOf(request, submission), Option.some)
+        })),
+        span("findSubmitted", { people: request.people.length })
+      )
+
+  return {
+    capabilities,
+    submit,
+    poll,
+    results,
+    cancel,
+    enrichSync,
+    ...(findSubmitted === undefined ? {} : { findSubmitted })
+  }
+}

@@ -203,9 +203,9 @@ const checkGzipMagic = (jobId: string) => <R>(self: Stream.Stream<Uint8Array, En
           return Effect.fail(
             new MalformedResponse({
               provider,
-              endpoint: endpoints.download,
-              path: "$",
-              message: `results file of ${jobId} is not gzip (starts with ${hex(head)})`
+              endpoint: "GET results file",
+              path: "(body)",
+              detail: `of batch ${jobId} is not gzip (starts with ${hex(head)})`
             })
           )
         }
@@ -236,9 +236,9 @@ export const gunzip = (jobId: string) =>
             ? error
             : new MalformedResponse({
               provider,
-              endpoint: endpoints.download,
-              path: "$",
-              message: `results file of ${jobId} could not be gunzipped (${
+              endpoint: "GET results file",
+              path: "(body)",
+              detail: `of batch ${jobId} could not be gunzipped (${
                 error instanceof Error ? error.message : String(error)
               })`
             })
@@ -434,12 +434,12 @@ export const make = (options: Options): Effect.Effect<Crustdata.Service, never, 
                 decoded.push(result.right)
                 continue
               }
-              const drift = ProviderHttp.malformed(provider, endpoints.download, result.left)
+              const drift = ProviderHttp.malformed({ provider, endpoint: "GET results file" }, result.left)
               const error = new MalformedResponse({
                 provider,
-                endpoint: endpoints.download,
-                path: `$[line ${index}]${drift.path.slice(1)}`,
-                message: drift.message
+                endpoint: drift.endpoint,
+                path: `line ${index} ${drift.path}`,
+                detail: drift.detail
               })
               return Stream.concat(Stream.fromIterable(decoded), Stream.fail(error))
             }
@@ -553,7 +553,7 @@ const keyOfUrl = (url: string): PersonKey | undefined =>
 
 /** The canonical URLs a job was submitted with, kept in `JobRef.meta` so results work after a restart. */
 const submittedUrls = (ref: JobRef): ReadonlyArray<string> =>
-  ref.meta.urls === undefined || ref.meta.urls === "" ? [] : ref.meta.urls.split("\n")
+  ((ref.meta as Record<string, string | undefined>).urls ?? "").split("\n").filter((url) => url !== "")
 
 const toJobStatus = (status: CrustdataApi.BatchStatusResponse): JobStatus =>
   new JobStatus({

@@ -81,13 +81,37 @@ export class JobTimedOut extends Schema.TaggedError<JobTimedOut>()("JobTimedOut"
   waitedMillis: Schema.Number
 }) {}
 
-/** A response that does not match the provider's contract (schema drift); `path` points at the offending value. */
+/**
+ * A response that does not match the provider's contract (schema drift). The message names the provider, the
+ * endpoint (`POST /api/enrichments`), the HTTP status when there was one, and the offending value's path
+ * (`["operationId"]`), e.g. `thehog POST /api/enrichments (202): ["operationId"] is missing`.
+ */
 export class MalformedResponse extends Schema.TaggedError<MalformedResponse>()("MalformedResponse", {
   provider,
   endpoint: Schema.String,
+  status: Schema.optional(Schema.Number),
+  /** where in the body, as `formatPath` writes it */
   path: Schema.String,
-  message: Schema.String
-}) {}
+  /** what is wrong there */
+  detail: Schema.String
+}) {
+  override get message() {
+    const status = this.status === undefined ? "" : ` (${this.status})`
+    return `${this.provider} ${this.endpoint}${status}: ${this.path} ${this.detail}`
+  }
+}
+
+/**
+ * A Schema issue path as `["result"]["items"][0]`, the way `MalformedResponse` shows it; the whole body is
+ * `(body)`.
+ *
+ * @since 0.1.0 @category Formatting
+ */
+export const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
+  path.length === 0
+    ? "(body)"
+    : path.map((segment) => typeof segment === "number" ? `[${segment}]` : `[${JSON.stringify(String(segment))}]`)
+      .join("")
 
 /** A result file or page that is no longer downloadable (expired pre-signed link, retention over). */
 export class ResultExpired extends Schema.TaggedError<ResultExpired>()("ResultExpired", {

@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { Field } from "./Contact.js"
-import { JobRef } from "./ContactProvider.js"
+import { ChunkPath, JobRef } from "./ContactProvider.js"
 import { PersonKey } from "./Identifier.js"
 import type { ProviderOutcome } from "./PersonResult.js"
 
@@ -34,6 +34,8 @@ export class ChunkRecord extends Schema.Class<ChunkRecord>("ChunkRecord")({
   idempotencyKey: Schema.String,
   keys: Schema.Array(PersonKey),
   fields: Schema.NonEmptyArray(Field),
+  /** the path the chunk was planned for, and takes again on resume */
+  path: Schema.optionalWith(ChunkPath, { default: () => "batch" }),
   state: ChunkState,
   job: Schema.optional(JobRef),
   /** resume the result stream after this cursor */
@@ -42,6 +44,8 @@ export class ChunkRecord extends Schema.Class<ChunkRecord>("ChunkRecord")({
   reserved: Schema.Number,
   /** credits the provider charged in the end (set when finished) */
   charged: Schema.optional(Schema.Number),
+  /** `charged` is our estimate from the provider's price list: the provider reported no figure */
+  estimated: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   message: Schema.optional(Schema.String)
 }) {}
 
@@ -52,6 +56,7 @@ export interface NewChunk {
   readonly idempotencyKey: string
   readonly keys: ReadonlyArray<PersonKey>
   readonly fields: readonly [Field, ...Array<Field>]
+  readonly path: ChunkPath
   readonly reserved: number
 }
 
@@ -68,7 +73,13 @@ export interface JournalService {
   ) => Effect.Effect<void, JournalError>
   readonly finishChunk: (
     idempotencyKey: string,
-    result: { readonly state: "finished" | "failed"; readonly charged: number; readonly message?: string }
+    result: {
+      readonly state: "finished" | "failed"
+      readonly charged: number
+      /** `charged` is an estimate (see `ChunkRecord.estimated`) */
+      readonly estimated: boolean
+      readonly message?: string
+    }
   ) => Effect.Effect<void, JournalError>
   /** chunks of a run, in the order they were recorded */
   readonly chunks: (runId: string) => Effect.Effect<ReadonlyArray<ChunkRecord>, JournalError>
@@ -137,6 +148,7 @@ export const makeMemory = Effect.sync((): JournalService => {
           ...c,
           state: result.state,
           charged: result.charged,
+          estimated: result.estimated,
           ...(result.message === undefined ? {} : { message: result.message })
         })),
     chunks: (runId) => Effect.sync(() => [...chunks.values()].filter((c) => c.runId === runId)),

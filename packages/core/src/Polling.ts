@@ -8,9 +8,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
-import type { JobStatus } from "./ContactProvider.js"
 import { JobTimedOut } from "./EnrichmentError.js"
-import type { EnrichmentError } from "./EnrichmentError.js"
 
 /** @since 0.1.0 @category Models */
 export interface PollingPolicy {
@@ -39,23 +37,39 @@ export const delays = (policy: PollingPolicy): Schedule.Schedule<Duration.Durati
   )
 
 /**
- * Checks `status` until it is terminal, sleeping per the `Polling` policy in between; fails with
- * `JobTimedOut` after the deadline.
+ * Checks `status` until `isTerminal` holds, sleeping per the `Polling` policy in between; fails with
+ * `JobTimedOut` after the deadline. When `wake` completes (e.g. a webhook said the job is done) the status is
+ * checked at once; a premature wake-up leaves the polling to finish the wait.
  *
  * @since 0.1.0 @category Combinators
  */
-export const awaitTerminal = <E extends EnrichmentError, R>(
-  status: Effect.Effect<JobStatus, E, R>,
-  job: { readonly provider: string; readonly jobId: string }
-): Effect.Effect<JobStatus, E | JobTimedOut, R> =>
+export const awaitTerminal = <S, E, R>(
+  status: Effect.Effect<S, E, R>,
+  options: {
+    readonly isTerminal: (status: S) => boolean
+    readonly provider: string
+    readonly jobId: string
+    readonly wake?: Effect.Effect<void> | undefined
+  }
+): Effect.Effect<S, E | JobTimedOut, R> =>
   Effect.gen(function*() {
     const policy = yield* Polling
-    const waited = Duration.toMillis(policy.deadline)
-    const untilTerminal = Schedule.recurUntil((s: JobStatus) => s.terminal).pipe(Schedule.zipLeft(delays(policy)))
-    return yield* Effect.repeat(status, untilTerminal).pipe(
+    const untilTerminal = Schedule.recurUntil(options.isTerminal).pipe(Schedule.zipLeft(delays(policy)))
+    const polled = Effect.repeat(status, untilTerminal)
+    const woken = options.wake === undefined ? polled : Effect.raceFirst(
+      polled,
+      Effect.flatMap(Effect.zipRight(options.wake, status), (s) =>
+        options.isTerminal(s) ? Effect.succeed(s) : Effect.never)
+    )
+    return yield* woken.pipe(
       Effect.timeoutFail({
         duration: policy.deadline,
-        onTimeout: () => new JobTimedOut({ provider: job.provider, jobId: job.jobId, waitedMillis: waited })
+        onTimeout: () =>
+          new JobTimedOut({
+            provider: options.provider,
+            jobId: options.jobId,
+            waitedMillis: Duration.toMillis(policy.deadline)
+          })
       })
     )
   })

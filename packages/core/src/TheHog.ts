@@ -22,7 +22,6 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
-import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
@@ -294,7 +293,7 @@ export const make = (options: Options): Effect.Effect<TheHog.Service, never, Htt
           (response) => Effect.map(FiberRef.get(enrichAttempts), (attempts) => ({ ...response, attempts }))
         )
         return Effect.locally(counted, enrichAttempts, 0).pipe(
-          Effect.flatMap(({ attempts, body, headers }) => {
+          Effect.flatMap(({ attempts, body, headers, status }) => {
             // A replay keeps the stored body, so its `meta.requestId` is the first request's, not this one's.
             const requestId = headers[TheHogApi.headers.requestId]
             const bodyRequestId = Predicate.isRecord(body) && Predicate.isRecord(body.meta)
@@ -302,16 +301,18 @@ export const make = (options: Options): Effect.Effect<TheHog.Service, never, Htt
               : undefined
             const replayed = headers[TheHogApi.headers.idempotentReplayed] === "true" ||
               (requestId !== undefined && typeof bodyRequestId === "string" && bodyRequestId !== requestId)
-            return Predicate.isRecord(body) && "data" in body
+            const answer = Predicate.isRecord(body) && "data" in body
               ? Effect.map(decodeSync(body), (body): EnrichAnswer => ({ _tag: "Sync", body, replayed, attempts }))
               : Effect.map(
                 decodeAccepted(body),
                 (body): EnrichAnswer => ({ _tag: "Accepted", body, replayed, attempts })
               )
+            return Effect.mapError(
+              answer,
+              (error) =>
+                ProviderHttp.malformed({ provider: providerName, endpoint: `POST ${enrichPath}`, status }, error)
+            )
           }),
-          Effect.mapError((error) =>
-            ParseResult.isParseError(error) ? ProviderHttp.malformed(providerName, "enrich", error) : error
-          ),
           redacting
         )
       },
@@ -605,17 +606,17 @@ export const contactProvider: Effect.Effect<ContactProviderService, never, TheHo
   }
 
   const syncMetaOf = (ref: JobRef) =>
-    ref.meta.sync === undefined
+    (ref.meta as Record<string, string | undefined>).sync === undefined
       ? Effect.succeed(undefined)
       : Effect.mapError(
-        Schema.decode(SyncMeta)(ref.meta.sync),
-        (error) => ProviderHttp.malformed(providerName, "jobref.meta.sync", error)
+        Schema.decode(SyncMeta)((ref.meta as Record<string, string | undefined>).sync ?? ""),
+        (error) => ProviderHttp.malformed({ provider: providerName, endpoint: "job reference" }, error)
       )
 
   const awaitOperation = (ref: JobRef) =>
     Effect.gen(function*() {
       const policy = yield* Polling.Polling
-      const check = client.poll({ id: ref.id, pollUrl: ref.meta.pollUrl })
+      const check = client.poll({ id: ref.id, pollUrl: (ref.meta as Record<string, string | undefined>).pollUrl })
       const until = Schedule.recurUntil(finished).pipe(Schedule.zipLeft(Polling.delays(policy)))
       return yield* Effect.repeat(check, until).pipe(
         Effect.timeoutFail({
@@ -642,9 +643,9 @@ export const contactProvider: Effect.Effect<ContactProviderService, never, TheHo
       return Effect.fail(
         new MalformedResponse({
           provider: providerName,
-          endpoint: "poll",
-          path: "$.result",
-          message: `operation ${operation.status} without a result`
+          endpoint: `GET /api/operations/${ref.id}`,
+          path: `["result"]`,
+          detail: `is missing (operation ${operation.status})`
         })
       )
     }
@@ -675,11 +676,14 @@ export const contactProvider: Effect.Effect<ContactProviderService, never, TheHo
   }
 
   const poll = (ref: JobRef): Effect.Effect<JobStatus, EnrichmentError> =>
-    ref.meta.sync !== undefined
+    (ref.meta as Record<string, string | undefined>).sync !== undefined
       ? Effect.succeed(
         new JobStatus({ state: "completed", total: 1, finished: 1, charged: ref.charged, refunded: 0 })
       )
-      : Effect.map(client.poll({ id: ref.id, pollUrl: ref.meta.pollUrl }), (operation) => jobStatusOf(operation, ref))
+      : Effect.map(
+        client.poll({ id: ref.id, pollUrl: (ref.meta as Record<string, string | undefined>).pollUrl }),
+        (operation) => jobStatusOf(operation, ref)
+      )
 
   const results = (ref: JobRef, cursor?: string): Stream.Stream<ResultPage, EnrichmentError> =>
     Stream.unwrap(Effect.gen(function*() {

@@ -19,7 +19,6 @@ import {
   ContactProviders,
   type ContactProviderService,
   EnrichRequest,
-  isSyncChunkKey,
   type JobRef,
   type JobStatus,
   type Person
@@ -247,23 +246,32 @@ export const run = (
       // What a finished chunk cost: the provider's own report on the job (`charged - refunded`) when it gives one,
       // since only that also counts what it bills for people it returns nothing usable for (TheHog charges per
       // identifier submitted, failed items included); else the sum of the per-person costs the adapter reports.
+      // `estimated`: the figure is ours (from the price list), not the provider's.
       const settleChunk = (
         ref: JobRef | undefined,
         seen: ReadonlyArray<ProviderOutcome>,
         final: JobStatus | undefined
       ) =>
         Effect.gen(function*() {
-          const delivered = seen.reduce(
-            (n, o) => n + (o._tag === "Found" || o._tag === "NotFound" ? o.provenance.cost : 0),
-            0
-          )
-          if (ref === undefined) return delivered // answered synchronously: the per-person costs are the answer
+          let delivered = 0
+          let deliveredEstimated = false
+          for (const o of seen) {
+            if (o._tag !== "Found" && o._tag !== "NotFound") continue
+            delivered += o.provenance.cost
+            deliveredEstimated ||= o.provenance.estimated && o.provenance.cost > 0
+          }
+          const byOutcomes = { charged: delivered, estimated: deliveredEstimated }
+          if (ref === undefined) return byOutcomes // answered synchronously: the per-person costs are the answer
           const status = final === undefined ? yield* Effect.option(provider.poll(ref)) : Option.some(final)
           // no status now: what the provider said it charged at submit is the safe side for the cap
-          if (Option.isNone(status)) return Math.max(ref.charged, delivered)
-          const { charged, refunded } = status.value
+          if (Option.isNone(status)) {
+            return ref.charged >= delivered
+              ? { charged: ref.charged, estimated: ref.estimated }
+              : byOutcomes
+          }
+          const { charged, estimated, refunded } = status.value
           // 0/0 is a provider that does not report credits on its jobs (Crustdata bills per value delivered)
-          return charged > 0 || refunded > 0 ? charged - refunded : delivered
+          return charged > 0 || refunded > 0 ? { charged: charged - refunded, estimated } : byOutcomes
         })
 
       // a chunk's people as this run knows them, and the request that sends them under the chunk's key
@@ -276,7 +284,8 @@ export const run = (
         new EnrichRequest({
           people: people as [Person, ...Array<Person>],
           fields: chunk.fields,
-          idempotencyKey: chunk.idempotencyKey
+          idempotencyKey: chunk.idempotencyKey,
+          path: chunk.path
         })
 
       // `onSubmitted` runs once the provider has the chunk (its job id is in the journal, or it was answered)
@@ -317,8 +326,8 @@ export const run = (
           let final: JobStatus | undefined
           const attempt = Effect.gen(function*() {
             const request = requestOf(chunk, people)
-            // the path was chosen when the chunk was planned (see `syncPath`) and is kept in its key
-            if (chunk.state === "recorded" && isSyncChunkKey(name, chunk.idempotencyKey)) {
+            // the path was chosen when the chunk was planned (see `syncPath`) and is kept with it
+            if (chunk.state === "recorded" && chunk.path === "sync") {
               yield* accept(yield* provider.enrichSync(request), undefined)
               return
             }
@@ -353,13 +362,14 @@ export const run = (
             count(o)
             record(o, name)
           }
-          const charged = yield* settleChunk(job, seen, final)
+          const { charged, estimated } = yield* settleChunk(job, seen, final)
           stats.credits += charged
           yield* budget.settle(chunk.reserved, charged)
           const state = finished._tag === "Left" ? "failed" as const : "finished" as const
           yield* journal.finishChunk(chunk.idempotencyKey, {
             state,
             charged,
+            estimated,
             ...(finished._tag === "Left" ? { message: reason } : {})
           })
           yield* emit({
@@ -457,6 +467,7 @@ export const run = (
               runId: options.runId,
               provider: name,
               idempotencyKey: chunkKey(name, keys, plan.fields, syncPath ? "sync" : "batch"),
+              path: syncPath ? "sync" : "batch",
               keys,
               fields: plan.fields,
               reserved: fits * cost

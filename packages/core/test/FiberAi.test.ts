@@ -341,10 +341,19 @@ describe("FiberAi client", () => {
         const provider = yield* ContactProvider
         const drift = yield* Effect.flip(provider.poll(jobRef()))
         assert.strictEqual(drift._tag, "MalformedResponse")
-        assert.strictEqual(drift._tag === "MalformedResponse" ? drift.path : "", "$.output.overallStats.numCompleted")
+        assert.strictEqual(
+          drift._tag === "MalformedResponse" ? drift.path : "",
+          `["output"]["overallStats"]["numCompleted"]`
+        )
+        // the message names provider, endpoint, status and path, and never the key in a GET's query
+        assert.match(
+          drift.message,
+          /^fiber POST \/v1\/contact-details\/batch\/poll \(200\): \["output"\]\["overallStats"\]\["numCompleted"\] /
+        )
         const truncated = yield* Effect.flip(provider.submit(request([ada])))
         assert.strictEqual(truncated._tag, "MalformedResponse")
-        assert.strictEqual(truncated._tag === "MalformedResponse" ? truncated.path : "", "$")
+        assert.strictEqual(truncated._tag === "MalformedResponse" ? truncated.path : "", "(body)")
+        assert.match(truncated.message, /^fiber POST \/v1\/contact-details\/batch\/start \(200\): \(body\) is not JSON/)
       }),
       client
     )

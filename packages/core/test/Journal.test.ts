@@ -34,6 +34,7 @@ describe("Journal.makeMemory", () => {
           idempotencyKey: key,
           keys: [ada],
           fields: ["work_email"],
+          path: "batch",
           reserved: 2
         })
       }

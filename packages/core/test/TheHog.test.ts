@@ -117,7 +117,10 @@ describe("TheHog client", () => {
       assert.strictEqual(ref.id, "op_1")
       assert.strictEqual(ref.mode, "batch")
       assert.strictEqual(ref.charged, 3)
-      assert.strictEqual(ref.meta.pollUrl, "https://developer.thehog.ai/api/operations/op_1")
+      assert.strictEqual(
+        (ref.meta as Record<string, string>).pollUrl,
+        "https://developer.thehog.ai/api/operations/op_1"
+      )
       const sent = seen[0]!
       assert.strictEqual(sent.method, "POST")
       assert.strictEqual(sent.url.href, "http://thehog.test/api/enrichments")
@@ -143,8 +146,8 @@ describe("TheHog client", () => {
       )
       const first = yield* submit(byHeader.client, 0)
       assert.strictEqual(first.charged, 0)
-      assert.strictEqual(first.meta.replayed, "true")
-      assert.strictEqual(first.meta.replayedCost, "3")
+      assert.strictEqual((first.meta as Record<string, string>).replayed, "true")
+      assert.strictEqual((first.meta as Record<string, string>).replayedCost, "3")
       // no such header, but the stored body carries the first request's id, not this one's
       const byRequestId = fake(() => reply(202, accepted("op_1"), { "x-request-id": "req-2" }))
       assert.strictEqual((yield* submit(byRequestId.client, 0)).charged, 0)
@@ -152,7 +155,7 @@ describe("TheHog client", () => {
       const fresh = fake(() => reply(202, accepted("op_1"), { "x-request-id": "req-1" }))
       const paid = yield* submit(fresh.client, 0)
       assert.strictEqual(paid.charged, 3)
-      assert.strictEqual(paid.meta.replayed, undefined)
+      assert.strictEqual((paid.meta as Record<string, string>).replayed, undefined)
       // a replay after our own attempt went unanswered: that attempt may be the one TheHog charged
       const afterRetry = fake((_, n) =>
         n === 1
@@ -164,7 +167,7 @@ describe("TheHog client", () => {
       const retried = yield* Fiber.join(retrying)
       assert.strictEqual(afterRetry.seen.length, 2)
       assert.strictEqual(retried.charged, 3)
-      assert.strictEqual(retried.meta.replayed, "true")
+      assert.strictEqual((retried.meta as Record<string, string>).replayed, "true")
     }))
 
   it.effect("answers one LinkedIn person synchronously (200) with verified emails sorted by domain", () =>
@@ -331,8 +334,9 @@ describe("TheHog client", () => {
       )
       assert.strictEqual(error._tag, "MalformedResponse")
       if (error._tag === "MalformedResponse") {
-        assert.strictEqual(error.endpoint, "poll")
-        assert.match(error.path, /^\$\.result/)
+        assert.strictEqual(error.endpoint, "GET /api/operations/op_4")
+        assert.match(error.path, /^\["result"\]/)
+        assert.match(error.message, /^thehog GET \/api\/operations\/op_4 \(200\): \["result"\]/)
       }
       const { client: notJson } = fake(() => reply(202, "{\"id\":\"op_5\",\"operat"))
       const truncated = yield* Effect.flip(

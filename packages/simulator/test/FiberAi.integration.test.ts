@@ -229,7 +229,7 @@ describe("FiberAi client against the simulator", () => {
         faults.malformedRate = 1
         const drift = yield* Effect.flip(provider.poll(ref))
         assert.strictEqual(drift._tag, "MalformedResponse")
-        assert.strictEqual(drift._tag === "MalformedResponse" ? drift.path : "", "$.output.overallStats")
+        assert.strictEqual(drift._tag === "MalformedResponse" ? drift.path : "", `["output"]["overallStats"]`)
         faults.malformedRate = 0
         faults.truncatedRate = 1
         const cut = yield* Effect.flip(collect(provider.results(ref)))

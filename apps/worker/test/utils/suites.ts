@@ -47,6 +47,7 @@ const newChunk = (
     readonly keys?: ReadonlyArray<Identifier.PersonKey>
     readonly fields?: readonly [Contact.Field, ...Array<Contact.Field>]
     readonly reserved?: number
+    readonly path?: ContactProvider.ChunkPath
   } = {}
 ): Journal.NewChunk => ({
   runId: options.runId ?? "run-1",
@@ -54,6 +55,7 @@ const newChunk = (
   idempotencyKey,
   keys: options.keys ?? [ada, alan],
   fields: options.fields ?? ["work_email"],
+  path: options.path ?? "batch",
   reserved: options.reserved ?? 2
 })
 
@@ -115,16 +117,16 @@ export const journalSuite = (db: Db) => {
       assert.strictEqual((yield* journal.chunks("run-1")).length, 1)
     }))
 
-  test("keeps a chunk's life: job, cursor, charge and message; chunks come in recording order", () =>
+  test("keeps a chunk's life: path, job, cursor, charge and message; chunks come in recording order", () =>
     Effect.gen(function*() {
       const journal = yield* Journal.Journal
-      for (const k of ["c", "a", "b"]) yield* journal.recordChunk(newChunk(k))
+      for (const k of ["c", "a", "b"]) yield* journal.recordChunk(newChunk(k, k === "b" ? { path: "sync" } : {}))
       yield* journal.recordChunk(newChunk("other-run", { runId: "run-2" }))
       yield* journal.markSubmitted("a", jobRef)
       yield* journal.commitPage("a", [found(ada, "ada@acme.io", 1000)], "page-1")
       yield* journal.commitPage("a", [notFound(alan, 1000)], undefined)
-      yield* journal.finishChunk("a", { state: "failed", charged: 1.5, message: "job failed" })
-      yield* journal.finishChunk("a", { state: "finished", charged: 2 })
+      yield* journal.finishChunk("a", { state: "failed", charged: 1.5, estimated: false, message: "job failed" })
+      yield* journal.finishChunk("a", { state: "finished", charged: 2, estimated: true })
 
       const chunks = yield* journal.chunks("run-1")
       assert.deepStrictEqual(chunks.map((c) => c.idempotencyKey), ["c", "a", "b"])
@@ -132,6 +134,9 @@ export const journalSuite = (db: Db) => {
       assert.strictEqual(a.state, "finished")
       assert.strictEqual(a.cursor, "page-1", "a page without a cursor keeps the previous one")
       assert.strictEqual(a.charged, 2)
+      assert.isTrue(a.estimated, "an estimated charge stays marked as one")
+      assert.isFalse(chunks[0]!.estimated)
+      assert.deepStrictEqual(chunks.map((c) => c.path), ["batch", "batch", "sync"])
       assert.strictEqual(a.message, "job failed", "finishing without a message keeps the earlier one")
       assert.deepStrictEqual(encodeJob(a.job!), encodeJob(jobRef))
       assert.deepStrictEqual(a.fields, ["work_email"])
@@ -146,7 +151,7 @@ export const journalSuite = (db: Db) => {
       const errors = yield* Effect.all([
         Effect.flip(journal.markSubmitted("missing", jobRef)),
         Effect.flip(journal.commitPage("missing", [found(ada, "a@acme.io", 1)], "c")),
-        Effect.flip(journal.finishChunk("missing", { state: "finished", charged: 0 }))
+        Effect.flip(journal.finishChunk("missing", { state: "finished", charged: 0, estimated: false }))
       ])
       for (const error of errors) {
         assert.strictEqual(error._tag, "JournalError")

@@ -16,6 +16,7 @@ import * as Schema from "effect/Schema"
 import * as Backoff from "../Backoff.js"
 import {
   type EnrichmentError,
+  formatPath,
   InsufficientCredits,
   InvalidRequest,
   MalformedResponse,
@@ -114,14 +115,28 @@ export const classifyStatus = (context: ErrorContext, now: number): EnrichmentEr
   return new InvalidRequest({ provider, message, status })
 }
 
-/** Schema drift: the first issue's path and message. */
-export const malformed = (provider: string, endpoint: string, error: ParseResult.ParseError): MalformedResponse => {
+/**
+ * How an error message names a request: `POST /api/enrichments`. The path only: no host, and no query string,
+ * which may carry a key (Fiber's GETs).
+ */
+export const describeRequest = (request: HttpClientRequest.HttpClientRequest): string => {
+  const url = request.url
+  const path = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, "") : url
+  return `${request.method} ${path.split(/[?#]/)[0] || "/"}`
+}
+
+/** Schema drift: the first issue's path and message, with where the body came from. */
+export const malformed = (
+  where: { readonly provider: string; readonly endpoint: string; readonly status?: number | undefined },
+  error: ParseResult.ParseError
+): MalformedResponse => {
   const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
   return new MalformedResponse({
-    provider,
-    endpoint,
-    path: issue === undefined || issue.path.length === 0 ? "$" : "$." + issue.path.join("."),
-    message: issue?.message ?? error.message
+    provider: where.provider,
+    endpoint: where.endpoint,
+    ...(where.status === undefined ? {} : { status: where.status }),
+    path: formatPath(issue?.path ?? []),
+    detail: issue?.message ?? error.message
   })
 }
 
@@ -191,13 +206,19 @@ export const make = (client: HttpClient.HttpClient, options: Options): ProviderH
                 catch: () =>
                   new MalformedResponse({
                     provider,
-                    endpoint,
-                    path: "$",
-                    message: `not JSON (${text.length} bytes: ${JSON.stringify(text.slice(0, 60))})`
+                    endpoint: describeRequest(request),
+                    status: response.status,
+                    path: "(body)",
+                    detail: `is not JSON (${text.length} bytes: ${JSON.stringify(text.slice(0, 60))})`
                   })
               })
             ),
-            Effect.flatMap((json) => Effect.mapError(decode(json), (error) => malformed(provider, endpoint, error))),
+            Effect.flatMap((json) =>
+              Effect.mapError(
+                decode(json),
+                (error) => malformed({ provider, endpoint: describeRequest(request), status: response.status }, error)
+              )
+            ),
             Effect.map((body) => ({ body, status: response.status, headers: response.headers }))
           ))
       ).pipe(Effect.withSpan(`${provider}.${endpoint}`, { attributes: { provider, endpoint } }))
