@@ -62,6 +62,28 @@ interface IdentifierColumn {
   readonly column: string
 }
 
+/**
+ * Identifier columns are matched case-insensitively, so two headers that differ only in case (`Email`, `email`)
+ * would leave one of them silently unread: the file is refused, naming both.
+ */
+const ambiguousIdentifierColumns = (path: string, columns: Iterable<string>): InputError | undefined => {
+  const accepted = new Set(identifierColumns.flatMap(([, names]) => names))
+  const byName = new Map<string, string>()
+  for (const column of columns) {
+    const name = column.trim().toLowerCase()
+    const earlier = byName.get(name)
+    if (earlier !== undefined && accepted.has(name)) {
+      return new InputError({
+        path,
+        message: `${path} has two identifier columns that differ only in case or spaces: ` +
+          `${JSON.stringify(earlier)} and ${JSON.stringify(column)}; rename or remove one`
+      })
+    }
+    if (earlier === undefined) byName.set(name, column)
+  }
+  return undefined
+}
+
 /** The identifier columns among `columns`, in priority order. */
 const findIdentifierColumns = (columns: Iterable<string>): ReadonlyArray<IdentifierColumn> => {
   const byName = new Map<string, string>()
@@ -124,6 +146,50 @@ export const formatOf = (path: string, format?: Format | undefined): Either.Eith
 const readError = (path: string) => (error: { readonly message: string }) =>
   new InputError({ path, message: `cannot read ${path}: ${error.message}` })
 
+/** The text encodings a file can announce with a byte-order mark; anything else must be UTF-8. */
+const byteOrderMarks: ReadonlyArray<readonly [label: string, mark: ReadonlyArray<number>]> = [
+  ["utf-8", [0xef, 0xbb, 0xbf]],
+  ["utf-16le", [0xff, 0xfe]],
+  ["utf-16be", [0xfe, 0xff]]
+]
+
+const encodingOf = (head: Uint8Array): string =>
+  byteOrderMarks.find(([, mark]) => mark.every((byte, i) => head[i] === byte))?.[0] ?? "utf-8"
+
+/**
+ * The file as text: UTF-8, or UTF-16 when a byte-order mark says so (spreadsheets export "Unicode text" that
+ * way); the mark itself is dropped. Bytes that are not valid UTF-8 (a Latin-1 export, say) fail the whole file
+ * with the offset of the first one, instead of reaching providers as U+FFFD.
+ */
+const readTextStream = (fs: FileSystem.FileSystem, path: string): Stream.Stream<string, InputError> =>
+  Stream.suspend(() => {
+    let decoder: TextDecoder | undefined
+    let offset = 0
+    const decode = (bytes: Uint8Array | undefined) =>
+      Effect.try({
+        try: () => {
+          decoder ??= new TextDecoder(encodingOf(bytes ?? new Uint8Array(0)), { fatal: true })
+          const text = bytes === undefined ? decoder.decode() : decoder.decode(bytes, { stream: true })
+          offset += bytes?.length ?? 0
+          return text
+        },
+        catch: () =>
+          new InputError({
+            path,
+            message:
+              `${path} is not valid ${decoder?.encoding === "utf-8" ? "UTF-8" : decoder?.encoding.toUpperCase()} ` +
+              `text (first bad byte within bytes ${offset}–${offset + (bytes?.length ?? 0)}); ` +
+              `save it as UTF-8 (e.g. "CSV UTF-8" in a spreadsheet) and try again`
+          })
+      })
+    return fs.stream(path).pipe(
+      Stream.mapError(readError(path)),
+      Stream.mapEffect(decode),
+      Stream.concat(Stream.fromEffect(decode(undefined))),
+      Stream.filter((text) => text.length > 0)
+    )
+  })
+
 /** The file must exist and be a regular file: a clear message beats a stream error later. */
 const checkFile = (fs: FileSystem.FileSystem, path: string) =>
   fs.stat(path).pipe(
@@ -185,12 +251,15 @@ type CsvEvent =
   | { readonly _tag: "Record"; readonly line: number; readonly fields: ReadonlyArray<string> }
   | { readonly _tag: "Malformed"; readonly line: number; readonly raw: string; readonly reason: string }
 
-const csvReason = (error: CsvError): string => {
+const csvReason = (error: CsvError, line: number, raw: string): string => {
   switch (error.code) {
     case "CSV_RECORD_INCONSISTENT_FIELDS_LENGTH":
       return `malformed CSV record: it has more fields than the header`
-    case "CSV_QUOTE_NOT_CLOSED":
-      return "malformed CSV record: a quoted field is never closed (the rest of the file was read as part of it)"
+    case "CSV_QUOTE_NOT_CLOSED": {
+      const last = line + (raw.replace(/[\r\n]+$/, "").match(/\r\n|\r|\n/g)?.length ?? 0)
+      return `malformed CSV record: a quoted field opened on line ${line} is never closed, so lines ${line}–${last} ` +
+        `(${last - line + 1} lines, to the end of the file) were read as this one record and none of them is enriched`
+    }
     default:
       return `malformed CSV record: ${error.message}`
   }
@@ -221,11 +290,12 @@ const parseCsv = (fs: FileSystem.FileSystem, path: string) =>
       on_skip: (error: CsvError | undefined, raw: string | undefined) => {
         const text = raw ?? (error as (CsvError & { readonly raw?: string }) | undefined)?.raw ?? ""
         const line = lineOf(text)
+        const trimmed = text.replace(/^[\r\n]+|[\r\n]+$/g, "")
         events.push({
           _tag: "Malformed",
           line,
-          raw: text.replace(/^[\r\n]+|[\r\n]+$/g, ""),
-          reason: error === undefined ? "malformed CSV record" : csvReason(error)
+          raw: trimmed,
+          reason: error === undefined ? "malformed CSV record" : csvReason(error, line, trimmed)
         })
         return undefined
       }
@@ -251,8 +321,7 @@ const parseCsv = (fs: FileSystem.FileSystem, path: string) =>
       if (settled !== undefined) settle()
       else notify = settle
     })
-    return fs.stream(path).pipe(
-      Stream.mapError(readError(path)),
+    return readTextStream(fs, path).pipe(
       Stream.runForEach((chunk) => Effect.sync(() => parser.write(chunk))),
       Effect.zipRight(Effect.sync(() => parser.end())),
       Effect.zipRight(finished),
@@ -282,11 +351,15 @@ const readCsv = (fs: FileSystem.FileSystem, path: string) =>
       return yield* new InputError({ path, message: `cannot read the header of ${path}: ${first.reason}` })
     }
     const columns = uniqueColumns(first.fields)
+    const ambiguous = ambiguousIdentifierColumns(path, first.fields)
+    if (ambiguous !== undefined) return yield* ambiguous
     const found = findIdentifierColumns(columns)
     if (found.length === 0) return yield* noIdentifierColumn(path, columns)
     const primary = found[0]!.kind
     const rows: Array<InputRow> = []
     for (const event of events.slice(1)) {
+      // A record of nothing but separators (",,,,", wider than the header or not) carries nothing: a blank line.
+      if (event._tag === "Malformed" && /^[\s,"]*$/.test(event.raw)) continue
       if (event._tag === "Malformed") {
         rows.push({ line: event.line, columns: {}, identifier: invalid(primary, excerpt(event.raw), event.reason) })
         continue
@@ -316,12 +389,7 @@ const textOf = (value: unknown): string =>
 
 const readJsonLines = (fs: FileSystem.FileSystem, path: string) =>
   Effect.gen(function*() {
-    const lines = yield* fs.stream(path).pipe(
-      Stream.decodeText(),
-      Stream.splitLines,
-      Stream.mapError(readError(path)),
-      Stream.runCollect
-    )
+    const lines = yield* readTextStream(fs, path).pipe(Stream.splitLines, Stream.runCollect)
     const columns: Array<string> = []
     const seen = new Set<string>()
     let anyIdentifierColumn = false
@@ -375,6 +443,8 @@ const readJsonLines = (fs: FileSystem.FileSystem, path: string) =>
       })
     }
     if (parsed.length > 0 && !anyIdentifierColumn) return yield* noIdentifierColumn(path, columns)
+    const ambiguous = ambiguousIdentifierColumns(path, columns)
+    if (ambiguous !== undefined) return yield* ambiguous
     const primary = findIdentifierColumns(columns)[0]?.kind ?? "linkedin"
     const rows = parsed.map((entry): InputRow =>
       entry._tag === "Invalid"

@@ -142,7 +142,7 @@ describe("Input", () => {
         assert.strictEqual(summary(file.rows[2]!), "email:carol@acme.io")
         assert.strictEqual(file.rows[2]!.columns["name"], "")
         assert.strictEqual(summary(file.rows[3]!), "email:dan@acme.io")
-        assert.match(summary(file.rows[4]!), /^!malformed CSV record: a quoted field is never closed/)
+        assert.match(summary(file.rows[4]!), /^!malformed CSV record: a quoted field opened on line 7 is never closed/)
         const bad = Either.getLeft(file.rows[1]!.identifier)
         assert.strictEqual(bad._tag === "Some" && bad.value.input, "bob@acme.io,Bob,extra")
       }))
@@ -171,6 +171,90 @@ describe("Input", () => {
         const file = yield* readText("people.csv", "email,note,note,\nada@acme.io,a,b,c\n")
         assert.deepStrictEqual(file.columns, ["email", "note", "note_2", "column_4"])
         assert.deepStrictEqual(file.rows[0]!.columns, { email: "ada@acme.io", note: "a", note_2: "b", column_4: "c" })
+      }))
+  })
+
+  describe("encodings and ambiguous headers", () => {
+    /** Writes raw bytes to a temp file and reads it back. */
+    const readBytes = (name: string, bytes: Uint8Array) =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const dir = yield* fs.makeTempDirectoryScoped({ prefix: "enrich-input-" })
+        const path = NodePath.join(dir, name)
+        yield* fs.writeFile(path, bytes)
+        return yield* Input.read(path)
+      }).pipe(Effect.scoped, Effect.provide(NodeFileSystem.layer))
+
+    const utf16 = (text: string, bigEndian: boolean) => {
+      const bytes = new Uint8Array(2 + text.length * 2)
+      bytes.set(bigEndian ? [0xfe, 0xff] : [0xff, 0xfe])
+      for (let i = 0; i < text.length; i++) {
+        const code = text.charCodeAt(i)
+        bytes[2 + 2 * i] = bigEndian ? code >> 8 : code & 0xff
+        bytes[3 + 2 * i] = bigEndian ? code & 0xff : code >> 8
+      }
+      return bytes
+    }
+
+    it.effect("reads UTF-16 files that announce themselves with a byte-order mark", () =>
+      Effect.gen(function*() {
+        const text = "name,email\nZoë,zoe@acme.io\nAda,ada@acme.io\n"
+        for (const bigEndian of [false, true]) {
+          const file = yield* readBytes("people.csv", utf16(text, bigEndian))
+          assert.deepStrictEqual(file.columns, ["name", "email"])
+          assert.deepStrictEqual(lines(file), [[2, "email:zoe@acme.io"], [3, "email:ada@acme.io"]])
+          assert.strictEqual(file.rows[0]!.columns["name"], "Zoë")
+        }
+        const jsonl = yield* readBytes("people.jsonl", utf16("{\"email\":\"ada@acme.io\"}\n", false))
+        assert.deepStrictEqual(lines(jsonl), [[1, "email:ada@acme.io"]])
+      }))
+
+    it.effect("refuses bytes that are not UTF-8 in one message, instead of sending U+FFFD", () =>
+      Effect.gen(function*() {
+        // "Zoë" in Latin-1: 0xEB is not valid UTF-8 here
+        const latin1 = new Uint8Array([
+          ...new TextEncoder().encode("name,email\nZo"),
+          0xeb,
+          ...new TextEncoder().encode(",zoe@acme.io\n")
+        ])
+        for (const name of ["people.csv", "people.jsonl"]) {
+          const error = yield* Effect.flip(readBytes(name, latin1))
+          assert.strictEqual(error._tag, "InputError")
+          assert.include(error.message, "is not valid UTF-8")
+          assert.include(error.message, "save it as UTF-8")
+        }
+      }))
+
+    it.effect("refuses two identifier headers that differ only in case, naming both", () =>
+      Effect.gen(function*() {
+        const csv = yield* Effect.flip(readText("people.csv", "Email,name,email\n,Ada,ada@acme.io\n"))
+        assert.include(csv.message, `"Email" and "email"`)
+        const jsonl = yield* Effect.flip(readText("people.jsonl", "{\"Email\":\"\",\"email\":\"ada@acme.io\"}\n"))
+        assert.include(jsonl.message, `"Email" and "email"`)
+        // other columns may differ only in case: they are all kept
+        const fine = yield* readText("people.csv", "email,Note,note\nada@acme.io,a,b\n")
+        assert.deepStrictEqual(fine.rows[0]!.columns, { email: "ada@acme.io", Note: "a", note: "b" })
+      }))
+
+    it.effect("says on which line an unclosed quote starts and how many lines it swallowed", () =>
+      Effect.gen(function*() {
+        const file = yield* readText(
+          "people.csv",
+          "name,email\nAda,ada@acme.io\n\"Alan,alan@turing.org\nGrace,grace@navy.mil\nLinus,linus@kernel.org\n"
+        )
+        assert.strictEqual(file.rows.length, 2)
+        const reason = Either.getLeft(file.rows[1]!.identifier)
+        assert.isTrue(reason._tag === "Some")
+        if (reason._tag === "Some") {
+          assert.include(reason.value.reason, "opened on line 3 is never closed")
+          assert.include(reason.value.reason, "lines 3–5 (3 lines")
+        }
+      }))
+
+    it.effect("reads a row of nothing but separators, wider than the header, as a blank line", () =>
+      Effect.gen(function*() {
+        const file = yield* readText("people.csv", "name,email\n,,,,\nAda,ada@acme.io\n")
+        assert.deepStrictEqual(lines(file), [[3, "email:ada@acme.io"]])
       }))
   })
 
