@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { cli } from "./Cli.js"
 import * as HeapTuning from "./HeapTuning.js"
+import * as PrivateFiles from "./PrivateFiles.js"
 
 /** Missing or bad environment, named by variable (Config.redacted hides the message, never the path). */
 const configProblem = (error: ConfigError.ConfigError): string =>
@@ -54,6 +55,7 @@ const exitCodeOf = (cause: Cause.Cause<unknown>): number => {
 }
 
 HeapTuning.apply()
+PrivateFiles.apply()
 
 cli(process.argv).pipe(
   Effect.provide(NodeContext.layer),
