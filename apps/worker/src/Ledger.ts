@@ -74,11 +74,16 @@ export interface CommittedOutcome {
 
 /** @since 0.1.0 @category Models */
 export interface LedgerService {
-  /** fails if a run with this id exists */
+  /**
+   * The run with all its input rows, in one transaction: a run never exists without its rows (a kill while a
+   * large input is being written leaves nothing, not an empty run that `resume` would call finished). Fails if
+   * a run with this id exists.
+   */
   readonly createRun: (run: {
     readonly id: string
     readonly inputPath: string
     readonly options: unknown
+    readonly rows?: ReadonlyArray<RunRow>
   }) => Effect.Effect<Run, LedgerError>
   readonly getRun: (id: string) => Effect.Effect<Option.Option<Run>, LedgerError>
   /** the most recently created run */
@@ -87,8 +92,6 @@ export interface LedgerService {
   readonly listRuns: (limit: number) => Effect.Effect<ReadonlyArray<Run>, LedgerError>
   /** the summary is kept as it was when not given */
   readonly setRunState: (id: string, state: RunState, summary?: unknown) => Effect.Effect<void, LedgerError>
-  /** all rows or none (one transaction) */
-  readonly addRows: (runId: string, rows: ReadonlyArray<RunRow>) => Effect.Effect<void, LedgerError>
   /** by row number */
   readonly rows: (runId: string) => Effect.Effect<ReadonlyArray<RunRow>, LedgerError>
   /** every outcome committed by this run's chunks, in commit order */
@@ -254,6 +257,18 @@ export const make: Effect.Effect<LedgerService, never, SqlClient.SqlClient> = Ef
   const encodeIdentifier = Schema.encode(IdentifierJson)
   const encodeColumns = Schema.encode(ColumnsJson)
 
+  const rowRecord = (runId: string, row: RunRow) =>
+    Effect.all({
+      run_id: Effect.succeed(runId),
+      row_number: Effect.succeed(row.rowNumber),
+      person_key: Effect.succeed(row.key ?? null),
+      columns_json: encodeColumns(row.columns),
+      identifier_json: row.identifier === undefined ? Effect.succeed(null) : encodeIdentifier(row.identifier),
+      input_outcome: Effect.succeed(row.outcome),
+      reason: Effect.succeed(row.reason ?? null),
+      duplicate_of: Effect.succeed(row.duplicateOf ?? null)
+    })
+
   const getRun = (id: string) =>
     sql`SELECT * FROM enrich_runs WHERE id = ${id}`.pipe(
       Effect.flatMap(decodeRuns),
@@ -270,22 +285,30 @@ export const make: Effect.Effect<LedgerService, never, SqlClient.SqlClient> = Ef
       )
 
   return Ledger.of({
-    createRun: ({ id, inputPath, options }) =>
+    createRun: ({ id, inputPath, options, rows = [] }) =>
       Effect.gen(function*() {
         const at = yield* Clock.currentTimeMillis
         const optionsJson = yield* encodeJson(options)
-        const inserted = yield* sql`INSERT INTO enrich_runs ${
-          sql.insert({
-            id,
-            created_at: at,
-            updated_at: at,
-            input_path: inputPath,
-            options_json: optionsJson,
-            state: "running",
-            summary_json: null
-          })
-        } ON CONFLICT (id) DO NOTHING RETURNING id`
-        if (inserted.length === 0) return yield* new LedgerError({ message: `a run with id ${id} already exists` })
+        const records = yield* Effect.forEach(rows, (row) => rowRecord(id, row))
+        yield* sql.withTransaction(Effect.gen(function*() {
+          const inserted = yield* sql`INSERT INTO enrich_runs ${
+            sql.insert({
+              id,
+              created_at: at,
+              updated_at: at,
+              input_path: inputPath,
+              options_json: optionsJson,
+              state: "running",
+              summary_json: null
+            })
+          } ON CONFLICT (id) DO NOTHING RETURNING id`
+          if (inserted.length === 0) return yield* new LedgerError({ message: `a run with id ${id} already exists` })
+          yield* Effect.forEach(
+            Arr.chunksOf(records, insertBatch),
+            (batch) => sql`INSERT INTO enrich_run_rows ${sql.insert(batch)}`,
+            { discard: true }
+          )
+        }))
         const run = yield* getRun(id)
         return yield* Option.match(run, {
           onNone: () => Effect.fail(new LedgerError({ message: `run ${id} vanished after insert` })),
@@ -306,28 +329,6 @@ export const make: Effect.Effect<LedgerService, never, SqlClient.SqlClient> = Ef
               updated_at = ${at} WHERE id = ${id} RETURNING id`
         if (updated.length === 0) return yield* new LedgerError({ message: `no run with id ${id}` })
       }).pipe(toLedgerError("setRunState")),
-
-    addRows: (runId, rows) =>
-      Effect.gen(function*() {
-        const records = yield* Effect.forEach(rows, (row) =>
-          Effect.all({
-            run_id: Effect.succeed(runId),
-            row_number: Effect.succeed(row.rowNumber),
-            person_key: Effect.succeed(row.key ?? null),
-            columns_json: encodeColumns(row.columns),
-            identifier_json: row.identifier === undefined ? Effect.succeed(null) : encodeIdentifier(row.identifier),
-            input_outcome: Effect.succeed(row.outcome),
-            reason: Effect.succeed(row.reason ?? null),
-            duplicate_of: Effect.succeed(row.duplicateOf ?? null)
-          }))
-        yield* sql.withTransaction(
-          Effect.forEach(
-            Arr.chunksOf(records, insertBatch),
-            (batch) => sql`INSERT INTO enrich_run_rows ${sql.insert(batch)}`,
-            { discard: true }
-          )
-        )
-      }).pipe(toLedgerError("addRows")),
 
     rows: (runId) =>
       sql`SELECT * FROM enrich_run_rows WHERE run_id = ${runId} ORDER BY row_number`.pipe(

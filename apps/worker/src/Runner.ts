@@ -373,8 +373,12 @@ export const run = (options: RunOptions) =>
     return yield* Effect.gen(function*() {
       const ledger = yield* Ledger
       const runId = newRunId()
-      yield* ledger.createRun({ id: runId, inputPath: NodePath.resolve(options.input), options: stored })
-      yield* ledger.addRows(runId, toRunRows(rows))
+      yield* ledger.createRun({
+        id: runId,
+        inputPath: NodePath.resolve(options.input),
+        options: stored,
+        rows: toRunRows(rows)
+      })
       return yield* runStored(runId, rows, stored, options.resubmitAmbiguous)
     }).pipe(Effect.provide(ledgerLayer(options)))
   })
@@ -391,6 +395,13 @@ export const resume = (
       )
     }
     const rows = fromRunRows(yield* ledger.rows(found.value.id))
+    // only a ledger written before runs were created with their rows in one transaction can hold such a run
+    if (rows.length === 0) {
+      return yield* usageError(
+        `run ${found.value.id} has no input rows (it was stopped while being created): nothing to resume; ` +
+          `start it again with enrich run`
+      )
+    }
     yield* Console.error(`resuming ${found.value.id} (${found.value.state})`)
     yield* ledger.setRunState(found.value.id, "running")
     return yield* runStored(found.value.id, rows, found.value.options as StoredOptions, options.resubmitAmbiguous)

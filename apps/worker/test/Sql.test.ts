@@ -1,5 +1,7 @@
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as FileSystem from "@effect/platform/FileSystem"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -8,6 +10,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as NodePath from "node:path"
 import * as Ledger from "../src/Ledger.js"
+import Ledger0001 from "../src/migrations/0001_ledger.js"
 import * as Sql from "../src/Sql.js"
 import { databaseUrl, postgres } from "./utils/db.js"
 
@@ -43,11 +46,52 @@ describe("Sql", () => {
       // NORMAL (1): a killed process loses nothing in WAL mode; fsyncs only at checkpoints, every 10,000 pages
       assert.strictEqual(first.synchronous, 1)
       assert.strictEqual(first.checkpoint, 10000)
-      assert.deepStrictEqual(first.migrations, [1])
+      assert.deepStrictEqual(first.migrations, [1, 2])
       assert.isTrue(yield* fs.exists(db))
       // a second opening finds its migrations applied and the run still there
       const run = yield* withLedger(Sql.layerSqlite(db), Effect.flatMap(Ledger.Ledger, (ledger) => ledger.getRun("r1")))
       assert.deepStrictEqual(Option.map(run, (r) => r.options), Option.some({ a: 1 }))
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+  it.scoped("migration 0002 reads the path of chunks recorded before it from their keys", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped({ prefix: "enrich-sql-" })
+      const client = SqliteClient.layer({ filename: NodePath.join(dir, "ledger.db") })
+      const chunk = (key: string, provider: string) => ({
+        idempotency_key: key,
+        run_id: "r",
+        provider,
+        keys_json: "[]",
+        fields_json: `["work_email"]`,
+        state: "recorded",
+        reserved: 0,
+        created_at: 0,
+        updated_at: 0
+      })
+      const paths = yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        // a ledger as the version before 0002 left it
+        yield* Migrator.make({})({
+          loader: Migrator.fromRecord({ "0001_ledger": Ledger0001 }),
+          table: "enrich_migrations"
+        })
+        yield* sql`INSERT INTO enrich_chunks ${
+          sql.insert([
+            chunk("thehog-sync-0123456789abcdef-1", "thehog"),
+            chunk("thehog-0123456789abcdef-40", "thehog"),
+            chunk("fiber-0123456789abcdef-1", "fiber")
+          ])
+        }`
+        yield* Sql.migrate
+        return yield* sql<{ readonly idempotency_key: string; readonly path: string }>`
+          SELECT idempotency_key, path FROM enrich_chunks ORDER BY idempotency_key`
+      }).pipe(Effect.provide(client))
+      assert.deepStrictEqual(paths.map((row) => [row.idempotency_key, row.path]), [
+        ["fiber-0123456789abcdef-1", "batch"],
+        ["thehog-0123456789abcdef-40", "batch"],
+        ["thehog-sync-0123456789abcdef-1", "sync"]
+      ])
     }).pipe(Effect.provide(NodeFileSystem.layer)))
 
   it.live("reports an unreachable Postgres without revealing the URL's password", () =>
@@ -83,10 +127,10 @@ describe("Sql", () => {
         Effect.gen(function*() {
           const sql = yield* SqlClient.SqlClient
           const rows = yield* sql<{ readonly migration_id: number }>`SELECT migration_id FROM enrich_migrations`
-          assert.deepStrictEqual(rows.map((r) => Number(r.migration_id)), [1])
+          assert.deepStrictEqual(rows.map((r) => Number(r.migration_id)), [1, 2])
           yield* Effect.provide(Sql.migrate, Layer.succeed(SqlClient.SqlClient, sql))
           const again = yield* sql<{ readonly n: string }>`SELECT COUNT(*) AS n FROM enrich_migrations`
-          assert.strictEqual(Number(again[0]!.n), 1)
+          assert.strictEqual(Number(again[0]!.n), 2)
         }).pipe(Effect.provide(postgres(databaseUrl ?? "postgres://unset"))))
     }
   )

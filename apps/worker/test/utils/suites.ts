@@ -323,10 +323,9 @@ export const ledgerSuite = (db: Db) => {
       assert.strictEqual(Option.getOrThrow(yield* ledger.latestRun()).id, "0")
     }))
 
-  test("adds and reads input rows", () =>
+  test("creates a run with its input rows and reads them back", () =>
     Effect.gen(function*() {
       const ledger = yield* Ledger
-      yield* ledger.createRun({ id: "r1", inputPath: "people.csv", options: {} })
       const identifier = identifierOf("linkedin.com/in/Ada/")
       const rows = [
         new RunRow({
@@ -353,7 +352,7 @@ export const ledgerSuite = (db: Db) => {
           reason: "r"
         }))
       ]
-      yield* ledger.addRows("r1", rows)
+      yield* ledger.createRun({ id: "r1", inputPath: "people.csv", options: {}, rows })
       const stored = yield* ledger.rows("r1")
       assert.strictEqual(stored.length, 303)
       const [first, second, third] = stored
@@ -371,18 +370,18 @@ export const ledgerSuite = (db: Db) => {
       assert.deepStrictEqual(yield* ledger.rows("other"), [])
     }))
 
-  test("addRows is all or nothing", () =>
+  test("a run exists only with all its rows: a failure while writing them leaves no run", () =>
     Effect.gen(function*() {
       const ledger = yield* Ledger
-      yield* ledger.createRun({ id: "r1", inputPath: "people.csv", options: {} })
       const rows = Array.from({ length: 250 }, (_, i) => ({
         rowNumber: i === 249 ? 1 : i + 1, // the last one repeats row 1, in the second INSERT batch
         columns: {},
         outcome: "rejected" as const
       }))
-      const error = yield* Effect.flip(ledger.addRows("r1", rows))
+      const error = yield* Effect.flip(ledger.createRun({ id: "r1", inputPath: "people.csv", options: {}, rows }))
       assert.strictEqual(error._tag, "LedgerError")
-      assert.include(error.message, "addRows")
+      assert.include(error.message, "createRun")
+      assert.isTrue(Option.isNone(yield* ledger.getRun("r1")), "no run without its rows")
       assert.strictEqual((yield* ledger.rows("r1")).length, 0)
     }))
 
