@@ -165,3 +165,34 @@ export const write = (
       Effect.onError(() => Effect.ignore(fs.remove(temp)))
     )
   })
+
+/** The temporary files `write` makes for `path`: `<name>.tmp-<12 hex digits>` beside it. */
+const isTempOf = (path: string) => {
+  const prefix = `${NodePath.basename(path)}.tmp-`
+  return (name: string) => name.startsWith(prefix) && /^[0-9a-f]{12}$/.test(name.slice(prefix.length))
+}
+
+/**
+ * Before a run spends anything: the output's directory is created and proved writable (a probe file is made
+ * and removed), so that an unwritable `--out` is a clear error now rather than after the credits are spent; and
+ * temporary files that a killed earlier write left beside the output (they hold personal data) are removed.
+ *
+ * @since 0.1.0 @category Writing
+ */
+export const prepare = (path: string): Effect.Effect<void, OutputError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const fail = (message: string) => new OutputError({ path, message: `cannot write ${path}: ${message}` })
+    const dir = NodePath.dirname(NodePath.resolve(path))
+    yield* fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError((error) => fail(error.message)))
+    const stale = (yield* fs.readDirectory(dir).pipe(Effect.orElseSucceed(() => []))).filter(isTempOf(path))
+    yield* Effect.forEach(stale, (name) => Effect.ignore(fs.remove(NodePath.join(dir, name))), { discard: true })
+    const probe = `${path}.tmp-${randomBytes(6).toString("hex")}`
+    yield* fs.open(probe, { flag: "wx" }).pipe(
+      Effect.scoped,
+      Effect.zipRight(fs.remove(probe)),
+      Effect.mapError((error) => fail(error.message))
+    )
+    const existing = yield* fs.stat(path).pipe(Effect.option)
+    if (existing._tag === "Some" && existing.value.type !== "File") return yield* fail("it is not a file")
+  })

@@ -351,6 +351,9 @@ const runStored = (
     return summary
   })
 
+/** An output that cannot be written is a mistake in the flags, found before anything is spent. */
+const outputReady = (out: string) => Effect.mapError(Output.prepare(out), (error) => usageError(error.message))
+
 export const run = (options: RunOptions) =>
   Effect.gen(function*() {
     // Keys and input first: a mistake there must not leave a run (or a ledger file) behind.
@@ -370,6 +373,7 @@ export const run = (options: RunOptions) =>
       columns: file.columns,
       target: options.target
     }
+    yield* outputReady(stored.out)
     return yield* Effect.gen(function*() {
       const ledger = yield* Ledger
       const runId = newRunId()
@@ -402,6 +406,7 @@ export const resume = (
           `start it again with enrich run`
       )
     }
+    yield* outputReady((found.value.options as StoredOptions).out)
     yield* Console.error(`resuming ${found.value.id} (${found.value.state})`)
     yield* ledger.setRunState(found.value.id, "running")
     return yield* runStored(found.value.id, rows, found.value.options as StoredOptions, options.resubmitAmbiguous)

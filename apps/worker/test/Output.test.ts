@@ -162,4 +162,43 @@ describe("Output", () => {
       assert.include(error.message, path)
       assert.deepStrictEqual(yield* fs.readDirectory(dir), ["taken"])
     }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+  it.scoped("prepare removes what a killed write left beside the output, and only that", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* tempDir
+      const path = NodePath.join(dir, "out.csv")
+      for (
+        const name of [
+          "out.csv.tmp-0123456789ab",
+          "out.csv.tmp-ba9876543210",
+          "other.csv.tmp-0123456789ab",
+          "out.csv.tmp-notours",
+          "keep.csv"
+        ]
+      ) {
+        yield* fs.writeFileString(NodePath.join(dir, name), "name,phone\nAda,+14155550100\n")
+      }
+      yield* Output.prepare(path)
+      const left = [...yield* fs.readDirectory(dir)].sort()
+      assert.deepStrictEqual(left, ["keep.csv", "other.csv.tmp-0123456789ab", "out.csv.tmp-notours"])
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+  it.scoped("prepare finds an output that cannot be written before anything is spent", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* tempDir
+      const file = NodePath.join(dir, "a-file")
+      yield* fs.writeFileString(file, "")
+      const underFile = yield* Effect.flip(Output.prepare(NodePath.join(file, "out.csv")))
+      assert.strictEqual(underFile._tag, "OutputError")
+      assert.include(underFile.message, "cannot write")
+      yield* fs.makeDirectory(NodePath.join(dir, "out.csv"))
+      const directory = yield* Effect.flip(Output.prepare(NodePath.join(dir, "out.csv")))
+      assert.include(directory.message, "not a file")
+      // a writable place: created, and nothing left behind by the probe
+      const fresh = NodePath.join(dir, "new", "out.csv")
+      yield* Output.prepare(fresh)
+      assert.deepStrictEqual(yield* fs.readDirectory(NodePath.join(dir, "new")), [])
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
 })
