@@ -218,11 +218,19 @@ const lookupBatch = 500
 const describeCause = (cause: unknown): string =>
   cause instanceof Error && cause.message !== "" ? `: ${cause.message}` : ""
 
+/** SQLite's SQLITE_FULL, Postgres' "could not extend file" / "No space left on device", Node's ENOSPC. */
+const diskFull = /database or disk is full|SQLITE_FULL|no space left on device|ENOSPC|could not extend file|disk full/i
+
 /** A readable message for a SQL or decoding failure (never contains parameters, so no secrets or contacts). */
-export const describeError = (error: SqlError | ParseError): string =>
-  error._tag === "ParseError"
-    ? `stored data could not be decoded: ${error.message}`
-    : `${error.message}${describeCause(error.cause)}`
+export const describeError = (error: SqlError | ParseError): string => {
+  if (error._tag === "ParseError") return `stored data could not be decoded: ${error.message}`
+  const cause = describeCause(error.cause)
+  // Said plainly, with what to do: nothing written so far is lost (each page is one transaction).
+  return diskFull.test(cause) || diskFull.test(error.message)
+    ? `the disk holding the ledger is full${cause}; free some space, then \`enrich resume\` continues the run ` +
+      `without paying again for what is already in the ledger`
+    : `${error.message}${cause}`
+}
 
 const toJournalError =
   (operation: string) => <A, R>(effect: Effect.Effect<A, SqlError | ParseError | Journal.JournalError, R>) =>

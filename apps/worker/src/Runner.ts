@@ -338,13 +338,15 @@ const runStored = (
     const summary = yield* execute({ runId, rows, ...stored, resubmitAmbiguous }).pipe(
       Effect.provide(providersLayer(stored.providers as ReadonlyArray<ProviderName>, stored.target)),
       withPolling(stored.target),
+      // Marking the run is a courtesy to `enrich status`: when the ledger cannot take even that (a full disk),
+      // the run stays "running", still resumable, and the error that stopped it is what the user is told.
       Effect.onInterrupt(() =>
         Effect.zipRight(
-          Effect.orDie(ledger.setRunState(runId, "interrupted")),
+          Effect.ignore(ledger.setRunState(runId, "interrupted")),
           Console.error(interruptedNote(runId, stored.target))
         )
       ),
-      Effect.tapError(() => Effect.orDie(ledger.setRunState(runId, "failed")))
+      Effect.tapError(() => Effect.ignore(ledger.setRunState(runId, "failed")))
     )
     yield* ledger.setRunState(runId, "finished", summary)
     yield* Console.log(report(summary))

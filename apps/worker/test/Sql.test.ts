@@ -94,6 +94,32 @@ describe("Sql", () => {
       ])
     }).pipe(Effect.provide(NodeFileSystem.layer)))
 
+  it.scoped("a full disk is said plainly, with what to do", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped({ prefix: "enrich-sql-" })
+      const error = yield* withLedger(
+        Sql.layerSqlite(NodePath.join(dir, "ledger.db")),
+        Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          // SQLite's own "disk": no more pages than it has now, so the next write finds it full
+          const [pages] = yield* sql<{ readonly page_count: number }>`PRAGMA page_count`
+          yield* sql.unsafe(`PRAGMA max_page_count = ${pages!.page_count}`)
+          const rows = Array.from({ length: 2000 }, (_, i) => ({
+            rowNumber: i + 1,
+            columns: { note: "x".repeat(200) },
+            outcome: "rejected" as const
+          }))
+          return yield* Effect.flip(
+            (yield* Ledger.Ledger).createRun({ id: "r1", inputPath: "in.csv", options: {}, rows })
+          )
+        })
+      )
+      assert.strictEqual(error._tag, "LedgerError")
+      assert.include(error.message, "the disk holding the ledger is full")
+      assert.include(error.message, "enrich resume")
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+
   it.live("reports an unreachable Postgres without revealing the URL's password", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(
