@@ -92,10 +92,29 @@ export interface LedgerService {
   readonly listRuns: (limit: number) => Effect.Effect<ReadonlyArray<Run>, LedgerError>
   /** the summary is kept as it was when not given */
   readonly setRunState: (id: string, state: RunState, summary?: unknown) => Effect.Effect<void, LedgerError>
+  /**
+   * Takes or renews the hold on a run for `leaseMillis` from now: granted when nobody holds it, `holder` already
+   * does, its lease has lapsed, or `takeOverFrom` names the current holder (known dead). Otherwise the current
+   * holder, and nothing changes. Atomic: of two processes asking at once, one gets it.
+   */
+  readonly holdRun: (
+    id: string,
+    holder: string,
+    leaseMillis: number,
+    takeOverFrom?: string
+  ) => Effect.Effect<Option.Option<RunHolder>, LedgerError>
+  /** gives the hold up, if `holder` has it */
+  readonly releaseRun: (id: string, holder: string) => Effect.Effect<void, LedgerError>
   /** by row number */
   readonly rows: (runId: string) => Effect.Effect<ReadonlyArray<RunRow>, LedgerError>
   /** every outcome committed by this run's chunks, in commit order */
   readonly outcomesOfRun: (runId: string) => Effect.Effect<ReadonlyArray<CommittedOutcome>, LedgerError>
+}
+
+/** Who holds a run, and until when (epoch ms) unless it renews its lease. */
+export interface RunHolder {
+  readonly holder: string
+  readonly until: number
 }
 
 /** @since 0.1.0 @category Context */
@@ -337,6 +356,30 @@ export const make: Effect.Effect<LedgerService, never, SqlClient.SqlClient> = Ef
               updated_at = ${at} WHERE id = ${id} RETURNING id`
         if (updated.length === 0) return yield* new LedgerError({ message: `no run with id ${id}` })
       }).pipe(toLedgerError("setRunState")),
+
+    holdRun: (id, holder, leaseMillis, takeOverFrom) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const until = now + leaseMillis
+        const granted = yield* (takeOverFrom === undefined
+          ? sql`UPDATE enrich_runs SET holder = ${holder}, held_until = ${until}
+                WHERE id = ${id} AND (holder IS NULL OR holder = ${holder} OR held_until < ${now}) RETURNING id`
+          : sql`UPDATE enrich_runs SET holder = ${holder}, held_until = ${until}
+                WHERE id = ${id} AND (holder IS NULL OR holder = ${holder} OR held_until < ${now}
+                  OR holder = ${takeOverFrom}) RETURNING id`)
+        if (granted.length > 0) return Option.none<RunHolder>()
+        const current = yield* sql<{ readonly holder: string | null; readonly held_until: number | string | null }>`
+          SELECT holder, held_until FROM enrich_runs WHERE id = ${id}`
+        const row = current[0]
+        if (row === undefined) return yield* new LedgerError({ message: `no run with id ${id}` })
+        return Option.some<RunHolder>({ holder: row.holder ?? "", until: Number(row.held_until ?? 0) })
+      }).pipe(toLedgerError("holdRun")),
+
+    releaseRun: (id, holder) =>
+      sql`UPDATE enrich_runs SET holder = NULL, held_until = NULL WHERE id = ${id} AND holder = ${holder}`.pipe(
+        Effect.asVoid,
+        toLedgerError("releaseRun")
+      ),
 
     rows: (runId) =>
       sql`SELECT * FROM enrich_run_rows WHERE run_id = ${runId} ORDER BY row_number`.pipe(

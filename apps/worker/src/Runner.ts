@@ -32,6 +32,7 @@ import * as Output from "./Output.js"
 import * as Progress from "./Progress.js"
 import * as Providers from "./Providers.js"
 import type { ProviderName } from "./Providers.js"
+import * as RunHold from "./RunHold.js"
 import * as Sql from "./Sql.js"
 
 /** A mistake in how the command was called: printed as one line, exit code 2. */
@@ -385,12 +386,18 @@ export const run = (options: RunOptions) =>
         options: stored,
         rows: toRunRows(rows)
       })
+      yield* RunHold.hold(runId, { wait: false })
       return yield* runStored(runId, rows, stored, options.resubmitAmbiguous)
-    }).pipe(Effect.provide(ledgerLayer(options)))
+    }).pipe(Effect.scoped, Effect.provide(ledgerLayer(options)))
   })
 
 export const resume = (
-  options: LedgerOptions & { readonly runId: Option.Option<string>; readonly resubmitAmbiguous: boolean }
+  options: LedgerOptions & {
+    readonly runId: Option.Option<string>
+    readonly resubmitAmbiguous: boolean
+    /** wait for another process that holds the run, instead of refusing */
+    readonly wait?: boolean
+  }
 ) =>
   Effect.gen(function*() {
     const ledger = yield* Ledger
@@ -400,6 +407,8 @@ export const resume = (
         Option.isSome(options.runId) ? `no run ${options.runId.value} in the ledger` : "no run to resume in the ledger"
       )
     }
+    // before anything is read or sent: another process may be working on this run right now
+    yield* RunHold.hold(found.value.id, { wait: options.wait ?? false })
     const rows = fromRunRows(yield* ledger.rows(found.value.id))
     // only a ledger written before runs were created with their rows in one transaction can hold such a run
     if (rows.length === 0) {
@@ -412,7 +421,7 @@ export const resume = (
     yield* Console.error(`resuming ${found.value.id} (${found.value.state})`)
     yield* ledger.setRunState(found.value.id, "running")
     return yield* runStored(found.value.id, rows, found.value.options as StoredOptions, options.resubmitAmbiguous)
-  }).pipe(Effect.provide(ledgerLayer(options)))
+  }).pipe(Effect.scoped, Effect.provide(ledgerLayer(options)))
 
 /** For a run that did not finish, how to continue it (the ledger cannot tell a live run from a killed one). */
 const nextStep = (run: LedgerModule.Run): string | undefined => {

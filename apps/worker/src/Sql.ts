@@ -18,6 +18,7 @@ import * as NodePath from "node:path"
 import { LedgerError } from "./Ledger.js"
 import Ledger0001 from "./migrations/0001_ledger.js"
 import Ledger0002 from "./migrations/0002_chunk_path_estimated.js"
+import Ledger0003 from "./migrations/0003_run_hold.js"
 
 /** Where the SQLite ledger lives unless `--db` says otherwise. */
 export const defaultSqliteFile = ".enrich/ledger.db"
@@ -25,7 +26,8 @@ export const defaultSqliteFile = ".enrich/ledger.db"
 /** Static imports, so a bundled worker (no migrations folder on disk) migrates the same way. */
 export const migrations = Migrator.fromRecord({
   "0001_ledger": Ledger0001,
-  "0002_chunk_path_estimated": Ledger0002
+  "0002_chunk_path_estimated": Ledger0002,
+  "0003_run_hold": Ledger0003
 })
 
 /** The dialect-neutral migrator: needs only a SqlClient (the dialect ones also want FileSystem for schema dumps). */

@@ -43,13 +43,16 @@ const oneLine = (cause: Cause.Cause<unknown>): string => {
   return `enrich: unexpected error: ${Cause.pretty(cause).split("\n")[0]}`
 }
 
-/** 2 for a mistake in how enrich was called (flags, input file, environment), 1 for a failure while working. */
+/**
+ * 2 for a mistake in how enrich was called (flags, input file, environment, a run another process holds), 1 for
+ * a failure while working.
+ */
 const exitCodeOf = (cause: Cause.Cause<unknown>): number => {
   const failure = Cause.failureOption(cause)
   if (failure._tag === "None") return 1
   const error = failure.value
   return ValidationError.isValidationError(error) || ConfigError.isConfigError(error) ||
-      ["UsageError", "InputError"].includes((error as { _tag?: string })._tag ?? "")
+      ["UsageError", "InputError", "RunHeld"].includes((error as { _tag?: string })._tag ?? "")
     ? 2
     : 1
 }

@@ -158,6 +158,39 @@ describe("crash safety of the enrich binary", () => {
   )
 
   it.live(
+    "two resumes of one run at once: one works on it, the other is refused; nothing is paid twice",
+    () =>
+      Effect.gen(function*() {
+        const expected = yield* Effect.scoped(reference)
+        const served = yield* world
+        const dir = yield* tempDir
+        // every Fiber job has its id in the ledger (no chunk left ambiguous), and they are all in flight
+        const first = yield* runUntil(
+          enrich(served.url, dir, "run"),
+          nth("ChunkSubmitted", "fiber", expected.fiberJobs)
+        )
+        assert.isTrue(first.killed, "the run ended before the kill point")
+        const both = yield* Effect.all(
+          [
+            runUntil(enrich(served.url, dir, "resume"), undefined),
+            runUntil(enrich(served.url, dir, "resume"), undefined)
+          ],
+          { concurrency: 2 }
+        )
+        assert.deepStrictEqual(both.map((r) => Number(r.exitCode)).sort(), [0, 2])
+        const refused = both.find((r) => Number(r.exitCode) === 2)!
+        assert.isTrue(
+          refused.notes.some((note) => /is being worked on by process \d+ on /.test(note)),
+          refused.notes.join("\n")
+        )
+        assert.strictEqual(NodeFs.readFileSync(NodePath.join(dir, "out.csv"), "utf8"), expected.output)
+        assert.deepStrictEqual(resubmitted(served), [])
+        assert.deepStrictEqual(netCredits(served), expected.credits)
+      }).pipe(Effect.scoped, Effect.provide(environment)),
+    120_000
+  )
+
+  it.live(
     "SIGTERM stops the run, marks it interrupted, and resume finishes it with the same output",
     () =>
       Effect.gen(function*() {

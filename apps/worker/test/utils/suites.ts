@@ -280,6 +280,30 @@ export const ledgerSuite = (db: Db) => {
     body: () => Effect.Effect<void, unknown, Ledger | Journal.Journal | SqlClient.SqlClient>
   ) => it.effect(name, () => Effect.provide(body(), services(db)))
 
+  test("a run is held by one holder at a time, until it releases or its lease lapses", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      yield* TestClock.setTime(1_000)
+      yield* ledger.createRun({ id: "r1", inputPath: "people.csv", options: {} })
+      assert.isTrue(Option.isNone(yield* ledger.holdRun("r1", "a", 30_000)), "a free run is granted")
+      const refused = yield* ledger.holdRun("r1", "b", 30_000)
+      assert.deepStrictEqual(refused, Option.some({ holder: "a", until: 31_000 }))
+      yield* TestClock.setTime(20_000)
+      assert.isTrue(Option.isNone(yield* ledger.holdRun("r1", "a", 30_000)), "the holder renews")
+      yield* TestClock.setTime(45_000)
+      assert.isTrue(Option.isSome(yield* ledger.holdRun("r1", "b", 30_000)), "renewed: still a's at 45 s")
+      yield* TestClock.setTime(50_001)
+      assert.isTrue(Option.isNone(yield* ledger.holdRun("r1", "b", 30_000)), "a's lease lapsed at 50 s")
+      assert.isTrue(Option.isSome(yield* ledger.holdRun("r1", "a", 30_000)), "a lost it")
+      assert.isTrue(Option.isNone(yield* ledger.holdRun("r1", "c", 30_000, "b")), "taken over from a dead b")
+      yield* ledger.releaseRun("r1", "b")
+      assert.isTrue(Option.isSome(yield* ledger.holdRun("r1", "b", 30_000)), "b cannot release c's hold")
+      yield* ledger.releaseRun("r1", "c")
+      assert.isTrue(Option.isNone(yield* ledger.holdRun("r1", "b", 30_000)), "released: free again")
+      const missing = yield* Effect.flip(ledger.holdRun("nope", "a", 30_000))
+      assert.include(missing.message, "no run with id nope")
+    }))
+
   test("creates, reads and updates runs", () =>
     Effect.gen(function*() {
       const ledger = yield* Ledger
