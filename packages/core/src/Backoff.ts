@@ -16,6 +16,12 @@ export interface RetryPolicy {
   readonly base: Duration.DurationInput
   readonly max: Duration.DurationInput
   readonly times: number
+  /**
+   * Retries when nothing answered at all (`ProviderUnavailable.unreachable`: connection refused, unknown host),
+   * within `times`; default 3, about 3.5 s with the default base: a wrong URL or a provider that is down is said
+   * within seconds, not after minutes of backoff.
+   */
+  readonly unreachableTimes?: number | undefined
 }
 
 /** @since 0.1.0 @category Context */
@@ -25,6 +31,8 @@ export class Backoff extends Context.Reference<Backoff>()("@enrich/core/Backoff"
 
 const retryable = (error: EnrichmentError): boolean =>
   error._tag === "RateLimited" || error._tag === "ProviderUnavailable"
+
+const isUnreachable = (error: EnrichmentError): boolean => error._tag === "ProviderUnavailable" && error.unreachable
 
 const askedDelay = (error: EnrichmentError): Duration.Duration =>
   error._tag === "RateLimited" && error.retryAfterMillis !== undefined
@@ -39,6 +47,12 @@ export const schedule = (policy: RetryPolicy): Schedule.Schedule<unknown, Enrich
     Schedule.intersect(Schedule.identity<EnrichmentError>()),
     Schedule.modifyDelay(([, error], delay) => Duration.max(delay, askedDelay(error))),
     Schedule.intersect(Schedule.recurs(policy.times)),
+    Schedule.intersect(
+      Schedule.identity<EnrichmentError>().pipe(
+        Schedule.reduce(0, (unreachable, error) => isUnreachable(error) ? unreachable + 1 : unreachable),
+        Schedule.whileOutput((unreachable) => unreachable < (policy.unreachableTimes ?? 3))
+      )
+    ),
     Schedule.whileInput(retryable)
   )
 

@@ -58,7 +58,12 @@ export class ProviderUnavailable extends Schema.TaggedError<ProviderUnavailable>
   provider,
   endpoint: Schema.String,
   status: Schema.optional(Schema.Number),
-  message: Schema.String
+  message: Schema.String,
+  /**
+   * Nothing answered at all (connection refused, host unknown): a wrong base URL or a provider that is down,
+   * retried only briefly, unlike a 5xx or a dropped connection.
+   */
+  unreachable: Schema.optionalWith(Schema.Boolean, { default: () => false })
 }) {}
 
 /** @since 0.1.0 @category Errors */

@@ -140,12 +140,39 @@ export const malformed = (
   })
 }
 
-const transport = (provider: string, endpoint: string, error: HttpClientError.HttpClientError) =>
-  new ProviderUnavailable({
+/** System error codes that mean nothing answered at all: no connection was ever made. */
+const unreachableCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"])
+
+/** The first system error code in an error's cause chain (undici and node:http nest them differently). */
+const codeOf = (error: unknown, depth = 0): string | undefined => {
+  if (!Predicate.isRecord(error) || depth > 4) return undefined
+  if (typeof error.code === "string") return error.code
+  const errors = Array.isArray(error.errors) ? error.errors : []
+  for (const inner of [error.cause, ...errors]) {
+    const code = codeOf(inner, depth + 1)
+    if (code !== undefined) return code
+  }
+  return undefined
+}
+
+const transport = (provider: string, endpoint: string, error: HttpClientError.HttpClientError) => {
+  const code = codeOf(error.cause)
+  if (error._tag === "RequestError" && code !== undefined && unreachableCodes.has(code)) {
+    return new ProviderUnavailable({
+      provider,
+      endpoint,
+      message: `cannot connect to ${provider} (${code}): is its base URL right, and is it up?`,
+      unreachable: true
+    })
+  }
+  return new ProviderUnavailable({
     provider,
     endpoint,
-    message: error._tag === "RequestError" ? `request failed (${error.reason})` : `response failed (${error.reason})`
+    message:
+      (error._tag === "RequestError" ? `request failed (${error.reason})` : `response failed (${error.reason})`) +
+      (code === undefined ? "" : ` ${code}`)
   })
+}
 
 const readBody = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<unknown> =>
   response.text.pipe(
