@@ -189,7 +189,9 @@ const downloadLink = (
     return Effect.fail(new JobFailed({ provider, jobId: batchId, message: status.error_message ?? "batch job failed" }))
   }
   if (status.status !== "completed") {
-    return Effect.fail(new InvalidRequest({ provider, message: `batch ${batchId} is ${status.status}: no results yet` }))
+    return Effect.fail(
+      new InvalidRequest({ provider, message: `batch ${batchId} is ${status.status}: no results yet` })
+    )
   }
   return status.download_url === undefined
     ? Effect.fail(new ResultExpired({ provider, jobId: batchId, message: "completed job without a download_url" }))

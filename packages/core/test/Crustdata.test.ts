@@ -14,9 +14,9 @@ import * as TestClock from "effect/TestClock"
 import { gzipSync } from "node:zlib"
 import * as Backoff from "../src/Backoff.js"
 import { ContactProvider, JobRef, Person, type ResultPage } from "../src/ContactProvider.js"
+import * as CrustdataApi from "../src/CrustdataApi.js"
 import * as CrustdataClient from "../src/CrustdataClient.js"
 import * as CrustdataProvider from "../src/CrustdataProvider.js"
-import * as CrustdataApi from "../src/CrustdataApi.js"
 import * as Identifier from "../src/Identifier.js"
 import type { ProviderOutcome } from "../src/PersonResult.js"
 import * as Polling from "../src/Polling.js"
@@ -118,7 +118,9 @@ const testPolicies = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 
 const layers = (client: Layer.Layer<HttpClient.HttpClient>, options: Partial<CrustdataClient.Options> = {}) =>
   CrustdataProvider.layer.pipe(
-    Layer.provideMerge(CrustdataClient.layer({ apiKey: Redacted.make(apiKey), baseUrl: base, pageSize: 2, ...options })),
+    Layer.provideMerge(
+      CrustdataClient.layer({ apiKey: Redacted.make(apiKey), baseUrl: base, pageSize: 2, ...options })
+    ),
     Layer.provide(client)
   )
 
@@ -166,7 +168,9 @@ describe("Crustdata client", () => {
       "business_email",
       "personal_contact_info"
     ])
-    assert.deepStrictEqual(CrustdataProvider.batchFieldsOf(["personal_email"]), ["personal_contact_info.personal_emails"])
+    assert.deepStrictEqual(CrustdataProvider.batchFieldsOf(["personal_email"]), [
+      "personal_contact_info.personal_emails"
+    ])
     assert.deepStrictEqual(CrustdataProvider.syncFieldsOf(["phone", "work_email"]), [
       "contact.business_emails",
       "contact.phone_numbers"
@@ -657,7 +661,10 @@ describe("Crustdata adapter", () => {
       Effect.gen(function*() {
         const provider = yield* ContactProvider
         const ref = yield* provider.submit(request(people))
-        const legacy = new JobRef({ ...ref, meta: { urls: people.map(urlOf).join("\n"), statusUrl: `/batch/${batchId}` } })
+        const legacy = new JobRef({
+          ...ref,
+          meta: { urls: people.map(urlOf).join("\n"), statusUrl: `/batch/${batchId}` }
+        })
         const outcomes = byKey(yield* collect(provider.results(legacy)))
         assert.strictEqual(outcomes.size, people.length)
         assert.strictEqual(outcomes.get(people[3]!.key)!._tag, "Failed")
