@@ -609,6 +609,34 @@ describe("Crustdata adapter", () => {
     )
   })
 
+  it.effect("keeps the permit of a job whose results stream was interrupted before it ended", () => {
+    let n = 0
+    let done = false
+    const { client } = fake((req) => {
+      if (req.method === "POST") return json({ ...submitted, batch_id: `job-${++n}`, status_url: `/batch/job-${n}` })
+      const id = req.url.pathname.split("/")[2]!
+      return json({ ...status(done && id === "job-1" ? "completed" : "processing"), batch_id: id })
+    })
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const one = yield* provider.submit(request([people[0]!]))
+        const reading = yield* Effect.fork(Stream.runDrain(provider.results(one)))
+        yield* TestClock.adjust("10 seconds")
+        yield* Fiber.interrupt(reading)
+        const second = yield* Effect.fork(provider.submit(request([people[1]!])))
+        yield* TestClock.adjust("1 minute")
+        assert.strictEqual(n, 1, "job-1 is still active at Crustdata, yet its permit was given back")
+        // the waiting submit re-checks the held job and gets the permit once it has finished
+        done = true
+        yield* TestClock.adjust("5 seconds")
+        assert.strictEqual((yield* Fiber.join(second)).id, "job-2")
+      }),
+      client,
+      { maxActiveJobs: 1 }
+    )
+  })
+
   it.effect("marks every cost as estimated: Crustdata reports no charge", () => {
     const { client } = happyFake()
     const sync = fake(() =>
