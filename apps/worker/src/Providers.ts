@@ -4,7 +4,7 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type { Polling } from "@enrich/core"
-import { ContactProvider, Crustdata, FiberAi, RateLimits, TheHog } from "@enrich/core"
+import { ContactProvider, CrustdataClient, CrustdataProvider, FiberAi, RateLimits, TheHog } from "@enrich/core"
 import { Credentials } from "@enrich/simulator"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
@@ -18,13 +18,13 @@ const adapt = (
 ): Effect.Effect<
   ContactProvider.ContactProviderService,
   never,
-  FiberAi.FiberAi | Crustdata.Crustdata | TheHog.TheHog
+  FiberAi.FiberAi | CrustdataClient.CrustdataClient | TheHog.TheHog
 > => {
   switch (name) {
     case "fiber":
       return FiberAi.contactProvider
     case "crustdata":
-      return Crustdata.contactProvider
+      return CrustdataProvider.make
     case "thehog":
       return TheHog.contactProvider
   }
@@ -38,9 +38,9 @@ export const fromEnv = (names: ReadonlyArray<ProviderName>) =>
   ).pipe(
     Layer.provide(Layer.mergeAll(
       names.includes("fiber") ? FiberAi.layerConfig : Layer.empty,
-      names.includes("crustdata") ? Crustdata.layerConfig : Layer.empty,
+      names.includes("crustdata") ? CrustdataClient.layerConfig() : Layer.empty,
       names.includes("thehog") ? TheHog.layerConfig : Layer.empty
-    ) as Layer.Layer<FiberAi.FiberAi | Crustdata.Crustdata | TheHog.TheHog, unknown, HttpClient.HttpClient>)
+    ) as Layer.Layer<FiberAi.FiberAi | CrustdataClient.CrustdataClient | TheHog.TheHog, unknown, HttpClient.HttpClient>)
   )
 
 /** Keys from the environment as `Config`, so a missing one is a clear startup error naming the variable. */
@@ -68,10 +68,10 @@ export const forSimulators = (
       baseUrl: `${url}/fiber`,
       limits: RateLimits.scale(FiberAi.defaultLimits, timeScale)
     }),
-    Crustdata.layer({
+    CrustdataClient.layer({
       apiKey: Redacted.make(Credentials.credentials.crustdata.apiKey),
       baseUrl: `${url}/crustdata`,
-      limits: RateLimits.scale(Crustdata.defaultLimits, timeScale)
+      limits: RateLimits.scale(CrustdataClient.defaultLimits, timeScale)
     }),
     TheHog.layer({
       accessKey: Redacted.make(Credentials.credentials.thehog.accessKey),

@@ -87,7 +87,7 @@ export const oracleMinimum = (universe: Universe.Universe, n: number) => {
 
 /**
  * What each provider takes and offers, as its adapter's capabilities say (`FiberAi.capabilities`,
- * `TheHog.capabilities`, Crustdata's built in `Crustdata.contactProvider`); the bench's people are LinkedIn URLs.
+ * `TheHog.capabilities`, `CrustdataProvider.capabilities`); the bench's people are LinkedIn URLs.
  */
 const offers: Record<
   ProviderName,

@@ -11,8 +11,9 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import {
   Contact,
   ContactProvider,
-  Crustdata,
   CrustdataApi,
+  CrustdataClient,
+  CrustdataProvider,
   FiberAi,
   FiberAiApi,
   Identifier,
@@ -313,7 +314,7 @@ const fields = Contact.allFields as [Contact.Field, ...Array<Contact.Field>]
 const ours = (layout: Layout, dbFile: string) =>
   Effect.gen(function*() {
     const journal = yield* Journal.Journal
-    const crustdata = yield* Crustdata.contactProvider
+    const crustdata = yield* CrustdataProvider.make
     const fiber = yield* FiberAi.contactProvider
     const submittedAt = yield* DateTime.now
     let committed = 0
@@ -355,7 +356,7 @@ const ours = (layout: Layout, dbFile: string) =>
         people: urls.length,
         fields,
         charged: 0,
-        meta: { urls: urls.join("\n") }
+        meta: CrustdataProvider.encodeMeta({ urls })
       })
       yield* drain("crustdata", key, crustdata.results(ref))
     }
@@ -390,7 +391,7 @@ const ours = (layout: Layout, dbFile: string) =>
     Effect.provide(
       Layer.mergeAll(
         Ledger.layerJournal.pipe(Layer.provide(Sql.layerSqlite(dbFile))),
-        Crustdata.layer({ apiKey: Redacted.make("bench"), baseUrl: `${base}/crustdata`, limits: {} }),
+        CrustdataClient.layer({ apiKey: Redacted.make("bench"), baseUrl: `${base}/crustdata`, limits: {} }),
         FiberAi.layer({ apiKey: Redacted.make("bench"), baseUrl: `${base}/fiber`, limits: {} })
       ).pipe(Layer.provide(Layer.sync(HttpClient.HttpClient, () => filesClient(layout))))
     )

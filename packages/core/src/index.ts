@@ -29,7 +29,9 @@ export * as TheHog from "./TheHog.js"
 /** @since 0.1.0 */
 export * as TheHogApi from "./TheHogApi.js"
 /** @since 0.1.0 */
-export * as Crustdata from "./Crustdata.js"
+export * as CrustdataClient from "./CrustdataClient.js"
+/** @since 0.1.0 */
+export * as CrustdataProvider from "./CrustdataProvider.js"
 /** @since 0.1.0 */
 export * as CrustdataApi from "./CrustdataApi.js"
 /** @since 0.1.0 */

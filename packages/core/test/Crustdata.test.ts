@@ -13,9 +13,10 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { gzipSync } from "node:zlib"
 import * as Backoff from "../src/Backoff.js"
-import { ContactProvider, Person, type ResultPage } from "../src/ContactProvider.js"
-import * as Crustdata from "../src/Crustdata.js"
+import { ContactProvider, JobRef, Person, type ResultPage } from "../src/ContactProvider.js"
 import * as CrustdataApi from "../src/CrustdataApi.js"
+import * as CrustdataClient from "../src/CrustdataClient.js"
+import * as CrustdataProvider from "../src/CrustdataProvider.js"
 import * as Identifier from "../src/Identifier.js"
 import type { ProviderOutcome } from "../src/PersonResult.js"
 import * as Polling from "../src/Polling.js"
@@ -115,16 +116,18 @@ const testPolicies = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     Effect.provideService(Backoff.Backoff, { base: "100 millis", max: "1 second", times: 3 })
   )
 
-const layers = (client: Layer.Layer<HttpClient.HttpClient>, options: Partial<Crustdata.Options> = {}) =>
-  Crustdata.layerContactProvider.pipe(
-    Layer.provideMerge(Crustdata.layer({ apiKey: Redacted.make(apiKey), baseUrl: base, pageSize: 2, ...options })),
+const layers = (client: Layer.Layer<HttpClient.HttpClient>, options: Partial<CrustdataClient.Options> = {}) =>
+  CrustdataProvider.layer.pipe(
+    Layer.provideMerge(
+      CrustdataClient.layer({ apiKey: Redacted.make(apiKey), baseUrl: base, pageSize: 2, ...options })
+    ),
     Layer.provide(client)
   )
 
 const run = <A, E>(
-  effect: Effect.Effect<A, E, ContactProvider | Crustdata.Crustdata>,
+  effect: Effect.Effect<A, E, ContactProvider | CrustdataClient.CrustdataClient>,
   client: Layer.Layer<HttpClient.HttpClient>,
-  options: Partial<Crustdata.Options> = {}
+  options: Partial<CrustdataClient.Options> = {}
 ) => testPolicies(Effect.provide(effect, layers(client, options)))
 
 const collect = (stream: Stream.Stream<ResultPage, unknown>) =>
@@ -145,7 +148,8 @@ describe("Crustdata client", () => {
         const ref = yield* provider.submit(request(people, ["work_email", "phone"]))
         assert.strictEqual(ref.id, batchId)
         assert.strictEqual(ref.provider, "crustdata")
-        assert.deepStrictEqual((ref.meta as Record<string, string>).urls!.split("\n"), people.map(urlOf))
+        // the meta is stored as a list, not a newline-joined string
+        assert.deepStrictEqual(ref.meta, { urls: people.map(urlOf), statusUrl: `/batch/${batchId}` })
         const sent = seen[0]!
         assert.strictEqual(sent.url.href, `${base}/batch/person/contact/enrich`)
         assert.strictEqual(sent.headers.authorization, `Bearer ${apiKey}`)
@@ -160,17 +164,19 @@ describe("Crustdata client", () => {
   })
 
   it("maps our fields to Crustdata's, grouping personal email and phone", () => {
-    assert.deepStrictEqual(Crustdata.batchFieldsOf(["work_email", "personal_email", "phone"]), [
+    assert.deepStrictEqual(CrustdataProvider.batchFieldsOf(["work_email", "personal_email", "phone"]), [
       "business_email",
       "personal_contact_info"
     ])
-    assert.deepStrictEqual(Crustdata.batchFieldsOf(["personal_email"]), ["personal_contact_info.personal_emails"])
-    assert.deepStrictEqual(Crustdata.syncFieldsOf(["phone", "work_email"]), [
+    assert.deepStrictEqual(CrustdataProvider.batchFieldsOf(["personal_email"]), [
+      "personal_contact_info.personal_emails"
+    ])
+    assert.deepStrictEqual(CrustdataProvider.syncFieldsOf(["phone", "work_email"]), [
       "contact.business_emails",
       "contact.phone_numbers"
     ])
-    assert.strictEqual(Crustdata.maxPerPerson(["work_email", "personal_email", "phone"]), 5)
-    assert.strictEqual(Crustdata.maxPerPerson(["personal_email"]), 2)
+    assert.strictEqual(CrustdataProvider.maxPerPerson(["work_email", "personal_email", "phone"]), 5)
+    assert.strictEqual(CrustdataProvider.maxPerPerson(["personal_email"]), 2)
   })
 
   it.effect("maps 401 to Unauthorized without leaking the key, and 400 with the available fields", () => {
@@ -187,7 +193,7 @@ describe("Crustdata client", () => {
     )
     return run(
       Effect.gen(function*() {
-        const crustdata = yield* Crustdata.Crustdata
+        const crustdata = yield* CrustdataClient.CrustdataClient
         const auth = yield* Effect.flip(crustdata.batchStatus(batchId))
         assert.strictEqual(auth._tag, "Unauthorized")
         assert.notInclude(JSON.stringify(auth) + auth.message + String(auth), apiKey)
@@ -211,7 +217,7 @@ describe("Crustdata client", () => {
     const options = { apiKey: Redacted.make(apiKey), baseUrl: base }
     return run(
       Effect.gen(function*() {
-        const crustdata = yield* Crustdata.Crustdata
+        const crustdata = yield* CrustdataClient.CrustdataClient
         const failed = yield* observe(crustdata.listBatches({ limit: 5 }))
         const polled = yield* observe(crustdata.batchStatus(batchId))
         assert.isTrue(Exit.isFailure(failed.exit))
@@ -237,7 +243,7 @@ describe("Crustdata client", () => {
     )
     return run(
       Effect.gen(function*() {
-        const crustdata = yield* Crustdata.Crustdata
+        const crustdata = yield* CrustdataClient.CrustdataClient
         const error = yield* Effect.flip(crustdata.submitBatch({
           professional_network_profile_urls: [urlOf(people[0]!)],
           fields: ["business_email"]
@@ -260,7 +266,7 @@ describe("Crustdata client", () => {
     )
     return run(
       Effect.gen(function*() {
-        const crustdata = yield* Crustdata.Crustdata
+        const crustdata = yield* CrustdataClient.CrustdataClient
         const fiber = yield* Effect.fork(crustdata.batchStatus(batchId))
         yield* TestClock.adjust("29 seconds")
         assert.strictEqual(seen.length, 1, "retried before the reset")
@@ -277,7 +283,7 @@ describe("Crustdata client", () => {
     const { client } = fake(() => json(status("completed", { identifier_count: "five" })))
     return run(
       Effect.gen(function*() {
-        const error = yield* Effect.flip((yield* Crustdata.Crustdata).batchStatus(batchId))
+        const error = yield* Effect.flip((yield* CrustdataClient.CrustdataClient).batchStatus(batchId))
         assert.strictEqual(error._tag, "MalformedResponse")
         if (error._tag === "MalformedResponse") assert.strictEqual(error.path, `["identifier_count"]`)
       }),
@@ -289,7 +295,7 @@ describe("Crustdata client", () => {
     const { client } = fake((_, n) => json(n === 1 ? status("queued") : completed()))
     return run(
       Effect.gen(function*() {
-        const crustdata = yield* Crustdata.Crustdata
+        const crustdata = yield* CrustdataClient.CrustdataClient
         const fiber = yield* Effect.fork(crustdata.awaitCompletion(batchId))
         yield* TestClock.adjust("2 seconds")
         assert.strictEqual((yield* Fiber.join(fiber)).status, "completed")
@@ -302,7 +308,7 @@ describe("Crustdata client", () => {
     const { client, seen } = fake(() => json(status("processing")))
     return run(
       Effect.gen(function*() {
-        const crustdata = yield* Crustdata.Crustdata
+        const crustdata = yield* CrustdataClient.CrustdataClient
         const fiber = yield* Effect.fork(Effect.flip(crustdata.awaitCompletion(batchId)))
         yield* TestClock.adjust("10 seconds")
         const early = seen.length
@@ -322,7 +328,7 @@ describe("Crustdata client", () => {
     let done = false
     const { client, seen } = fake(() => json(done ? completed() : status("processing")))
     return Effect.gen(function*() {
-      const crustdata = yield* Crustdata.Crustdata
+      const crustdata = yield* CrustdataClient.CrustdataClient
       const signal = yield* Deferred.make<void>()
       const viaSignal = yield* Effect.fork(crustdata.awaitCompletion(batchId, Deferred.await(signal)))
       const viaRegistry = yield* Effect.fork(crustdata.awaitCompletion(batchId))
@@ -351,7 +357,7 @@ describe("Crustdata client", () => {
     )
     return run(
       Effect.gen(function*() {
-        const crustdata = yield* Crustdata.Crustdata
+        const crustdata = yield* CrustdataClient.CrustdataClient
         const call = crustdata.enrichContacts({ professional_network_profile_urls: [urlOf(people[0]!)] })
         const fiber = yield* Effect.fork(Effect.all(Array.from({ length: 16 }, () => call), { concurrency: 16 }))
         yield* TestClock.adjust("1 second")
@@ -541,6 +547,162 @@ describe("Crustdata adapter", () => {
       }),
       client,
       { maxActiveJobs: 2 }
+    )
+  })
+
+  it.effect("shares the cap between adapters over one client: never more than maxActiveJobs together", () => {
+    let n = 0
+    const finished = new Set<string>()
+    const { client } = fake((req) => {
+      if (req.method === "POST") return json({ ...submitted, batch_id: `job-${++n}`, status_url: `/batch/job-${n}` })
+      const id = req.url.pathname.split("/")[2]!
+      return json({ ...status(finished.has(id) ? "completed" : "processing"), batch_id: id })
+    })
+    return run(
+      Effect.gen(function*() {
+        // two adapters (two registries, a worker and a bench…) over the one client of the account
+        const a = yield* CrustdataProvider.make
+        const b = yield* CrustdataProvider.make
+        const one = yield* a.submit(request([people[0]!]))
+        yield* b.submit(request([people[1]!]))
+        const third = yield* Effect.fork(b.submit(request([people[2]!])))
+        const fourth = yield* Effect.fork(a.submit(request([people[3]!])))
+        yield* TestClock.adjust("1 minute")
+        assert.strictEqual(n, 2, "a third job was submitted while two were active")
+        // a job seen terminal through one adapter frees a permit for the other
+        finished.add(one.id)
+        assert.strictEqual((yield* a.poll(one)).state, "completed")
+        yield* TestClock.adjust("1 millis")
+        assert.strictEqual(n, 3)
+        yield* TestClock.adjust("1 minute")
+        assert.strictEqual(n, 3, "a fourth job was submitted while two were active")
+        yield* Fiber.interrupt(fourth)
+        assert.strictEqual((yield* Fiber.join(third)).id, "job-3")
+      }),
+      client,
+      { maxActiveJobs: 2 }
+    )
+  })
+
+  it.effect("gives a job's permit back once, however often it is seen terminal", () => {
+    let n = 0
+    const { client } = fake((req) => {
+      if (req.method === "POST") return json({ ...submitted, batch_id: `job-${++n}`, status_url: `/batch/job-${n}` })
+      const id = req.url.pathname.split("/")[2]!
+      return json({ ...status(id === "job-1" ? "completed" : "processing"), batch_id: id })
+    })
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const one = yield* provider.submit(request([people[0]!]))
+        yield* provider.poll(one)
+        yield* provider.poll(one)
+        assert.strictEqual((yield* provider.cancel(one)).state, "completed")
+        yield* provider.submit(request([people[1]!]))
+        const third = yield* Effect.fork(provider.submit(request([people[2]!])))
+        yield* TestClock.adjust("1 minute")
+        assert.strictEqual(n, 2, "one terminal job gave back more than its permit")
+        yield* Fiber.interrupt(third)
+      }),
+      client,
+      { maxActiveJobs: 1 }
+    )
+  })
+
+  it.effect("keeps the permit of a job whose results stream was interrupted before it ended", () => {
+    let n = 0
+    let done = false
+    const { client } = fake((req) => {
+      if (req.method === "POST") return json({ ...submitted, batch_id: `job-${++n}`, status_url: `/batch/job-${n}` })
+      const id = req.url.pathname.split("/")[2]!
+      return json({ ...status(done && id === "job-1" ? "completed" : "processing"), batch_id: id })
+    })
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const one = yield* provider.submit(request([people[0]!]))
+        const reading = yield* Effect.fork(Stream.runDrain(provider.results(one)))
+        yield* TestClock.adjust("10 seconds")
+        yield* Fiber.interrupt(reading)
+        const second = yield* Effect.fork(provider.submit(request([people[1]!])))
+        yield* TestClock.adjust("1 minute")
+        assert.strictEqual(n, 1, "job-1 is still active at Crustdata, yet its permit was given back")
+        // the waiting submit re-checks the held job and gets the permit once it has finished
+        done = true
+        yield* TestClock.adjust("5 seconds")
+        assert.strictEqual((yield* Fiber.join(second)).id, "job-2")
+      }),
+      client,
+      { maxActiveJobs: 1 }
+    )
+  })
+
+  it.effect("marks every cost as estimated: Crustdata reports no charge", () => {
+    const { client } = happyFake()
+    const sync = fake(() =>
+      json([{
+        matched_on: urlOf(people[0]!),
+        match_type: "professional_network_profile_url",
+        matches: [{
+          confidence_score: 1,
+          person_data: {
+            crustdata_person_id: 1,
+            contact: { business_emails: [{ email: "ada@acme.io", status: "deliverable" }] }
+          }
+        }]
+      }])
+    )
+    return Effect.gen(function*() {
+      const batch = yield* run(
+        Effect.gen(function*() {
+          const provider = yield* ContactProvider
+          const ref = yield* provider.submit(request(people))
+          const pages = yield* collect(provider.results(ref))
+          return { ref, pages, status: yield* provider.poll(ref) }
+        }),
+        client
+      )
+      assert.isTrue(batch.ref.estimated)
+      assert.isTrue(batch.status.estimated)
+      assert.isTrue(batch.pages[batch.pages.length - 1]!.final!.estimated)
+      const priced = batch.pages.flatMap((p) => p.results).flatMap((o) =>
+        o._tag === "Found" || o._tag === "NotFound" ? [o.provenance] : []
+      )
+      assert.strictEqual(priced.length, 4)
+      assert.isTrue(priced.every((p) => p.estimated))
+      assert.isAbove(priced.reduce((n, p) => n + p.cost, 0), 0)
+      const outcomes = yield* run(
+        Effect.flatMap(ContactProvider, (provider) => provider.enrichSync(request([people[0]!], ["work_email"]))),
+        sync.client
+      )
+      assert.strictEqual(outcomes[0]!._tag, "Found")
+      if (outcomes[0]!._tag === "Found") {
+        assert.strictEqual(outcomes[0]!.provenance.cost, 1)
+        assert.isTrue(outcomes[0]!.provenance.estimated)
+      }
+    })
+  })
+
+  it.effect("reads a job stored with the older meta (URLs joined by newlines)", () => {
+    const { client } = happyFake()
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const ref = yield* provider.submit(request(people))
+        const legacy = new JobRef({
+          ...ref,
+          meta: { urls: people.map(urlOf).join("\n"), statusUrl: `/batch/${batchId}` }
+        })
+        const outcomes = byKey(yield* collect(provider.results(legacy)))
+        assert.strictEqual(outcomes.size, people.length)
+        assert.strictEqual(outcomes.get(people[3]!.key)!._tag, "Failed")
+        // and a meta that is neither is refused as such, naming the job
+        const broken = new JobRef({ ...ref, meta: { urls: 42 } })
+        const error = yield* Effect.flip(Stream.runDrain(provider.results(broken)))
+        assert.strictEqual(error._tag, "MalformedResponse")
+        assert.include(error.message, batchId)
+      }),
+      client
     )
   })
 

@@ -5,7 +5,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { assert, describe, it } from "@effect/vitest"
 import type { PersonResult } from "@enrich/core"
-import { ContactProvider, Crustdata, Identifier, Polling, RateLimits } from "@enrich/core"
+import { ContactProvider, CrustdataClient, CrustdataProvider, Identifier, Polling, RateLimits } from "@enrich/core"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -27,7 +27,7 @@ const timeScale = 1000
 interface Setup {
   readonly env: Env
   readonly url: string
-  readonly context: Context.Context<ContactProvider.ContactProvider | Crustdata.Crustdata>
+  readonly context: Context.Context<ContactProvider.ContactProvider | CrustdataClient.CrustdataClient>
 }
 
 /**
@@ -37,7 +37,7 @@ interface Setup {
 const setup = (
   envOptions: EnvOptions = {},
   simOptions: CrustdataSimulator.Options = {},
-  clientOptions: Partial<Crustdata.Options> & { readonly webhook?: boolean } = {}
+  clientOptions: Partial<CrustdataClient.Options> & { readonly webhook?: boolean } = {}
 ): Effect.Effect<Setup, never, Scope.Scope> =>
   Effect.gen(function*() {
     const env = yield* makeEnv({ timeScale, universe: { size: 300 }, ...envOptions })
@@ -58,11 +58,11 @@ const setup = (
     const url = address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : ""
     const { webhook, ...rest } = clientOptions
     const context = yield* Layer.build(
-      Crustdata.layerContactProvider.pipe(
-        Layer.provideMerge(Crustdata.layer({
+      CrustdataProvider.layer.pipe(
+        Layer.provideMerge(CrustdataClient.layer({
           apiKey: Redacted.make(credentials.crustdata.apiKey),
           baseUrl: `${url}/crustdata`,
-          limits: RateLimits.scale(Crustdata.defaultLimits, timeScale),
+          limits: RateLimits.scale(CrustdataClient.defaultLimits, timeScale),
           pageSize: 7,
           ...(webhook === true ? { webhookUrl: `${url}/hooks/crustdata` } : {}),
           ...rest
@@ -70,7 +70,7 @@ const setup = (
         Layer.provide(FetchHttpClient.layer)
       )
     )
-    hook.notify = Context.get(context, Crustdata.Crustdata).notifyCompleted
+    hook.notify = Context.get(context, CrustdataClient.CrustdataClient).notifyCompleted
     return { env, url, context }
   })
 
@@ -179,10 +179,9 @@ describe("Crustdata client + adapter against the simulator", () => {
           if (Option.isSome(found)) {
             assert.strictEqual(found.value.id, ref.id)
             assert.strictEqual(found.value.people, 12)
-            assert.strictEqual(
-              (found.value.meta as Record<string, string>).urls,
-              (ref.meta as Record<string, string>).urls
-            )
+            const urlsOf = (meta: unknown) => (meta as CrustdataProvider.JobMeta).urls
+            assert.deepStrictEqual(urlsOf(found.value.meta), urlsOf(ref.meta))
+            assert.strictEqual(urlsOf(ref.meta).length, 12)
             exactlyOnce(sent, outcomesOf(yield* pagesOf(provider.results(found.value))))
           }
           assert.strictEqual(Option.getOrThrow(yield* provider.findSubmitted!(request(decoy))).id, other.id)
@@ -222,7 +221,7 @@ describe("Crustdata client + adapter against the simulator", () => {
   it.scopedLive("keeps to 5 active jobs when more chunks run at once", () =>
     Effect.gen(function*() {
       const { context, env } = yield* setup({ timeScale: 200 }, {}, {
-        limits: RateLimits.scale(Crustdata.defaultLimits, 200)
+        limits: RateLimits.scale(CrustdataClient.defaultLimits, 200)
       })
       yield* fast(
         Effect.gen(function*() {
@@ -238,7 +237,7 @@ describe("Crustdata client + adapter against the simulator", () => {
           )
           exactlyOnce(chunks.flat(), outcomes.flat())
           assert.strictEqual(env.counters.requestsTo("crustdata:batch/submit"), 8)
-          // the adapter's semaphore kept us under the cap: the simulator never had to refuse a job
+          // the client's permits kept us under the cap: the simulator never had to refuse a job
           assert.strictEqual(env.counters.totalRateLimited("crustdata:batch/submit"), 0)
         }).pipe(Effect.provide(context))
       )

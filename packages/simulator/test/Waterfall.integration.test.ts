@@ -6,8 +6,9 @@ import {
   Budget,
   type Contact,
   ContactProvider,
-  Crustdata,
   CrustdataApi,
+  CrustdataClient,
+  CrustdataProvider,
   FiberAi,
   FiberAiApi,
   Identifier,
@@ -60,10 +61,10 @@ const withSimulators = <A, E>(
         baseUrl: `${origin}/fiber`,
         limits: RateLimits.scale(FiberAi.defaultLimits, timeScale)
       }),
-      Crustdata.layer({
+      CrustdataClient.layer({
         apiKey: Redacted.make(credentials.crustdata.apiKey),
         baseUrl: `${origin}/crustdata`,
-        limits: RateLimits.scale(Crustdata.defaultLimits, timeScale)
+        limits: RateLimits.scale(CrustdataClient.defaultLimits, timeScale)
       }),
       TheHog.layer({
         accessKey: Redacted.make(credentials.thehog.accessKey),
@@ -75,7 +76,7 @@ const withSimulators = <A, E>(
     const registry = Layer.effect(
       ContactProvider.ContactProviders,
       Effect.map(
-        Effect.all([FiberAi.contactProvider, Crustdata.contactProvider, TheHog.contactProvider]),
+        Effect.all([FiberAi.contactProvider, CrustdataProvider.make, TheHog.contactProvider]),
         ContactProvider.ContactProviders.fromServices
       )
     )

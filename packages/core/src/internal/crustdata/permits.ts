@@ -1,0 +1,65 @@
+/**
+ * The account's active-job permits (Crustdata: 5 pending/processing batch jobs per account). One pool per client,
+ * so every adapter built over the client shares it: taken at submit, given back the first time the job is seen
+ * terminal (at most once per job).
+ */
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Polling from "../../Polling.js"
+
+export interface Permits {
+  readonly max: number
+  /** jobs currently holding a permit */
+  readonly held: () => ReadonlySet<string>
+  /**
+   * Runs `submit` holding a permit, kept by the job it returns (`idOf`) or given back when it fails. While no permit
+   * is free, the held jobs are re-checked with `check` every `Polling.maxDelay`, so the permits of jobs nobody
+   * watches any more come back once those jobs finish instead of leaking.
+   */
+  readonly submit: <A, E, R>(
+    submit: Effect.Effect<A, E, R>,
+    idOf: (a: A) => string,
+    check: (batchId: string) => Effect.Effect<unknown, unknown>
+  ) => Effect.Effect<A, E, R>
+  /** the job was seen terminal: its permit (if it holds one) comes back; harmless when called again */
+  readonly release: (batchId: string) => Effect.Effect<void>
+}
+
+export const make = (max: number): Effect.Effect<Permits> =>
+  Effect.map(Effect.makeSemaphore(max), (semaphore) => {
+    const held = new Set<string>()
+
+    const release = (batchId: string) =>
+      Effect.suspend(() => (held.delete(batchId) ? Effect.asVoid(semaphore.release(1)) : Effect.void))
+
+    const reap = (check: (batchId: string) => Effect.Effect<unknown, unknown>) =>
+      Effect.suspend(() =>
+        held.size < max
+          ? Effect.void
+          : Effect.forEach([...held], (batchId) => Effect.ignore(check(batchId)), { discard: true })
+      )
+
+    const acquire = (check: (batchId: string) => Effect.Effect<unknown, unknown>) =>
+      Effect.flatMap(Polling.Polling, (policy) =>
+        Effect.raceFirst(
+          semaphore.take(1),
+          Effect.zipRight(reap(check), Effect.forever(Effect.zipRight(Effect.sleep(policy.maxDelay), reap(check))))
+        ))
+
+    const submit = <A, E, R>(
+      effect: Effect.Effect<A, E, R>,
+      idOf: (a: A) => string,
+      check: (batchId: string) => Effect.Effect<unknown, unknown>
+    ): Effect.Effect<A, E, R> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          yield* restore(acquire(check))
+          const exit = yield* Effect.exit(restore(effect))
+          if (Exit.isSuccess(exit)) held.add(idOf(exit.value))
+          else yield* semaphore.release(1)
+          return yield* exit
+        })
+      )
+
+    return { max, held: () => held, submit, release }
+  })
