@@ -32,6 +32,7 @@ import {
   type EnrichmentError,
   InvalidRequest,
   JobFailed,
+  JobLost,
   ProviderUnavailable,
   ResultExpired,
   TooManyActiveJobs
@@ -212,13 +213,23 @@ const jsonCalls = (http: ProviderHttp.ProviderHttp) => ({
       (response) => response.body
     ),
   batchStatus: (batchId: string) =>
-    Effect.map(
-      http.json(
-        endpoints.status,
-        HttpClientRequest.get(`/batch/${encodeURIComponent(batchId)}`),
-        CrustdataApi.BatchStatusResponse
-      ),
-      (response) => response.body
+    http.json(
+      endpoints.status,
+      HttpClientRequest.get(`/batch/${encodeURIComponent(batchId)}`),
+      CrustdataApi.BatchStatusResponse
+    ).pipe(
+      Effect.map((response) => response.body),
+      Effect.catchIf(
+        (error) => error._tag === "InvalidRequest" && error.status === 404,
+        (error) =>
+          Effect.fail(
+            new JobLost({
+              provider,
+              jobId: batchId,
+              message: `Crustdata no longer knows batch ${batchId}: ${error.message}`
+            })
+          )
+      )
     ),
   listBatches: (query: CrustdataApi.BatchListQuery = {}) =>
     Effect.map(
@@ -277,8 +288,12 @@ export const make = (
     const permits = yield* Permits.make(maxActiveJobs)
     const wakeups = Wakeups.make()
 
+    // A job seen terminal, or that Crustdata no longer knows, no longer counts against the account's active jobs.
     const batchStatus = (batchId: string) =>
-      Effect.tap(calls.batchStatus(batchId), (status) => isTerminal(status) ? permits.release(batchId) : Effect.void)
+      calls.batchStatus(batchId).pipe(
+        Effect.tap((status) => isTerminal(status) ? permits.release(batchId) : Effect.void),
+        Effect.tapErrorTag("JobLost", () => permits.release(batchId))
+      )
 
     const submitJob = (body: CrustdataApi.BatchSubmitRequest) =>
       Effect.flatMap(Polling.Polling, (policy) =>

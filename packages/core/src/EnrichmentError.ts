@@ -118,6 +118,16 @@ export const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
     : path.map((segment) => typeof segment === "number" ? `[${segment}]` : `[${JSON.stringify(String(segment))}]`)
       .join("")
 
+/**
+ * A job the provider no longer knows (its status answers 404, e.g. after the provider lost its state): whatever it
+ * held is gone, and waiting for it would wait forever.
+ */
+export class JobLost extends Schema.TaggedError<JobLost>()("JobLost", {
+  provider,
+  jobId: Schema.String,
+  message: Schema.String
+}) {}
+
 /** A result file or page that is no longer downloadable (expired pre-signed link, retention over). */
 export class ResultExpired extends Schema.TaggedError<ResultExpired>()("ResultExpired", {
   provider,
@@ -137,7 +147,8 @@ export const EnrichmentError = Schema.Union(
   JobCanceled,
   JobTimedOut,
   MalformedResponse,
-  ResultExpired
+  ResultExpired,
+  JobLost
 )
 
 /** @since 0.1.0 @category Errors */
@@ -154,7 +165,8 @@ const tags = new Set<string>([
   "JobCanceled",
   "JobTimedOut",
   "MalformedResponse",
-  "ResultExpired"
+  "ResultExpired",
+  "JobLost"
 ])
 
 /** @since 0.1.0 @category Guards */

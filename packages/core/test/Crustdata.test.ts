@@ -550,6 +550,51 @@ describe("Crustdata adapter", () => {
     )
   })
 
+  it.effect("a job Crustdata no longer knows is lost: its permit comes back and nothing waits forever", () => {
+    let n = 0
+    const { client } = fake((req) => {
+      if (req.method === "POST") return json({ ...submitted, batch_id: `job-${++n}`, status_url: `/batch/job-${n}` })
+      // the provider restarted and forgot every job
+      return json({ error: { type: "not_found", message: "batch not found" } }, 404)
+    })
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const lost = yield* provider.submit(request([people[0]!]))
+        yield* provider.submit(request([people[1]!]))
+        // both permits are held: the waiting submit re-checks the held jobs, learns they are gone, takes a permit
+        const third = yield* Effect.fork(provider.submit(request([people[2]!])))
+        yield* TestClock.adjust("1 millis")
+        assert.strictEqual((yield* Fiber.join(third)).id, "job-3")
+        const error = yield* Effect.flip(Stream.runDrain(provider.results(lost)))
+        assert.strictEqual(error._tag, "JobLost")
+        assert.include(error.message, "Crustdata no longer knows batch job-1")
+      }),
+      client,
+      { maxActiveJobs: 2 }
+    )
+  })
+
+  it.effect("a submit gives up when no permit came back for a whole polling deadline", () => {
+    const { client } = fake((req) =>
+      req.method === "POST"
+        ? json({ ...submitted, batch_id: "job-1", status_url: "/batch/job-1" })
+        : json({ ...status("processing"), batch_id: "job-1" })
+    )
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        yield* provider.submit(request([people[0]!]))
+        const waiting = yield* Effect.fork(provider.submit(request([people[1]!])))
+        yield* TestClock.adjust("3 hours")
+        const error = yield* Effect.flip(Fiber.join(waiting))
+        assert.strictEqual(error._tag, "TooManyActiveJobs")
+      }),
+      client,
+      { maxActiveJobs: 1 }
+    )
+  })
+
   it.effect("shares the cap between adapters over one client: never more than maxActiveJobs together", () => {
     let n = 0
     const finished = new Set<string>()
@@ -578,7 +623,14 @@ describe("Crustdata adapter", () => {
         assert.strictEqual(n, 3, "a fourth job was submitted while two were active")
         yield* Fiber.interrupt(fourth)
         assert.strictEqual((yield* Fiber.join(third)).id, "job-3")
-      }),
+      }).pipe(
+        // waits of a minute with no permit coming back: within the deadline after which a submit gives up
+        Effect.provideService(Polling.Polling, {
+          initialDelay: "1 second",
+          maxDelay: "4 seconds",
+          deadline: "10 minutes"
+        })
+      ),
       client,
       { maxActiveJobs: 2 }
     )
@@ -631,7 +683,14 @@ describe("Crustdata adapter", () => {
         done = true
         yield* TestClock.adjust("5 seconds")
         assert.strictEqual((yield* Fiber.join(second)).id, "job-2")
-      }),
+      }).pipe(
+        // waits of a minute with no permit coming back: within the deadline after which a submit gives up
+        Effect.provideService(Polling.Polling, {
+          initialDelay: "1 second",
+          maxDelay: "4 seconds",
+          deadline: "10 minutes"
+        })
+      ),
       client,
       { maxActiveJobs: 1 }
     )

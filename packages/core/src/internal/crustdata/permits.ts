@@ -3,9 +3,14 @@
  * so every adapter built over the client shares it: taken at submit, given back the first time the job is seen
  * terminal (at most once per job).
  */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import { TooManyActiveJobs } from "../../EnrichmentError.js"
 import * as Polling from "../../Polling.js"
+
+const provider = "crustdata"
 
 export interface Permits {
   readonly max: number
@@ -20,7 +25,7 @@ export interface Permits {
     submit: Effect.Effect<A, E, R>,
     idOf: (a: A) => string,
     check: (batchId: string) => Effect.Effect<unknown, unknown>
-  ) => Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | TooManyActiveJobs, R>
   /** the job was seen terminal: its permit (if it holds one) comes back; harmless when called again */
   readonly release: (batchId: string) => Effect.Effect<void>
 }
@@ -29,8 +34,18 @@ export const make = (max: number): Effect.Effect<Permits> =>
   Effect.map(Effect.makeSemaphore(max), (semaphore) => {
     const held = new Set<string>()
 
+    let lastRelease = 0
     const release = (batchId: string) =>
-      Effect.suspend(() => (held.delete(batchId) ? Effect.asVoid(semaphore.release(1)) : Effect.void))
+      Effect.suspend(() =>
+        held.delete(batchId)
+          ? Effect.zipRight(
+            Effect.map(Clock.currentTimeMillis, (now) => {
+              lastRelease = now
+            }),
+            semaphore.release(1)
+          )
+          : Effect.void
+      )
 
     const reap = (check: (batchId: string) => Effect.Effect<unknown, unknown>) =>
       Effect.suspend(() =>
@@ -39,18 +54,35 @@ export const make = (max: number): Effect.Effect<Permits> =>
           : Effect.forEach([...held], (batchId) => Effect.ignore(check(batchId)), { discard: true })
       )
 
+    // Never waits forever: when no permit at all has come back for a whole polling deadline (the account's jobs
+    // stay active, e.g. started by another process on the same key), the submit gives up. A long queue behind
+    // jobs that do finish keeps waiting: each release is progress.
     const acquire = (check: (batchId: string) => Effect.Effect<unknown, unknown>) =>
-      Effect.flatMap(Polling.Polling, (policy) =>
-        Effect.raceFirst(
+      Effect.gen(function*() {
+        const policy = yield* Polling.Polling
+        const deadline = Duration.toMillis(policy.deadline)
+        const since = Math.max(lastRelease, yield* Clock.currentTimeMillis)
+        const stalled = Effect.flatMap(
+          Clock.currentTimeMillis,
+          (now) =>
+            now - Math.max(since, lastRelease) >= deadline
+              ? Effect.fail(new TooManyActiveJobs({ provider, limit: max }))
+              : Effect.void
+        )
+        return yield* Effect.raceFirst(
           semaphore.take(1),
-          Effect.zipRight(reap(check), Effect.forever(Effect.zipRight(Effect.sleep(policy.maxDelay), reap(check))))
-        ))
+          Effect.zipRight(
+            reap(check),
+            Effect.forever(Effect.zipRight(Effect.sleep(policy.maxDelay), Effect.zipRight(reap(check), stalled)))
+          )
+        )
+      })
 
     const submit = <A, E, R>(
       effect: Effect.Effect<A, E, R>,
       idOf: (a: A) => string,
       check: (batchId: string) => Effect.Effect<unknown, unknown>
-    ): Effect.Effect<A, E, R> =>
+    ): Effect.Effect<A, E | TooManyActiveJobs, R> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {
           yield* restore(acquire(check))
