@@ -4,7 +4,7 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type { Polling } from "@enrich/core"
-import { ContactProvider, Crustdata, FiberAi, RateLimits, TheHog } from "@enrich/core"
+import { ContactProvider, Crustdata, FiberAi, RateLimits, TheHogClient, TheHogProvider } from "@enrich/core"
 import { Credentials } from "@enrich/simulator"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
@@ -18,7 +18,7 @@ const adapt = (
 ): Effect.Effect<
   ContactProvider.ContactProviderService,
   never,
-  FiberAi.FiberAi | Crustdata.Crustdata | TheHog.TheHog
+  FiberAi.FiberAi | Crustdata.Crustdata | TheHogClient.TheHogClient
 > => {
   switch (name) {
     case "fiber":
@@ -26,7 +26,7 @@ const adapt = (
     case "crustdata":
       return Crustdata.contactProvider
     case "thehog":
-      return TheHog.contactProvider
+      return TheHogProvider.make
   }
 }
 
@@ -39,8 +39,8 @@ export const fromEnv = (names: ReadonlyArray<ProviderName>) =>
     Layer.provide(Layer.mergeAll(
       names.includes("fiber") ? FiberAi.layerConfig : Layer.empty,
       names.includes("crustdata") ? Crustdata.layerConfig : Layer.empty,
-      names.includes("thehog") ? TheHog.layerConfig : Layer.empty
-    ) as Layer.Layer<FiberAi.FiberAi | Crustdata.Crustdata | TheHog.TheHog, unknown, HttpClient.HttpClient>)
+      names.includes("thehog") ? TheHogClient.layerConfig() : Layer.empty
+    ) as Layer.Layer<FiberAi.FiberAi | Crustdata.Crustdata | TheHogClient.TheHogClient, unknown, HttpClient.HttpClient>)
   )
 
 /** Keys from the environment as `Config`, so a missing one is a clear startup error naming the variable. */
@@ -73,11 +73,11 @@ export const forSimulators = (
       baseUrl: `${url}/crustdata`,
       limits: RateLimits.scale(Crustdata.defaultLimits, timeScale)
     }),
-    TheHog.layer({
+    TheHogClient.layer({
       accessKey: Redacted.make(Credentials.credentials.thehog.accessKey),
       secretKey: Redacted.make(Credentials.credentials.thehog.secretKey),
       baseUrl: `${url}/thehog`,
-      limits: RateLimits.scale(TheHog.defaultLimits, timeScale)
+      limits: RateLimits.scale(TheHogClient.defaultLimits, timeScale)
     })
   )
   return Layer.effect(

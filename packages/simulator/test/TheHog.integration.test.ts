@@ -1,10 +1,19 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Contact, ContactProvider, Identifier, type PersonResult, RateLimits, TheHog } from "@enrich/core"
+import {
+  Contact,
+  ContactProvider,
+  Identifier,
+  type PersonResult,
+  RateLimits,
+  TheHogClient,
+  TheHogProvider
+} from "@enrich/core"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { credentials } from "../src/Credentials.js"
 import type { Env, EnvOptions } from "../src/Env.js"
@@ -18,13 +27,13 @@ const timeScale = 100
 interface Setup {
   readonly env?: EnvOptions
   readonly simulator?: TheHogSimulator.Options
-  readonly client?: Partial<TheHog.Options>
+  readonly client?: Partial<TheHogClient.Options>
 }
 
 /** The simulator under `/thehog` on loopback, and the TheHog client + adapter pointed at it. */
 const withProvider = <A, E>(
   setup: Setup,
-  body: (env: Env) => Effect.Effect<A, E, ContactProvider.ContactProvider | TheHog.TheHog>
+  body: (env: Env) => Effect.Effect<A, E, ContactProvider.ContactProvider | TheHogClient.TheHogClient>
 ) =>
   withSimulator(
     "/thehog",
@@ -32,13 +41,13 @@ const withProvider = <A, E>(
     { universe: { size: 300 }, timeScale, ...setup.env },
     (env) =>
       body(env).pipe(
-        Effect.provide(TheHog.layerContactProvider.pipe(
-          Layer.provideMerge(TheHog.layer({
+        Effect.provide(TheHogProvider.layer.pipe(
+          Layer.provideMerge(TheHogClient.layer({
             accessKey: Redacted.make(credentials.thehog.accessKey),
             secretKey: Redacted.make(credentials.thehog.secretKey),
             // the loopback client already prefixes the server address
             baseUrl: "/thehog",
-            limits: RateLimits.scale(TheHog.defaultLimits, timeScale),
+            limits: RateLimits.scale(TheHogClient.defaultLimits, timeScale),
             ...setup.client
           }))
         )),
@@ -104,9 +113,16 @@ const runAll = (ref: ContactProvider.JobRef, cursor?: string) =>
     (provider) => Effect.map(Stream.runCollect(provider.results(ref, cursor)), Chunk.toReadonlyArray)
   )
 
+/** A JobRef's meta as the provider reads it, which must be an operation. */
+const operationMeta = (ref: ContactProvider.JobRef) => {
+  const meta = Schema.decodeUnknownSync(TheHogProvider.JobMeta)(ref.meta)
+  if (meta._tag !== "Operation") throw new Error(`not an operation: ${meta._tag}`)
+  return meta
+}
+
 const submitted = (env: Env, person: ContactProvider.Person) => {
   const id = person.identifier
-  const wire = TheHog.toWire(id)
+  const wire = TheHogProvider.toWire(id)
   const [key, value] = Object.entries(wire)[0]!
   return env.counters.submissionsOf("thehog", `${key}:${value}`)
 }
@@ -122,7 +138,7 @@ describe("TheHog client against the simulator", () => {
           const ref = yield* provider.submit(requestOf(people))
           assert.strictEqual(ref.people, 60)
           assert.strictEqual(ref.charged, 180)
-          assert.strictEqual((ref.meta as Record<string, string>).pollUrl, `/api/operations/${ref.id}`)
+          assert.strictEqual(operationMeta(ref).pollUrl, `/api/operations/${ref.id}`)
           const pages = yield* runAll(ref)
           assert.deepStrictEqual(pages.map((p) => p.cursor), ["25", "50", undefined])
           const outcomes = pages.flatMap((p) => p.results)
@@ -229,8 +245,8 @@ describe("TheHog client against the simulator", () => {
         assert.strictEqual(env.counters.netCredits("thehog"), 30)
         // ...and says so, so the budget does not count it a second time
         assert.strictEqual(again.charged, 0)
-        assert.strictEqual((again.meta as Record<string, string>).replayed, "true")
-        assert.strictEqual((again.meta as Record<string, string>).replayedCost, "30")
+        assert.strictEqual(operationMeta(again).replayed, true)
+        assert.strictEqual(operationMeta(again).replayedCost, 30)
         assert.strictEqual(ref.charged + again.charged, env.counters.netCredits("thehog"))
       })), 30_000)
 
@@ -267,7 +283,7 @@ describe("TheHog client against the simulator", () => {
           const provider = yield* ContactProvider.ContactProvider
           const people = peopleOf(env, 0, 20, 1)
           const ref = yield* provider.submit(requestOf(people, ["phone"]))
-          assert.match((ref.meta as Record<string, string>).pollUrl!, /^http:\/\/.+\/thehog\/api\/enrichments\/op_/)
+          assert.match(operationMeta(ref).pollUrl!, /^http:\/\/.+\/thehog\/api\/enrichments\/op_/)
           const outcomes = (yield* runAll(ref)).flatMap((p) => p.results)
           assert.strictEqual(outcomes.length, 21)
           for (const { person, truth } of people) {
