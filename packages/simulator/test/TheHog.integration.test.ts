@@ -1,12 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import {
+  Budget,
   Contact,
   ContactProvider,
   Identifier,
+  Journal,
   type PersonResult,
   RateLimits,
   TheHogClient,
-  TheHogProvider
+  TheHogProvider,
+  Waterfall
 } from "@enrich/core"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
@@ -318,4 +321,94 @@ describe("TheHog client against the simulator", () => {
         })),
     30_000
   )
+})
+
+/**
+ * The 202 in each documented reading (issue 13): Shapes-B's whole job reference, or the guide's bare "job
+ * reference" polled at `GET /api/enrichments/:id`; with or without `meta.cost`.
+ */
+const shapes: ReadonlyArray<{
+  readonly name: string
+  readonly simulator: TheHogSimulator.Options
+  /** TheHog says what it charged (`meta.cost.actual`) */
+  readonly reported: boolean
+  /** the 202 names a pollUrl (else the client polls `GET /api/enrichments/:id`) */
+  readonly pollUrl: boolean
+}> = [
+  { name: "the whole documented 202, with meta.cost", simulator: {}, reported: true, pollUrl: true },
+  {
+    name: "the whole documented 202, without meta.cost",
+    simulator: { reportCost: false },
+    reported: false,
+    pollUrl: true
+  },
+  { name: "only `id`", simulator: { acceptedFields: ["id"] }, reported: false, pollUrl: false },
+  {
+    name: "only `operationId` and `status`",
+    simulator: { acceptedFields: ["operationId", "status"] },
+    reported: false,
+    pollUrl: false
+  },
+  { name: "only a relative `pollUrl`", simulator: { acceptedFields: ["pollUrl"] }, reported: false, pollUrl: true },
+  {
+    name: "no `pollUrl`, with meta.cost",
+    simulator: { acceptedFields: ["id", "operationId", "status", "meta"], pollPath: "enrichments" },
+    reported: true,
+    pollUrl: false
+  }
+]
+
+describe("TheHog's 202 in every documented shape, through the waterfall", () => {
+  for (const shape of shapes) {
+    it.live(
+      `${shape.name}: every chunk's people come back, credits booked as TheHog reports or marked estimated`,
+      () =>
+        withProvider({ simulator: shape.simulator }, (env) =>
+          Effect.gen(function*() {
+            const provider = yield* ContactProvider.ContactProvider
+            const people = peopleOf(env, 0, 90, 10)
+            const journal = yield* Journal.makeMemory
+            const result = yield* Waterfall.run({
+              runId: "shapes",
+              people: people.map((p) => p.person),
+              providers: ["thehog"],
+              fields: allFields as [Contact.Field, ...Array<Contact.Field>],
+              chunkSize: 30
+            }).pipe(
+              Effect.provideService(
+                ContactProvider.ContactProviders,
+                ContactProvider.ContactProviders.fromServices([provider])
+              ),
+              Effect.provideService(Journal.Journal, journal),
+              Effect.provide(Budget.layer(undefined))
+            )
+            const chunks = yield* journal.chunks("shapes")
+            assert.isAtLeast(chunks.length, 3)
+            // every chunk finished and every person came back with TheHog's answer
+            assert.deepStrictEqual(chunks.map((c) => c.state), chunks.map(() => "finished"))
+            for (const { person, truth } of people) {
+              const outcome = result.outcomes.get(person.key)?.[0]
+              assert.isDefined(outcome, person.key)
+              assert.deepStrictEqual(valuesOf(outcome!), expected(env, truth), person.key)
+              if (outcome!._tag === "Found" || outcome!._tag === "NotFound") {
+                assert.strictEqual(outcome!.provenance.estimated, !shape.reported)
+              } else assert.fail(`${person.key}: ${outcome!._tag}`)
+            }
+            const summary = result.providers[0]!
+            assert.strictEqual(summary.found + summary.notFound, people.length)
+            // booked: what the simulator charged; marked estimated when it did not say so
+            assert.strictEqual(summary.credits, env.counters.netCredits("thehog"))
+            assert.strictEqual(env.counters.netCredits("thehog"), 300)
+            assert.deepStrictEqual(chunks.map((c) => c.estimated), chunks.map(() => !shape.reported))
+            // each chunk was sent once; where no pollUrl was given, the guide's poll was used
+            assert.deepStrictEqual(env.counters.resubmitted("thehog"), [])
+            assert.strictEqual(env.counters.requestsTo("thehog:enrichments"), chunks.length)
+            if (!shape.pollUrl) {
+              assert.isAbove(env.counters.requestsTo("thehog:enrichments/:id"), 0)
+              assert.strictEqual(env.counters.requestsTo("thehog:operations/:id"), 0)
+            }
+          })),
+      30_000
+    )
+  }
 })
