@@ -4,7 +4,15 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type { Polling } from "@enrich/core"
-import { ContactProvider, CrustdataClient, CrustdataProvider, FiberAi, RateLimits, TheHog } from "@enrich/core"
+import {
+  ContactProvider,
+  CrustdataClient,
+  CrustdataProvider,
+  FiberAi,
+  RateLimits,
+  TheHogClient,
+  TheHogProvider
+} from "@enrich/core"
 import { Credentials } from "@enrich/simulator"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
@@ -18,7 +26,7 @@ const adapt = (
 ): Effect.Effect<
   ContactProvider.ContactProviderService,
   never,
-  FiberAi.FiberAi | CrustdataClient.CrustdataClient | TheHog.TheHog
+  FiberAi.FiberAi | CrustdataClient.CrustdataClient | TheHogClient.TheHogClient
 > => {
   switch (name) {
     case "fiber":
@@ -26,7 +34,7 @@ const adapt = (
     case "crustdata":
       return CrustdataProvider.make
     case "thehog":
-      return TheHog.contactProvider
+      return TheHogProvider.make
   }
 }
 
@@ -39,8 +47,12 @@ export const fromEnv = (names: ReadonlyArray<ProviderName>) =>
     Layer.provide(Layer.mergeAll(
       names.includes("fiber") ? FiberAi.layerConfig : Layer.empty,
       names.includes("crustdata") ? CrustdataClient.layerConfig() : Layer.empty,
-      names.includes("thehog") ? TheHog.layerConfig : Layer.empty
-    ) as Layer.Layer<FiberAi.FiberAi | CrustdataClient.CrustdataClient | TheHog.TheHog, unknown, HttpClient.HttpClient>)
+      names.includes("thehog") ? TheHogClient.layerConfig() : Layer.empty
+    ) as Layer.Layer<
+      FiberAi.FiberAi | CrustdataClient.CrustdataClient | TheHogClient.TheHogClient,
+      unknown,
+      HttpClient.HttpClient
+    >)
   )
 
 /** Keys from the environment as `Config`, so a missing one is a clear startup error naming the variable. */
@@ -73,11 +85,11 @@ export const forSimulators = (
       baseUrl: `${url}/crustdata`,
       limits: RateLimits.scale(CrustdataClient.defaultLimits, timeScale)
     }),
-    TheHog.layer({
+    TheHogClient.layer({
       accessKey: Redacted.make(Credentials.credentials.thehog.accessKey),
       secretKey: Redacted.make(Credentials.credentials.thehog.secretKey),
       baseUrl: `${url}/thehog`,
-      limits: RateLimits.scale(TheHog.defaultLimits, timeScale)
+      limits: RateLimits.scale(TheHogClient.defaultLimits, timeScale)
     })
   )
   return Layer.effect(

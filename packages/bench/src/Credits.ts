@@ -5,7 +5,7 @@
  * is read from the simulators' counters (charged minus refunded).
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Contact, CrustdataApi, FiberAiApi, Merge, Polling, TheHog, Waterfall } from "@enrich/core"
+import { Contact, CrustdataApi, FiberAiApi, Merge, Polling, TheHogProvider, Waterfall } from "@enrich/core"
 import type { Universe } from "@enrich/simulator"
 import { serve } from "@enrich/simulator/node"
 import * as Effect from "effect/Effect"
@@ -36,7 +36,7 @@ const costOf = (provider: ProviderName, asked: ReadonlyArray<Contact.Field>): nu
         phones: asked.includes("phone") ? 1 : 0
       })
     case "thehog":
-      return TheHog.creditsPerPerson(asked)
+      return TheHogProvider.creditsPerPerson(asked)
   }
 }
 
@@ -87,7 +87,7 @@ export const oracleMinimum = (universe: Universe.Universe, n: number) => {
 
 /**
  * What each provider takes and offers, as its adapter's capabilities say (`FiberAi.capabilities`,
- * `TheHog.capabilities`, `CrustdataProvider.capabilities`); the bench's people are LinkedIn URLs.
+ * `TheHogProvider.capabilities`, `CrustdataProvider.capabilities`); the bench's people are LinkedIn URLs.
  */
 const offers: Record<
   ProviderName,
@@ -145,7 +145,7 @@ const billed = (provider: ProviderName, asked: ReadonlyArray<Contact.Field>, val
         phones: count("phone")
       })
     case "thehog":
-      return TheHog.creditsPerPerson(asked)
+      return TheHogProvider.creditsPerPerson(asked)
   }
 }
 

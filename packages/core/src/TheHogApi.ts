@@ -102,9 +102,9 @@ export type EnrichmentRequest = typeof EnrichmentRequest.Type
 
 /**
  * Credits of one request: CONFIRMED on gen A sync responses (Shapes-A), INFERRED for gen B (sync and, in our
- * simulator, the 202 too). `actual` is what was charged at submission.
+ * simulator, the 202 too). `actual` is what was charged at submission; without it TheHog reported no charge.
  */
-export const Cost = Schema.Struct({ estimated: Schema.Number, actual: Schema.Number })
+export const Cost = Schema.Struct({ estimated: Schema.optional(Schema.Number), actual: Schema.optional(Schema.Number) })
 /** @since 0.1.0 @category Models */
 export type Cost = typeof Cost.Type
 
@@ -210,16 +210,26 @@ export type OperationStatus = typeof OperationStatus.Type
 export const isTerminal = (status: OperationStatus): boolean =>
   status === "succeeded" || status === "partial_success" || status === "failed" || status === "cancelled"
 
+/** `meta` of a 202: like `Meta`, every part optional. */
+export const AcceptedMeta = Schema.Struct({
+  requestId: Schema.optional(Schema.String),
+  cost: Schema.optional(Cost),
+  projectId: Schema.optional(Schema.String),
+  estimatedCost: Schema.optional(Schema.Number)
+})
+
 /**
- * HTTP 202: the job reference (CONFIRMED Shapes-B). `id` = `operationId`; `status` is `queued` on acceptance;
- * `pollUrl` is absolute in Shapes-B and relative in Async-B, so clients must take both.
+ * HTTP 202: the job reference. Shapes-B shows `{id, operationId, status: "queued", pollUrl, meta}` (`id` =
+ * `operationId`; `pollUrl` absolute there, relative in Async-B), but the guide (G-enrich) calls it only "a job
+ * reference" to poll at `GET /api/enrichments/:id`. So every part is optional here (`null` reads as absent): the
+ * client needs only something to poll, an id (`id` or `operationId`) or a `pollUrl`, and checks that itself.
  */
 export const Accepted = Schema.Struct({
-  id: Schema.String,
-  operationId: Schema.String,
-  status: OperationStatus,
-  pollUrl: Schema.String,
-  meta: Meta
+  id: Schema.optionalWith(Schema.String, { nullable: true }),
+  operationId: Schema.optionalWith(Schema.String, { nullable: true }),
+  status: Schema.optionalWith(OperationStatus, { nullable: true }),
+  pollUrl: Schema.optionalWith(Schema.String, { nullable: true }),
+  meta: Schema.optionalWith(AcceptedMeta, { nullable: true })
 })
 /** @since 0.1.0 @category Models */
 export type Accepted = typeof Accepted.Type

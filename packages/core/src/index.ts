@@ -25,7 +25,9 @@ export * as ChunkPlan from "./ChunkPlan.js"
 /** @since 0.1.0 */
 export * as Waterfall from "./Waterfall.js"
 /** @since 0.1.0 */
-export * as TheHog from "./TheHog.js"
+export * as TheHogClient from "./TheHogClient.js"
+/** @since 0.1.0 */
+export * as TheHogProvider from "./TheHogProvider.js"
 /** @since 0.1.0 */
 export * as TheHogApi from "./TheHogApi.js"
 /** @since 0.1.0 */

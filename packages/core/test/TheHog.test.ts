@@ -20,10 +20,12 @@ import * as Backoff from "../src/Backoff.js"
 import type { Field } from "../src/Contact.js"
 import { ContactProvider, EnrichRequest, JobRef, Person } from "../src/ContactProvider.js"
 import * as Identifier from "../src/Identifier.js"
+import { pollPath } from "../src/internal/thehog/polling.js"
 import type { ProviderOutcome } from "../src/PersonResult.js"
 import * as Polling from "../src/Polling.js"
-import * as TheHog from "../src/TheHog.js"
 import type * as TheHogApi from "../src/TheHogApi.js"
+import * as TheHogClient from "../src/TheHogClient.js"
+import * as TheHogProvider from "../src/TheHogProvider.js"
 import { fakeHttp, json, type Seen } from "./utils/fakeHttp.js"
 import { observe } from "./utils/telemetry.js"
 
@@ -38,14 +40,14 @@ const fake = (respond: (seen: Seen, n: number) => Response) => {
   return { seen, client }
 }
 
-const layers = (client: HttpClient.HttpClient, options: Partial<TheHog.Options> = {}) => {
-  const raw = TheHog.layer({
+const layers = (client: HttpClient.HttpClient, options: Partial<TheHogClient.Options> = {}) => {
+  const raw = TheHogClient.layer({
     accessKey: Redacted.make(access),
     secretKey: Redacted.make(secret),
     baseUrl: "http://thehog.test",
     ...options
   }).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, client)))
-  return TheHog.layerContactProvider.pipe(Layer.provideMerge(raw))
+  return TheHogProvider.layer.pipe(Layer.provideMerge(raw))
 }
 
 const noRetries = Effect.provideService(Backoff.Backoff, { base: "100 millis", max: "1 second", times: 0 })
@@ -88,7 +90,15 @@ const failedItem = (identifier: TheHogApi.PersonIdentifier, message: string) => 
   error: { message }
 })
 
-const jobRef = (id: string, people: number, meta: Record<string, string> = {}) =>
+/** A JobRef's meta, decoded as the provider reads it. */
+const metaOf = (ref: JobRef) => Schema.decodeUnknownSync(TheHogProvider.JobMeta)(ref.meta)
+const operationMeta = (ref: JobRef) => {
+  const meta = metaOf(ref)
+  if (meta._tag !== "Operation") throw new Error(`not an operation: ${meta._tag}`)
+  return meta
+}
+
+const jobRef = (id: string, people: number, meta: typeof TheHogProvider.JobMeta.Encoded = { _tag: "Operation" }) =>
   new JobRef({
     provider: "thehog",
     id,
@@ -118,7 +128,7 @@ describe("TheHog client", () => {
       assert.strictEqual(ref.mode, "batch")
       assert.strictEqual(ref.charged, 3)
       assert.strictEqual(
-        (ref.meta as Record<string, string>).pollUrl,
+        operationMeta(ref).pollUrl,
         "https://developer.thehog.ai/api/operations/op_1"
       )
       const sent = seen[0]!
@@ -146,8 +156,8 @@ describe("TheHog client", () => {
       )
       const first = yield* submit(byHeader.client, 0)
       assert.strictEqual(first.charged, 0)
-      assert.strictEqual((first.meta as Record<string, string>).replayed, "true")
-      assert.strictEqual((first.meta as Record<string, string>).replayedCost, "3")
+      assert.strictEqual(operationMeta(first).replayed, true)
+      assert.strictEqual(operationMeta(first).replayedCost, 3)
       // no such header, but the stored body carries the first request's id, not this one's
       const byRequestId = fake(() => reply(202, accepted("op_1"), { "x-request-id": "req-2" }))
       assert.strictEqual((yield* submit(byRequestId.client, 0)).charged, 0)
@@ -155,7 +165,7 @@ describe("TheHog client", () => {
       const fresh = fake(() => reply(202, accepted("op_1"), { "x-request-id": "req-1" }))
       const paid = yield* submit(fresh.client, 0)
       assert.strictEqual(paid.charged, 3)
-      assert.strictEqual((paid.meta as Record<string, string>).replayed, undefined)
+      assert.strictEqual(operationMeta(paid).replayed, false)
       // a replay after our own attempt went unanswered: that attempt may be the one TheHog charged
       const afterRetry = fake((_, n) =>
         n === 1
@@ -167,7 +177,7 @@ describe("TheHog client", () => {
       const retried = yield* Fiber.join(retrying)
       assert.strictEqual(afterRetry.seen.length, 2)
       assert.strictEqual(retried.charged, 3)
-      assert.strictEqual((retried.meta as Record<string, string>).replayed, "true")
+      assert.strictEqual(operationMeta(retried).replayed, true)
     }))
 
   it.effect("answers one LinkedIn person synchronously (200) with verified emails sorted by domain", () =>
@@ -261,7 +271,7 @@ describe("TheHog client", () => {
       for (const [response, tag] of cases) {
         const { client } = fake(() => response.clone())
         const error = yield* Effect.flip(
-          Effect.flatMap(TheHog.TheHog, (c) =>
+          Effect.flatMap(TheHogClient.TheHogClient, (c) =>
             c.enrich({ identifiers: [{ email: "a@b.co" }], fields: ["contact.email"] }))
             .pipe(Effect.provide(layers(client)), noRetries)
         )
@@ -294,8 +304,8 @@ describe("TheHog client", () => {
             timestamp: ""
           })
       )
-      const run = <A, E>(f: (c: TheHog.TheHog.Service) => Effect.Effect<A, E>) =>
-        Effect.flip(Effect.flatMap(TheHog.TheHog, f).pipe(Effect.provide(layers(client)), noRetries))
+      const run = <A, E>(f: (c: TheHogClient.TheHogClient.Service) => Effect.Effect<A, E>) =>
+        Effect.flip(Effect.flatMap(TheHogClient.TheHogClient, f).pipe(Effect.provide(layers(client)), noRetries))
       const gone = yield* run((c) => c.getOperation("op_gone"))
       assert.strictEqual(gone._tag, "ResultExpired")
       const limited = yield* run((c) => c.getEnrichment("op_busy"))
@@ -330,7 +340,10 @@ describe("TheHog client", () => {
         reply(200, { id: "op_4", status: "succeeded", result: { items: [{ status: "success", data: {} }] } })
       )
       const error = yield* Effect.flip(
-        Effect.flatMap(TheHog.TheHog, (c) => c.getOperation("op_4")).pipe(Effect.provide(layers(client)), noRetries)
+        Effect.flatMap(TheHogClient.TheHogClient, (c) => c.getOperation("op_4")).pipe(
+          Effect.provide(layers(client)),
+          noRetries
+        )
       )
       assert.strictEqual(error._tag, "MalformedResponse")
       if (error._tag === "MalformedResponse") {
@@ -385,7 +398,7 @@ describe("TheHog telemetry", () => {
           : reply(200, { id: "op_7", status: "queued" })
       )
       const options = { accessKey: Redacted.make(access), secretKey: Redacted.make(secret) }
-      const [failed, polled] = yield* Effect.flatMap(TheHog.TheHog, (hog) =>
+      const [failed, polled] = yield* Effect.flatMap(TheHogClient.TheHogClient, (hog) =>
         Effect.all([
           observe(Effect.flatMap(ContactProvider, (p) => p.submit(request([ada])))),
           observe(hog.getOperation("op_7"))
@@ -409,11 +422,13 @@ describe("TheHog configuration and odd answers", () => {
       const { client, seen } = fake(() => reply(202, accepted("op_c")))
       const run = (env: Record<string, string>) =>
         Effect.flatMap(
-          TheHog.TheHog,
+          TheHogClient.TheHogClient,
           (c) => c.enrich({ identifiers: [{ email: "a@b.co" }], fields: ["contact.email"] })
         )
           .pipe(
-            Effect.provide(TheHog.layerConfig.pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, client)))),
+            Effect.provide(
+              TheHogClient.layerConfig().pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, client)))
+            ),
             Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))),
             noRetries
           )
@@ -474,7 +489,7 @@ describe("TheHog polling and limits", () => {
   it.effect("gates polls client-side below the 30/minute poll bucket", () =>
     Effect.gen(function*() {
       const { client, seen } = fake(() => reply(200, { id: "op_7", status: "queued" }))
-      const fiber = yield* Effect.flatMap(TheHog.TheHog, (c) =>
+      const fiber = yield* Effect.flatMap(TheHogClient.TheHogClient, (c) =>
         Effect.forEach(
           Array.from({ length: 10 }, () => c.getOperation("op_7")),
           (e) => e,
@@ -564,43 +579,45 @@ describe("TheHog polling and limits", () => {
 })
 
 describe("TheHog helpers", () => {
-  it("reads relative and absolute poll URLs, never leaving the configured host", () => {
+  it("reads relative and absolute poll URLs, never leaving the configured host; else polls /api/enrichments/:id", () => {
     const job = (pollUrl: string | undefined) => ({ id: "op 1", pollUrl })
     assert.strictEqual(
-      TheHog.pollPath("https://developer.thehog.ai", job("/api/operations/op_1")),
+      pollPath("https://developer.thehog.ai", job("/api/operations/op_1")),
       "/api/operations/op_1"
     )
     assert.strictEqual(
-      TheHog.pollPath("https://developer.thehog.ai", job("https://developer.thehog.ai/api/enrichments/op_1")),
+      pollPath("https://developer.thehog.ai", job("https://developer.thehog.ai/api/enrichments/op_1")),
       "/api/enrichments/op_1"
     )
     assert.strictEqual(
-      TheHog.pollPath("http://127.0.0.1:9/thehog", job("http://127.0.0.1:9/thehog/api/operations/op_1")),
+      pollPath("http://127.0.0.1:9/thehog", job("http://127.0.0.1:9/thehog/api/operations/op_1")),
       "/api/operations/op_1"
     )
     assert.strictEqual(
-      TheHog.pollPath("http://proxy.local", job("https://evil.example/api/operations/op_1")),
+      pollPath("http://proxy.local", job("https://evil.example/api/operations/op_1")),
       "/api/operations/op_1"
     )
-    assert.strictEqual(TheHog.pollPath("", job(undefined)), "/api/operations/op%201")
-    assert.strictEqual(TheHog.pollPath("", job("https://elsewhere.example/not-api")), "/api/operations/op%201")
+    // no (usable) pollUrl: the poll the guide documents for a job reference, `GET /api/enrichments/:id`
+    assert.strictEqual(pollPath("", job(undefined)), "/api/enrichments/op%201")
+    assert.strictEqual(pollPath("", job("https://elsewhere.example/not-api")), "/api/enrichments/op%201")
   })
 
   it("prices per person per attempt and declares its capabilities", () => {
-    assert.strictEqual(TheHog.capabilities.cost.maxPerPerson(["work_email"], "batch"), 1)
-    assert.strictEqual(TheHog.capabilities.cost.maxPerPerson(["work_email", "personal_email"], "batch"), 1)
-    assert.strictEqual(TheHog.capabilities.cost.maxPerPerson(["phone"], "sync"), 2)
-    assert.strictEqual(TheHog.capabilities.cost.maxPerPerson(["work_email", "phone"], "batch"), 3)
-    assert.deepStrictEqual(TheHog.capabilities.identifierKinds, ["linkedin", "email", "x", "github"])
-    assert.strictEqual(TheHog.capabilities.maxBatch, 100)
-    assert.deepStrictEqual(TheHog.capabilities.sync, { maxBatch: 1 })
-    assert.strictEqual(TheHog.capabilities.resubmitSafety, "idempotency-key")
-    assert.deepStrictEqual(TheHog.requestFieldsOf(["personal_email"]), ["contact.email"])
-    assert.deepStrictEqual(TheHog.requestFieldsOf(["phone"]), ["contact.phone"])
+    assert.strictEqual(TheHogProvider.capabilities.cost.maxPerPerson(["work_email"], "batch"), 1)
+    assert.strictEqual(TheHogProvider.capabilities.cost.maxPerPerson(["work_email", "personal_email"], "batch"), 1)
+    assert.strictEqual(TheHogProvider.capabilities.cost.maxPerPerson(["phone"], "sync"), 2)
+    assert.strictEqual(TheHogProvider.capabilities.cost.maxPerPerson(["work_email", "phone"], "batch"), 3)
+    assert.deepStrictEqual(TheHogProvider.capabilities.identifierKinds, ["linkedin", "email", "x", "github"])
+    assert.strictEqual(TheHogProvider.capabilities.maxBatch, 100)
+    assert.deepStrictEqual(TheHogProvider.capabilities.sync, { maxBatch: 1 })
+    assert.strictEqual(TheHogProvider.capabilities.resubmitSafety, "idempotency-key")
+    assert.deepStrictEqual(TheHogProvider.requestFieldsOf(["personal_email"]), ["contact.email"])
+    assert.deepStrictEqual(TheHogProvider.requestFieldsOf(["phone"]), ["contact.phone"])
   })
 
   it("re-parses every echoed identifier kind to our PersonKey", () => {
-    const keyOf = (identifier: TheHogApi.PersonIdentifier) => Either.map(TheHog.fromWire(identifier), (i) => i.key)
+    const keyOf = (identifier: TheHogApi.PersonIdentifier) =>
+      Either.map(TheHogProvider.fromWire(identifier), (i) => i.key)
     assert.deepStrictEqual(keyOf({ linkedin_url: "linkedin.com/in/Ada-Lovelace?x=1" }), Either.right(ada.key))
     assert.deepStrictEqual(keyOf({ email: "Grace@Hopper.dev" }), Either.right(grace.key))
     assert.deepStrictEqual(keyOf({ x_handle: "@Jack" }), Either.right(Identifier.PersonKey.make("x:jack")))
@@ -609,7 +626,7 @@ describe("TheHog helpers", () => {
       Either.right(Identifier.PersonKey.make("github:octo-cat"))
     )
     for (const identifier of [ada, grace]) {
-      assert.deepStrictEqual(keyOf(TheHog.toWire(identifier.identifier)), Either.right(identifier.key))
+      assert.deepStrictEqual(keyOf(TheHogProvider.toWire(identifier.identifier)), Either.right(identifier.key))
     }
   })
 })

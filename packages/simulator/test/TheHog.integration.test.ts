@@ -1,10 +1,22 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Contact, ContactProvider, Identifier, type PersonResult, RateLimits, TheHog } from "@enrich/core"
+import {
+  Budget,
+  Contact,
+  ContactProvider,
+  Identifier,
+  Journal,
+  type PersonResult,
+  RateLimits,
+  TheHogClient,
+  TheHogProvider,
+  Waterfall
+} from "@enrich/core"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { credentials } from "../src/Credentials.js"
 import type { Env, EnvOptions } from "../src/Env.js"
@@ -18,13 +30,13 @@ const timeScale = 100
 interface Setup {
   readonly env?: EnvOptions
   readonly simulator?: TheHogSimulator.Options
-  readonly client?: Partial<TheHog.Options>
+  readonly client?: Partial<TheHogClient.Options>
 }
 
 /** The simulator under `/thehog` on loopback, and the TheHog client + adapter pointed at it. */
 const withProvider = <A, E>(
   setup: Setup,
-  body: (env: Env) => Effect.Effect<A, E, ContactProvider.ContactProvider | TheHog.TheHog>
+  body: (env: Env) => Effect.Effect<A, E, ContactProvider.ContactProvider | TheHogClient.TheHogClient>
 ) =>
   withSimulator(
     "/thehog",
@@ -32,13 +44,13 @@ const withProvider = <A, E>(
     { universe: { size: 300 }, timeScale, ...setup.env },
     (env) =>
       body(env).pipe(
-        Effect.provide(TheHog.layerContactProvider.pipe(
-          Layer.provideMerge(TheHog.layer({
+        Effect.provide(TheHogProvider.layer.pipe(
+          Layer.provideMerge(TheHogClient.layer({
             accessKey: Redacted.make(credentials.thehog.accessKey),
             secretKey: Redacted.make(credentials.thehog.secretKey),
             // the loopback client already prefixes the server address
             baseUrl: "/thehog",
-            limits: RateLimits.scale(TheHog.defaultLimits, timeScale),
+            limits: RateLimits.scale(TheHogClient.defaultLimits, timeScale),
             ...setup.client
           }))
         )),
@@ -104,9 +116,16 @@ const runAll = (ref: ContactProvider.JobRef, cursor?: string) =>
     (provider) => Effect.map(Stream.runCollect(provider.results(ref, cursor)), Chunk.toReadonlyArray)
   )
 
+/** A JobRef's meta as the provider reads it, which must be an operation. */
+const operationMeta = (ref: ContactProvider.JobRef) => {
+  const meta = Schema.decodeUnknownSync(TheHogProvider.JobMeta)(ref.meta)
+  if (meta._tag !== "Operation") throw new Error(`not an operation: ${meta._tag}`)
+  return meta
+}
+
 const submitted = (env: Env, person: ContactProvider.Person) => {
   const id = person.identifier
-  const wire = TheHog.toWire(id)
+  const wire = TheHogProvider.toWire(id)
   const [key, value] = Object.entries(wire)[0]!
   return env.counters.submissionsOf("thehog", `${key}:${value}`)
 }
@@ -122,7 +141,7 @@ describe("TheHog client against the simulator", () => {
           const ref = yield* provider.submit(requestOf(people))
           assert.strictEqual(ref.people, 60)
           assert.strictEqual(ref.charged, 180)
-          assert.strictEqual((ref.meta as Record<string, string>).pollUrl, `/api/operations/${ref.id}`)
+          assert.strictEqual(operationMeta(ref).pollUrl, `/api/operations/${ref.id}`)
           const pages = yield* runAll(ref)
           assert.deepStrictEqual(pages.map((p) => p.cursor), ["25", "50", undefined])
           const outcomes = pages.flatMap((p) => p.results)
@@ -229,8 +248,8 @@ describe("TheHog client against the simulator", () => {
         assert.strictEqual(env.counters.netCredits("thehog"), 30)
         // ...and says so, so the budget does not count it a second time
         assert.strictEqual(again.charged, 0)
-        assert.strictEqual((again.meta as Record<string, string>).replayed, "true")
-        assert.strictEqual((again.meta as Record<string, string>).replayedCost, "30")
+        assert.strictEqual(operationMeta(again).replayed, true)
+        assert.strictEqual(operationMeta(again).replayedCost, 30)
         assert.strictEqual(ref.charged + again.charged, env.counters.netCredits("thehog"))
       })), 30_000)
 
@@ -267,7 +286,7 @@ describe("TheHog client against the simulator", () => {
           const provider = yield* ContactProvider.ContactProvider
           const people = peopleOf(env, 0, 20, 1)
           const ref = yield* provider.submit(requestOf(people, ["phone"]))
-          assert.match((ref.meta as Record<string, string>).pollUrl!, /^http:\/\/.+\/thehog\/api\/enrichments\/op_/)
+          assert.match(operationMeta(ref).pollUrl!, /^http:\/\/.+\/thehog\/api\/enrichments\/op_/)
           const outcomes = (yield* runAll(ref)).flatMap((p) => p.results)
           assert.strictEqual(outcomes.length, 21)
           for (const { person, truth } of people) {
@@ -302,4 +321,94 @@ describe("TheHog client against the simulator", () => {
         })),
     30_000
   )
+})
+
+/**
+ * The 202 in each documented reading (issue 13): Shapes-B's whole job reference, or the guide's bare "job
+ * reference" polled at `GET /api/enrichments/:id`; with or without `meta.cost`.
+ */
+const shapes: ReadonlyArray<{
+  readonly name: string
+  readonly simulator: TheHogSimulator.Options
+  /** TheHog says what it charged (`meta.cost.actual`) */
+  readonly reported: boolean
+  /** the 202 names a pollUrl (else the client polls `GET /api/enrichments/:id`) */
+  readonly pollUrl: boolean
+}> = [
+  { name: "the whole documented 202, with meta.cost", simulator: {}, reported: true, pollUrl: true },
+  {
+    name: "the whole documented 202, without meta.cost",
+    simulator: { reportCost: false },
+    reported: false,
+    pollUrl: true
+  },
+  { name: "only `id`", simulator: { acceptedFields: ["id"] }, reported: false, pollUrl: false },
+  {
+    name: "only `operationId` and `status`",
+    simulator: { acceptedFields: ["operationId", "status"] },
+    reported: false,
+    pollUrl: false
+  },
+  { name: "only a relative `pollUrl`", simulator: { acceptedFields: ["pollUrl"] }, reported: false, pollUrl: true },
+  {
+    name: "no `pollUrl`, with meta.cost",
+    simulator: { acceptedFields: ["id", "operationId", "status", "meta"], pollPath: "enrichments" },
+    reported: true,
+    pollUrl: false
+  }
+]
+
+describe("TheHog's 202 in every documented shape, through the waterfall", () => {
+  for (const shape of shapes) {
+    it.live(
+      `${shape.name}: every chunk's people come back, credits booked as TheHog reports or marked estimated`,
+      () =>
+        withProvider({ simulator: shape.simulator }, (env) =>
+          Effect.gen(function*() {
+            const provider = yield* ContactProvider.ContactProvider
+            const people = peopleOf(env, 0, 90, 10)
+            const journal = yield* Journal.makeMemory
+            const result = yield* Waterfall.run({
+              runId: "shapes",
+              people: people.map((p) => p.person),
+              providers: ["thehog"],
+              fields: allFields as [Contact.Field, ...Array<Contact.Field>],
+              chunkSize: 30
+            }).pipe(
+              Effect.provideService(
+                ContactProvider.ContactProviders,
+                ContactProvider.ContactProviders.fromServices([provider])
+              ),
+              Effect.provideService(Journal.Journal, journal),
+              Effect.provide(Budget.layer(undefined))
+            )
+            const chunks = yield* journal.chunks("shapes")
+            assert.isAtLeast(chunks.length, 3)
+            // every chunk finished and every person came back with TheHog's answer
+            assert.deepStrictEqual(chunks.map((c) => c.state), chunks.map(() => "finished"))
+            for (const { person, truth } of people) {
+              const outcome = result.outcomes.get(person.key)?.[0]
+              assert.isDefined(outcome, person.key)
+              assert.deepStrictEqual(valuesOf(outcome!), expected(env, truth), person.key)
+              if (outcome!._tag === "Found" || outcome!._tag === "NotFound") {
+                assert.strictEqual(outcome!.provenance.estimated, !shape.reported)
+              } else assert.fail(`${person.key}: ${outcome!._tag}`)
+            }
+            const summary = result.providers[0]!
+            assert.strictEqual(summary.found + summary.notFound, people.length)
+            // booked: what the simulator charged; marked estimated when it did not say so
+            assert.strictEqual(summary.credits, env.counters.netCredits("thehog"))
+            assert.strictEqual(env.counters.netCredits("thehog"), 300)
+            assert.deepStrictEqual(chunks.map((c) => c.estimated), chunks.map(() => !shape.reported))
+            // each chunk was sent once; where no pollUrl was given, the guide's poll was used
+            assert.deepStrictEqual(env.counters.resubmitted("thehog"), [])
+            assert.strictEqual(env.counters.requestsTo("thehog:enrichments"), chunks.length)
+            if (!shape.pollUrl) {
+              assert.isAbove(env.counters.requestsTo("thehog:enrichments/:id"), 0)
+              assert.strictEqual(env.counters.requestsTo("thehog:operations/:id"), 0)
+            }
+          })),
+      30_000
+    )
+  }
 })

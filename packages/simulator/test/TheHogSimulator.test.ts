@@ -3,6 +3,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
 import { TheHogApi } from "@enrich/core"
 import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import { credentials } from "../src/Credentials.js"
 import type { Env, EnvOptions } from "../src/Env.js"
@@ -30,6 +31,16 @@ const call = (
 }
 
 const decode = decodeStrict
+
+/** The 202 as Shapes-B documents it (what the simulator sends by default): every part present. */
+const Documented202 = Schema.Struct({
+  ...TheHogApi.Accepted.fields,
+  id: Schema.String,
+  operationId: Schema.String,
+  status: TheHogApi.OperationStatus,
+  pollUrl: Schema.String,
+  meta: TheHogApi.Meta
+})
 
 const enrich = (body: unknown, headers: Record<string, string> = auth) =>
   call("POST", "/api/enrichments", { body, headers })
@@ -152,7 +163,7 @@ describe("TheHog simulator: POST /api/enrichments", () => {
           "idempotency-key": "chunk-1"
         })
         assert.strictEqual(orgB.status, 202)
-        assert.notStrictEqual(decode(TheHogApi.Accepted, orgB).id, decode(TheHogApi.Accepted, first).id)
+        assert.notStrictEqual(decode(Documented202, orgB).id, decode(Documented202, first).id)
         assert.strictEqual(env.counters.netCredits("thehog"), 18)
         // sync answers are replayed too
         const single = { identifier: people[0], fields: both }
@@ -183,7 +194,7 @@ describe("TheHog simulator: operations", () => {
             { linkedin_url: "https://www.linkedin.com/company/acme" }
           ]
           const submitted = yield* enrich({ identifiers, fields: ["contact.email", "contact.phone", "profile"] })
-          const accepted = decode(TheHogApi.Accepted, submitted)
+          const accepted = decode(Documented202, submitted)
           assert.strictEqual(accepted.id, accepted.operationId)
           assert.strictEqual(accepted.status, "queued")
           assert.strictEqual(accepted.pollUrl, `/api/operations/${accepted.id}`)
@@ -232,7 +243,7 @@ describe("TheHog simulator: operations", () => {
         const missing = yield* call("GET", "/api/operations/op_nope")
         assert.strictEqual(missing.status, 404)
         assert.strictEqual(decode(TheHogApi.ErrorBody, missing).error, "Not Found")
-        const accepted = decode(TheHogApi.Accepted, yield* enrich({ identifiers: [{ email: "a@b.co" }], fields: both }))
+        const accepted = decode(Documented202, yield* enrich({ identifiers: [{ email: "a@b.co" }], fields: both }))
         const foreign = yield* call("GET", accepted.pollUrl, {
           headers: { "x-access-key": "ak_other", "x-secret-key": "sk_other" }
         })
@@ -242,7 +253,7 @@ describe("TheHog simulator: operations", () => {
   it.effect("gives an absolute pollUrl (under the mount) and the enrichments path on request", () =>
     withSimulator({}, { absolutePollUrl: true, pollPath: "enrichments" }, () =>
       Effect.gen(function*() {
-        const accepted = decode(TheHogApi.Accepted, yield* enrich({ identifiers: [{ email: "a@b.co" }], fields: both }))
+        const accepted = decode(Documented202, yield* enrich({ identifiers: [{ email: "a@b.co" }], fields: both }))
         assert.match(accepted.pollUrl, /^http:\/\/[^/]+\/thehog\/api\/enrichments\/op_/)
         const path = new URL(accepted.pollUrl).pathname.replace(/^\/thehog/, "")
         assert.strictEqual((yield* call("GET", path)).status, 200)
@@ -253,7 +264,7 @@ describe("TheHog simulator: limits and faults", () => {
   it.effect("shares a 30/minute poll bucket per organisation and a global limit, with the standard 429 body", () =>
     withSimulator({}, { globalLimit: 40 }, (env) =>
       Effect.gen(function*() {
-        const accepted = decode(TheHogApi.Accepted, yield* enrich({ identifiers: [{ email: "a@b.co" }], fields: both }))
+        const accepted = decode(Documented202, yield* enrich({ identifiers: [{ email: "a@b.co" }], fields: both }))
         const statuses: Array<number> = []
         for (let i = 0; i < 31; i++) {
           statuses.push((yield* call("GET", i % 2 === 0 ? accepted.pollUrl : `/api/enrichments/${accepted.id}`)).status)
@@ -298,7 +309,7 @@ describe("TheHog simulator: limits and faults", () => {
       perItemMillis: 0
     }, (env) =>
       Effect.gen(function*() {
-        const accepted = decode(TheHogApi.Accepted, yield* enrich({ identifiers: [{ email: "a@b.co" }], fields: both }))
+        const accepted = decode(Documented202, yield* enrich({ identifiers: [{ email: "a@b.co" }], fields: both }))
         yield* TestClock.adjust("5 seconds")
         assert.strictEqual(decode(TheHogApi.Operation, yield* call("GET", accepted.pollUrl)).status, "processing")
         yield* TestClock.adjust("2 seconds")
@@ -309,14 +320,14 @@ describe("TheHog simulator: limits and faults", () => {
         env.faults.thehog = { malformedRate: 1 }
         const malformed = yield* enrich({ identifiers: [{ email: "a@b.co" }], fields: both })
         assert.strictEqual(malformed.status, 202)
-        assert.throws(() => decode(TheHogApi.Accepted, malformed))
+        assert.throws(() => decode(Documented202, malformed))
 
         env.faults.thehog = { truncatedRate: 1 }
         const truncated = yield* call("GET", accepted.pollUrl)
         assert.isUndefined(truncated.json)
 
         env.faults.thehog = { unknownEnumRate: 1 }
-        const ok = decode(TheHogApi.Accepted, yield* enrich({ identifiers: [{ email: "a@b.co" }], fields: both }))
+        const ok = decode(Documented202, yield* enrich({ identifiers: [{ email: "a@b.co" }], fields: both }))
         const early = yield* call("GET", ok.pollUrl)
         assert.strictEqual((early.json as { status: string }).status, "waiting_on_upstream")
         assert.strictEqual(decode(TheHogApi.Operation, early).status, "unknown")
@@ -333,7 +344,7 @@ describe("TheHog simulator: limits and faults", () => {
       (env) =>
         Effect.gen(function*() {
           const identifiers = env.universe.people.slice(0, 40).map((p) => ({ linkedin_url: p.linkedinUrl }))
-          const accepted = decode(TheHogApi.Accepted, yield* enrich({ identifiers, fields: both }))
+          const accepted = decode(Documented202, yield* enrich({ identifiers, fields: both }))
           yield* TestClock.adjust("1 millis")
           const done = decode(TheHogApi.Operation, yield* call("GET", accepted.pollUrl))
           const upstream = done.result!.items.filter((i) => i.error?.message === "Upstream provider timeout")

@@ -15,7 +15,8 @@ import {
   Journal,
   Polling,
   RateLimits,
-  TheHog,
+  TheHogClient,
+  TheHogProvider,
   Waterfall
 } from "@enrich/core"
 import * as Effect from "effect/Effect"
@@ -66,17 +67,17 @@ const withSimulators = <A, E>(
         baseUrl: `${origin}/crustdata`,
         limits: RateLimits.scale(CrustdataClient.defaultLimits, timeScale)
       }),
-      TheHog.layer({
+      TheHogClient.layer({
         accessKey: Redacted.make(credentials.thehog.accessKey),
         secretKey: Redacted.make(credentials.thehog.secretKey),
         baseUrl: `${origin}/thehog`,
-        limits: RateLimits.scale(TheHog.defaultLimits, timeScale)
+        limits: RateLimits.scale(TheHogClient.defaultLimits, timeScale)
       })
     )
     const registry = Layer.effect(
       ContactProvider.ContactProviders,
       Effect.map(
-        Effect.all([FiberAi.contactProvider, CrustdataProvider.make, TheHog.contactProvider]),
+        Effect.all([FiberAi.contactProvider, CrustdataProvider.make, TheHogProvider.make]),
         ContactProvider.ContactProviders.fromServices
       )
     )
@@ -202,8 +203,8 @@ const priceAt = (
         phones: got("phone") ? 1 : 0
       })
     case "thehog":
-      return (asked.includes("work_email") || asked.includes("personal_email") ? TheHog.prices.email : 0) +
-        (asked.includes("phone") ? TheHog.prices.phone : 0)
+      return (asked.includes("work_email") || asked.includes("personal_email") ? TheHogProvider.prices.email : 0) +
+        (asked.includes("phone") ? TheHogProvider.prices.phone : 0)
   }
 }
 
@@ -305,7 +306,7 @@ describe("Waterfall on the simulator universe", () => {
             assert.isFalse(asked.get(provider)?.has(person.key) ?? false)
             assert.isFalse(reached(provider, truth!.slug), `${truth!.slug} reached ${provider}`)
           }
-          const [wireKey, wireValue] = Object.entries(TheHog.toWire(person.identifier))[0]!
+          const [wireKey, wireValue] = Object.entries(TheHogProvider.toWire(person.identifier))[0]!
           assert.strictEqual(env.counters.submissionsOf("thehog", `${wireKey}:${wireValue}`), 1)
         }
 

@@ -3,8 +3,8 @@
  *
  * - `POST /api/enrichments` with `X-Access-Key` + `X-Secret-Key`: a single LinkedIn `identifier` asking contact
  *   fields only is answered 200 `{data, meta}`; anything else 202 `{id, operationId, status: "queued", pollUrl,
- *   meta}`. `Idempotency-Key` (per organisation) replays the stored answer — same status, same body — without a
- *   new job or a new charge.
+ *   meta}` (or only some of it: `acceptedFields`). `Idempotency-Key` (per organisation) replays the stored answer
+ *   — same status, same body — without a new job or a new charge.
  * - `GET /api/enrichments/:id` and `GET /api/operations/:id`: `{id, status, progress, result, error}`, moving
  *   `queued → processing → succeeded | partial_success | failed` with provider time. `partial_success` (INFERRED)
  *   means the job finished and some items failed (a "no data" miss is a failed item too).
@@ -14,7 +14,8 @@
  * - Rate limits per organisation: polls share 30/minute; everything shares a global limit (INFERRED 300/minute,
  *   the real value is not published). No `Retry-After` (none documented).
  * - Credits (INFERRED): per identifier at submission, `contact.email` 1 and `contact.phone` 2, charged per attempt
- *   whether or not anything is found; polls are free; replays charge nothing.
+ *   whether or not anything is found; polls are free; replays charge nothing. Answers report the charge in
+ *   `meta.cost` unless `reportCost: false`.
  * - Emails and phones are arrays of strings; only emails the universe calls `valid` are returned ("verified").
  */
 import * as HttpRouter from "@effect/platform/HttpRouter"
@@ -51,6 +52,17 @@ export interface Options {
   readonly absolutePollUrl?: boolean
   /** which poll path `pollUrl` names (default `operations`, as documented) */
   readonly pollPath?: "operations" | "enrichments"
+  /**
+   * What the 202 job reference carries. Default: all of it, as Shapes-B shows (`{id, operationId, status, pollUrl,
+   * meta}`); the guide calls it only "a job reference" polled at `GET /api/enrichments/:id`, so e.g. `["id"]` or
+   * `["id", "operationId", "status"]` (no `pollUrl`, no `meta`) are readings a client must take too.
+   */
+  readonly acceptedFields?: ReadonlyArray<AcceptedField>
+  /**
+   * Whether answers report their charge in `meta.cost` (default true; INFERRED from gen A). Without it a client
+   * can only estimate what it was charged; the counters still charge as usual.
+   */
+  readonly reportCost?: boolean
   /** credits per identifier per requested field (defaults: contact.email 1, contact.phone 2, others 0) */
   readonly prices?: Partial<Record<TheHogApi.RequestField, number>>
   /** share of items that fail with a transient upstream error (not a "no data" miss) */
@@ -63,6 +75,11 @@ export interface Options {
 }
 
 type Field = TheHogApi.RequestField
+
+/** The parts of a 202 job reference (see `Options.acceptedFields`). */
+export type AcceptedField = "id" | "operationId" | "status" | "pollUrl" | "meta"
+
+const allAcceptedFields: ReadonlyArray<AcceptedField> = ["id", "operationId", "status", "pollUrl", "meta"]
 
 interface Reply {
   readonly status: number
@@ -179,6 +196,9 @@ export const make = (env: Env, options: Options = {}): Effect.Effect<HttpRouter.
     const pollLimit = options.pollLimit ?? TheHogApi.pollLimitPerMinute
     const globalLimit = options.globalLimit ?? 300
     const prices = { ...defaultPrices, ...options.prices }
+    const acceptedFields = new Set(options.acceptedFields ?? allAcceptedFields)
+    const costOf = (estimated: number, actual: number) =>
+      options.reportCost === false ? {} : { cost: { estimated, actual } }
     const faults = (): Faults => env.faults.thehog ?? {}
 
     const jobs = new Map<string, Job>()
@@ -485,7 +505,7 @@ export const make = (env: Env, options: Options = {}): Effect.Effect<HttpRouter.
           status: 200,
           body: Schema.encodeSync(TheHogApi.SyncResponse)({
             data,
-            meta: { requestId: call.requestId, cost: { estimated: perPerson, actual } }
+            meta: { requestId: call.requestId, ...costOf(perPerson, actual) }
           })
         }
       }
@@ -510,15 +530,17 @@ export const make = (env: Env, options: Options = {}): Effect.Effect<HttpRouter.
         const prefix = request.originalUrl.slice(0, Math.max(0, request.originalUrl.length - request.url.length))
         pollUrl = `http://${request.headers.host ?? "localhost"}${prefix}${pollPath}`
       }
+      const reference: TheHogApi.Accepted = {
+        id,
+        operationId: id,
+        status: "queued",
+        pollUrl,
+        meta: { requestId: call.requestId, ...costOf(perPerson * identifiers.length, actual) }
+      }
+      const encoded = Schema.encodeSync(TheHogApi.Accepted)(reference) as Record<string, unknown>
       return {
         status: 202,
-        body: Schema.encodeSync(TheHogApi.Accepted)({
-          id,
-          operationId: id,
-          status: "queued",
-          pollUrl,
-          meta: { requestId: call.requestId, cost: { estimated: perPerson * identifiers.length, actual } }
-        })
+        body: Object.fromEntries(Object.entries(encoded).filter(([key]) => acceptedFields.has(key as AcceptedField)))
       }
     }
 
