@@ -4,7 +4,7 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type { Polling } from "@enrich/core"
-import { ContactProvider, Crustdata, FiberAi, RateLimits, TheHog } from "@enrich/core"
+import { ContactProvider, Crustdata, FiberAiClient, FiberAiProvider, RateLimits, TheHog } from "@enrich/core"
 import { Credentials } from "@enrich/simulator"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
@@ -18,11 +18,11 @@ const adapt = (
 ): Effect.Effect<
   ContactProvider.ContactProviderService,
   never,
-  FiberAi.FiberAi | Crustdata.Crustdata | TheHog.TheHog
+  FiberAiClient.FiberAiClient | Crustdata.Crustdata | TheHog.TheHog
 > => {
   switch (name) {
     case "fiber":
-      return FiberAi.contactProvider
+      return FiberAiProvider.make
     case "crustdata":
       return Crustdata.contactProvider
     case "thehog":
@@ -37,10 +37,10 @@ export const fromEnv = (names: ReadonlyArray<ProviderName>) =>
     Effect.map(Effect.forEach(names, adapt), ContactProvider.ContactProviders.fromServices)
   ).pipe(
     Layer.provide(Layer.mergeAll(
-      names.includes("fiber") ? FiberAi.layerConfig : Layer.empty,
+      names.includes("fiber") ? FiberAiClient.layerConfig() : Layer.empty,
       names.includes("crustdata") ? Crustdata.layerConfig : Layer.empty,
       names.includes("thehog") ? TheHog.layerConfig : Layer.empty
-    ) as Layer.Layer<FiberAi.FiberAi | Crustdata.Crustdata | TheHog.TheHog, unknown, HttpClient.HttpClient>)
+    ) as Layer.Layer<FiberAiClient.FiberAiClient | Crustdata.Crustdata | TheHog.TheHog, unknown, HttpClient.HttpClient>)
   )
 
 /** Keys from the environment as `Config`, so a missing one is a clear startup error naming the variable. */
@@ -63,10 +63,10 @@ export const forSimulators = (
   names: ReadonlyArray<ProviderName> = ["fiber", "crustdata", "thehog"]
 ) => {
   const clients = Layer.mergeAll(
-    FiberAi.layer({
+    FiberAiClient.layer({
       apiKey: Redacted.make(Credentials.credentials.fiber.apiKey),
       baseUrl: `${url}/fiber`,
-      limits: RateLimits.scale(FiberAi.defaultLimits, timeScale)
+      limits: RateLimits.scale(FiberAiClient.defaultLimits, timeScale)
     }),
     Crustdata.layer({
       apiKey: Redacted.make(Credentials.credentials.crustdata.apiKey),

@@ -19,8 +19,9 @@ import * as TestClock from "effect/TestClock"
 import * as Backoff from "../src/Backoff.js"
 import type { Field } from "../src/Contact.js"
 import { ContactProvider, JobRef, Person, type ResultPage } from "../src/ContactProvider.js"
-import * as FiberAi from "../src/FiberAi.js"
 import * as FiberAiApi from "../src/FiberAiApi.js"
+import * as FiberAiClient from "../src/FiberAiClient.js"
+import * as FiberAiProvider from "../src/FiberAiProvider.js"
 import * as Identifier from "../src/Identifier.js"
 import type { ProviderOutcome } from "../src/PersonResult.js"
 import * as Polling from "../src/Polling.js"
@@ -101,16 +102,16 @@ const testPolicies = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     Effect.provideService(Backoff.Backoff, { base: "100 millis", max: "1 second", times: 3 })
   )
 
-const layers = (client: Layer.Layer<HttpClient.HttpClient>, options: Partial<FiberAi.Options> = {}) =>
-  FiberAi.layerContactProvider.pipe(
-    Layer.provideMerge(FiberAi.layer({ apiKey: Redacted.make(apiKey), baseUrl: base, ...options })),
+const layers = (client: Layer.Layer<HttpClient.HttpClient>, options: Partial<FiberAiClient.Options> = {}) =>
+  FiberAiProvider.layer.pipe(
+    Layer.provideMerge(FiberAiClient.layer({ apiKey: Redacted.make(apiKey), baseUrl: base, ...options })),
     Layer.provide(client)
   )
 
 const run = <A, E>(
-  effect: Effect.Effect<A, E, ContactProvider | FiberAi.FiberAi>,
+  effect: Effect.Effect<A, E, ContactProvider | FiberAiClient.FiberAiClient>,
   client: Layer.Layer<HttpClient.HttpClient>,
-  options: Partial<FiberAi.Options> = {}
+  options: Partial<FiberAiClient.Options> = {}
 ) => testPolicies(Effect.provide(effect, layers(client, options)))
 
 const collect = <E, R>(stream: Stream.Stream<ResultPage, E, R>) =>
@@ -131,7 +132,10 @@ describe("FiberAiApi", () => {
     assert.strictEqual(FiberAiApi.price(["work_email", "personal_email"], "exhaustive"), 9)
     assert.strictEqual(FiberAiApi.price(["phone"], "exhaustive"), 4)
     assert.strictEqual(FiberAiApi.price(["work_email", "phone"], "exhaustive"), 9)
-    assert.strictEqual(FiberAi.capabilities.cost.maxPerPerson(["work_email", "personal_email", "phone"], "batch"), 5)
+    assert.strictEqual(
+      FiberAiProvider.capabilities.cost.maxPerPerson(["work_email", "personal_email", "phone"], "batch"),
+      5
+    )
   })
 
   it("the published URL pattern accepts canonical URLs and refuses bare slugs and upper-case hosts", () => {
@@ -230,7 +234,7 @@ describe("FiberAi client", () => {
     })
     return run(
       Effect.gen(function*() {
-        const fiber = yield* FiberAi.FiberAi
+        const fiber = yield* FiberAiClient.FiberAiClient
         const provider = yield* ContactProvider
         const unauthorized = yield* Effect.flip(provider.submit(request([ada])))
         assert.strictEqual(unauthorized._tag, "Unauthorized")
@@ -398,12 +402,12 @@ describe("FiberAi client", () => {
   it.effect("layerConfig reads FIBER_API_KEY and FIBER_BASE_URL", () => {
     const { client, seen } = fake(() => poll({ done: true, next: null }, { numRemaining: 0, numFailed: 4 }))
     return Effect.gen(function*() {
-      const fiber = yield* FiberAi.FiberAi
+      const fiber = yield* FiberAiClient.FiberAiClient
       yield* fiber.pollBatch({ taskId: "task-1" })
       assert.strictEqual(seen[0]!.url.href, "http://configured.test/v1/contact-details/batch/poll")
       assert.strictEqual(seen[0]!.body.apiKey, "from-env")
     }).pipe(
-      Effect.provide(FiberAi.layerConfig.pipe(Layer.provide(client))),
+      Effect.provide(FiberAiClient.layerConfig().pipe(Layer.provide(client))),
       Effect.withConfigProvider(
         ConfigProvider.fromMap(new Map([["FIBER_API_KEY", "from-env"], ["FIBER_BASE_URL", "http://configured.test"]]))
       )
@@ -426,7 +430,7 @@ describe("FiberAi results", () => {
     answers: ReadonlyArray<Response>,
     steps: ReadonlyArray<{ readonly after: Duration.DurationInput; readonly polls: number }>,
     people: ReadonlyArray<Person>,
-    options: Partial<FiberAi.Options> = {}
+    options: Partial<FiberAiClient.Options> = {}
   ) => {
     const { client, seen } = script(answers)
     return run(
@@ -801,7 +805,7 @@ describe("FiberAi gates, sync and exhaustive", () => {
 
   it("documents the per-endpoint limits", () => {
     assert.deepStrictEqual(
-      Object.fromEntries(Object.entries(FiberAi.defaultLimits).map(([e, w]) => [e, w[0]!.limit])),
+      Object.fromEntries(Object.entries(FiberAiClient.defaultLimits).map(([e, w]) => [e, w[0]!.limit])),
       {
         "batch/start": 30,
         "batch/poll": 240,
@@ -895,7 +899,7 @@ describe("FiberAi gates, sync and exhaustive", () => {
     })
     return run(
       Effect.gen(function*() {
-        const fiber = yield* FiberAi.FiberAi
+        const fiber = yield* FiberAiClient.FiberAiClient
         const running = yield* Effect.fork(fiber.exhaustive("ada", ["work_email", "personal_email"]))
         yield* TestClock.adjust("30 seconds")
         const result = yield* Fiber.join(running)
@@ -924,7 +928,7 @@ describe("FiberAi gates, sync and exhaustive", () => {
     )
     return run(
       Effect.gen(function*() {
-        const fiber = yield* FiberAi.FiberAi
+        const fiber = yield* FiberAiClient.FiberAiClient
         const error = yield* Effect.flip(fiber.exhaustive("https://www.linkedin.com/in/ada", ["phone"]))
         assert.strictEqual(error._tag, "JobFailed")
         assert.include(error.message, "no vendor")

@@ -1,6 +1,14 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import { type Contact, ContactProvider, FiberAi, Identifier, type PersonResult, RateLimits } from "@enrich/core"
+import {
+  type Contact,
+  ContactProvider,
+  FiberAiClient,
+  FiberAiProvider,
+  Identifier,
+  type PersonResult,
+  RateLimits
+} from "@enrich/core"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -16,14 +24,14 @@ import { withPolicies, withSimulator } from "./utils/harness.js"
 // provider time runs 200× faster: a provider minute is 0.3 s
 const timeScale = 200
 
-type Services = FiberAi.FiberAi | ContactProvider.ContactProvider | HttpClient.HttpClient
+type Services = FiberAiClient.FiberAiClient | ContactProvider.ContactProvider | HttpClient.HttpClient
 
 /** The simulator on loopback, and the real client + adapter pointed at it with time-scaled limits. */
 const withFiber = <A, E>(
   envOptions: EnvOptions,
   simOptions: FiberAiSimulator.Options,
   body: (env: Env) => Effect.Effect<A, E, Services>,
-  clientOptions: Partial<FiberAi.Options> = {}
+  clientOptions: Partial<FiberAiClient.Options> = {}
 ) =>
   withSimulator(
     "/fiber",
@@ -31,11 +39,11 @@ const withFiber = <A, E>(
     { universe: { size: 600 }, timeScale, ...envOptions },
     (env) =>
       body(env).pipe(
-        Effect.provide(FiberAi.layerContactProvider.pipe(
-          Layer.provideMerge(FiberAi.layer({
+        Effect.provide(FiberAiProvider.layer.pipe(
+          Layer.provideMerge(FiberAiClient.layer({
             apiKey: Redacted.make(credentials.fiber.apiKey),
             baseUrl: "/fiber",
-            limits: RateLimits.scale(FiberAi.defaultLimits, timeScale),
+            limits: RateLimits.scale(FiberAiClient.defaultLimits, timeScale),
             ...clientOptions
           }))
         )),
@@ -268,7 +276,7 @@ describe("FiberAi client against the simulator", () => {
         const risky = env.universe.people.find((p) =>
           env.universe.knowledge("fiber", p).workEmail?.verdict === "risky"
         )!
-        const fiber = yield* FiberAi.FiberAi
+        const fiber = yield* FiberAiClient.FiberAiClient
         const before = env.counters.netCredits("fiber")
         const result = yield* fiber.exhaustive(risky.slug, ["work_email"])
         assert.strictEqual(result.status, "completed")

@@ -8,8 +8,9 @@ import {
   ContactProvider,
   Crustdata,
   CrustdataApi,
-  FiberAi,
   FiberAiApi,
+  FiberAiClient,
+  FiberAiProvider,
   Identifier,
   Journal,
   Polling,
@@ -55,10 +56,10 @@ const withSimulators = <A, E>(
     const address = server.address
     const origin = address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : ""
     const clients = Layer.mergeAll(
-      FiberAi.layer({
+      FiberAiClient.layer({
         apiKey: Redacted.make(credentials.fiber.apiKey),
         baseUrl: `${origin}/fiber`,
-        limits: RateLimits.scale(FiberAi.defaultLimits, timeScale)
+        limits: RateLimits.scale(FiberAiClient.defaultLimits, timeScale)
       }),
       Crustdata.layer({
         apiKey: Redacted.make(credentials.crustdata.apiKey),
@@ -75,7 +76,7 @@ const withSimulators = <A, E>(
     const registry = Layer.effect(
       ContactProvider.ContactProviders,
       Effect.map(
-        Effect.all([FiberAi.contactProvider, Crustdata.contactProvider, TheHog.contactProvider]),
+        Effect.all([FiberAiProvider.make, Crustdata.contactProvider, TheHog.contactProvider]),
         ContactProvider.ContactProviders.fromServices
       )
     )
