@@ -116,6 +116,42 @@ const encodeIssue = (error: ParseResult.ParseError): string => {
 const safeToResend = (error: EnrichmentError): boolean =>
   error._tag === "RateLimited" || (error._tag === "ProviderUnavailable" && error.status !== undefined)
 
+const isFinal = (response: FiberAiApi.ExhaustivePollResponse) =>
+  response.output.done || response.output.profile.status === "completed" ||
+  response.output.profile.status === "failed"
+
+/** Exhaustive reveal of one person: start, then poll per `Polling` until done. */
+const exhaustiveWith = (
+  startExhaustive: FiberAiClient.Service["startExhaustive"],
+  pollExhaustive: FiberAiClient.Service["pollExhaustive"]
+): FiberAiClient.Service["exhaustive"] =>
+(linkedinUrl, fields) =>
+  Effect.gen(function*() {
+    const policy = yield* Polling.Polling
+    const started = yield* startExhaustive({ linkedinUrl, enrichmentType: FiberAiApi.enrichmentTypesOf(fields) })
+    const taskId = started.output.taskId
+    const final = yield* pollExhaustive(taskId).pipe(
+      Effect.repeat(Schedule.recurUntil(isFinal).pipe(Schedule.zipLeft(Polling.delays(policy)))),
+      Effect.timeoutFail({
+        duration: policy.deadline,
+        onTimeout: () => new JobTimedOut({ provider, jobId: taskId, waitedMillis: Duration.toMillis(policy.deadline) })
+      })
+    )
+    const profile = final.output.profile
+    if (profile.status === "failed") {
+      return yield* new JobFailed({ provider, jobId: taskId, message: profile.error ?? "exhaustive reveal failed" })
+    }
+    return {
+      taskId,
+      status: profile.status,
+      emails: profile.emails.map(emailOf),
+      lowQualityEmails: (profile.lowQualityEmails ?? []).map(lowQualityEmailOf),
+      phones: profile.phoneNumbers.map(phoneOf),
+      creditsCharged: FiberAiApi.chargedBy(final.chargeInfo),
+      profile
+    }
+  })
+
 /**
  * @since 0.1.0 @category Constructors
  */
@@ -201,37 +237,7 @@ export const make: (
     const single: FiberAiClient.Service["single"] = (body) =>
       call("single", FiberAiApi.SingleRequest, { apiKey, ...body }, FiberAiApi.SingleResponse)
 
-    const isFinal = (response: FiberAiApi.ExhaustivePollResponse) =>
-      response.output.done || response.output.profile.status === "completed" ||
-      response.output.profile.status === "failed"
-
-    const exhaustive: FiberAiClient.Service["exhaustive"] = (linkedinUrl, fields) =>
-      Effect.gen(function*() {
-        const policy = yield* Polling.Polling
-        const started = yield* startExhaustive({ linkedinUrl, enrichmentType: FiberAiApi.enrichmentTypesOf(fields) })
-        const taskId = started.output.taskId
-        const final = yield* pollExhaustive(taskId).pipe(
-          Effect.repeat(Schedule.recurUntil(isFinal).pipe(Schedule.zipLeft(Polling.delays(policy)))),
-          Effect.timeoutFail({
-            duration: policy.deadline,
-            onTimeout: () =>
-              new JobTimedOut({ provider, jobId: taskId, waitedMillis: Duration.toMillis(policy.deadline) })
-          })
-        )
-        const profile = final.output.profile
-        if (profile.status === "failed") {
-          return yield* new JobFailed({ provider, jobId: taskId, message: profile.error ?? "exhaustive reveal failed" })
-        }
-        return {
-          taskId,
-          status: profile.status,
-          emails: profile.emails.map(emailOf),
-          lowQualityEmails: (profile.lowQualityEmails ?? []).map(lowQualityEmailOf),
-          phones: profile.phoneNumbers.map(phoneOf),
-          creditsCharged: FiberAiApi.chargedBy(final.chargeInfo),
-          profile
-        }
-      })
+    const exhaustive = exhaustiveWith(startExhaustive, pollExhaustive)
 
     return FiberAiClient.of({
       pageSize,
