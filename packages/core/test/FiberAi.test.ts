@@ -1008,6 +1008,28 @@ describe("FiberAi credits over a task's polls", () => {
     )
   })
 
+  it.effect("charging-later, then a charge of 0 for a task that delivered nothing: books 0, not the estimate", () => {
+    const { client } = task({ method: "charging-later", message: "later" }, [
+      poll({ rows: [row(ada, null), row(alan, null)], done: true, next: null }, { numFailed: 4, numRemaining: 0 }, {
+        method: "charged-for-async-process",
+        creditsCharged: 0,
+        message: "Nothing delivered"
+      })
+    ])
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const ref = yield* provider.submit(request([ada, alan]))
+        const fiber = yield* Effect.fork(collect(provider.results(ref)))
+        yield* TestClock.adjust("30 seconds")
+        const final = finalOf(yield* Fiber.join(fiber))
+        assert.strictEqual(final.charged, 0)
+        assert.isFalse(final.estimated)
+      }),
+      client
+    )
+  })
+
   it.effect("a refund reported on one poll is kept when later pages say free", () => {
     const { client } = task({ method: "charged-now", creditsCharged: 590 }, [
       poll({ rows: [found(ada)], next: "c1" }, { numCompleted: 1, numRemaining: 3 }, free),

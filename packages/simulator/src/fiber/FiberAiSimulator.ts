@@ -422,31 +422,35 @@ export const make = (env: Env, options: Options = {}): Effect.Effect<HttpRouter.
 
     /**
      * Pays out refunds that have become due since the last request touching this task (billed upfront), or the
-     * completion charge (billed on completion); returns what it paid out and charged now.
+     * completion charge (billed on completion); returns what it paid out and charged now (`charged`: undefined
+     * when no charge was made, 0 when the task delivered nothing).
      */
-    const settle = (task: BatchTask, view: View): { readonly refunded: number; readonly charged: number } => {
+    const settle = (
+      task: BatchTask,
+      view: View
+    ): { readonly refunded: number; readonly charged: number | undefined } => {
       if (onCompletion) {
-        if (!view.done || task.chargedOnCompletion !== undefined) return { refunded: 0, charged: 0 }
+        if (!view.done || task.chargedOnCompletion !== undefined) return { refunded: 0, charged: undefined }
         task.chargedOnCompletion = view.deliveredCost
         charge(task.apiKey, view.deliveredCost)
         return { refunded: 0, charged: view.deliveredCost }
       }
-      if (view.refundDue <= task.refunded) return { refunded: 0, charged: 0 }
+      if (view.refundDue <= task.refunded) return { refunded: 0, charged: undefined }
       const paid = view.refundDue - task.refunded
       refund(task.apiKey, paid)
       task.refunded = view.refundDue
-      return { refunded: paid, charged: 0 }
+      return { refunded: paid, charged: undefined }
     }
 
     /** A poll's `chargeInfo`: the task's running figures, or what this poll paid out (`reports: "once"`). */
     const pollCharge = (
       task: BatchTask,
-      paid: { readonly refunded: number; readonly charged: number }
+      paid: { readonly refunded: number; readonly charged: number | undefined }
     ): FiberAiApi.ChargeInfo => {
       const alerted = alert(task.apiKey)
-      const charged = reportOnce ? paid.charged : task.chargedOnCompletion ?? 0
+      const charged = reportOnce ? paid.charged : task.chargedOnCompletion
       const refunded = reportOnce ? paid.refunded : task.refunded
-      if (charged > 0) {
+      if (charged !== undefined) {
         const message = "Charged for the data delivered by this task"
         return { method: "charged-for-async-process", creditsCharged: charged, message, ...alerted }
       }

@@ -21,8 +21,9 @@ import * as Schema from "effect/Schema"
 import type { JobRef } from "../../ContactProvider.js"
 import * as FiberAiApi from "../../FiberAiApi.js"
 
-/** The reports of one kind (charges, or refunds): added up, the largest, and the latest. */
+/** The reports of one kind (charges, or refunds): how many, added up, the largest, and the latest. */
 export const Reports = Schema.Struct({
+  count: Schema.NonNegativeInt,
   sum: Schema.Number,
   max: Schema.Number,
   last: Schema.Number
@@ -42,15 +43,16 @@ export const Tally = Schema.Struct({
 })
 export type Tally = typeof Tally.Type
 
-const none: Reports = { sum: 0, max: 0, last: 0 }
+const none: Reports = { count: 0, sum: 0, max: 0, last: 0 }
 
 export const empty: Tally = { charged: none, refunded: none, perCall: false }
 
 /** Nothing reported yet: the tally says nothing the JobRef does not. */
 export const isEmpty = (tally: Tally): boolean =>
-  tally.charged.max === 0 && tally.refunded.max === 0 && tally.cancel === undefined
+  tally.charged.count === 0 && tally.refunded.count === 0 && tally.cancel === undefined
 
 const add = (reports: Reports, amount: number): Reports => ({
+  count: reports.count + 1,
   sum: reports.sum + amount,
   max: Math.max(reports.max, amount),
   last: amount
@@ -68,7 +70,8 @@ export const fold = (tally: Tally, info: FiberAiApi.ChargeInfo): Tally => {
   // a running total is repeated or raised on every answer; anything else after a positive one rules it out
   const breaks = (reports: Reports, own: typeof kind) => reports.max > 0 && (kind !== own || amount < reports.last)
   const perCall = tally.perCall || breaks(tally.charged, "charged") || breaks(tally.refunded, "refunded")
-  if (kind === undefined || amount <= 0) return { ...tally, perCall }
+  // a charge of 0 is still Fiber's figure (a task billed on completion that delivered nothing)
+  if (kind === undefined || (kind === "refunded" && amount <= 0)) return { ...tally, perCall }
   return { ...tally, perCall, [kind]: add(tally[kind], amount) }
 }
 
@@ -94,7 +97,7 @@ export const creditsOf = (
   tally: Tally
 ): { readonly charged: number; readonly refunded: number; readonly estimated: boolean } => {
   const reportedCharge = figure(tally, tally.charged)
-  const estimated = ref.estimated && tally.charged.max === 0
+  const estimated = ref.estimated && tally.charged.count === 0
   const charged = (ref.estimated ? (estimated ? ref.charged : 0) : ref.charged) + reportedCharge
   const polls = figure(tally, tally.refunded)
   const cancel = tally.cancel
