@@ -8,7 +8,8 @@ import {
   ContactProvider,
   CrustdataClient,
   CrustdataProvider,
-  FiberAi,
+  FiberAiClient,
+  FiberAiProvider,
   RateLimits,
   TheHogClient,
   TheHogProvider
@@ -26,11 +27,11 @@ const adapt = (
 ): Effect.Effect<
   ContactProvider.ContactProviderService,
   never,
-  FiberAi.FiberAi | CrustdataClient.CrustdataClient | TheHogClient.TheHogClient
+  FiberAiClient.FiberAiClient | CrustdataClient.CrustdataClient | TheHogClient.TheHogClient
 > => {
   switch (name) {
     case "fiber":
-      return FiberAi.contactProvider
+      return FiberAiProvider.make
     case "crustdata":
       return CrustdataProvider.make
     case "thehog":
@@ -45,11 +46,11 @@ export const fromEnv = (names: ReadonlyArray<ProviderName>) =>
     Effect.map(Effect.forEach(names, adapt), ContactProvider.ContactProviders.fromServices)
   ).pipe(
     Layer.provide(Layer.mergeAll(
-      names.includes("fiber") ? FiberAi.layerConfig : Layer.empty,
+      names.includes("fiber") ? FiberAiClient.layerConfig() : Layer.empty,
       names.includes("crustdata") ? CrustdataClient.layerConfig() : Layer.empty,
       names.includes("thehog") ? TheHogClient.layerConfig() : Layer.empty
     ) as Layer.Layer<
-      FiberAi.FiberAi | CrustdataClient.CrustdataClient | TheHogClient.TheHogClient,
+      FiberAiClient.FiberAiClient | CrustdataClient.CrustdataClient | TheHogClient.TheHogClient,
       unknown,
       HttpClient.HttpClient
     >)
@@ -75,10 +76,10 @@ export const forSimulators = (
   names: ReadonlyArray<ProviderName> = ["fiber", "crustdata", "thehog"]
 ) => {
   const clients = Layer.mergeAll(
-    FiberAi.layer({
+    FiberAiClient.layer({
       apiKey: Redacted.make(Credentials.credentials.fiber.apiKey),
       baseUrl: `${url}/fiber`,
-      limits: RateLimits.scale(FiberAi.defaultLimits, timeScale)
+      limits: RateLimits.scale(FiberAiClient.defaultLimits, timeScale)
     }),
     CrustdataClient.layer({
       apiKey: Redacted.make(Credentials.credentials.crustdata.apiKey),

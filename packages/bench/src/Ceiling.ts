@@ -8,8 +8,8 @@ import {
   Contact,
   type ContactProvider,
   CrustdataApi,
-  FiberAi,
   FiberAiApi,
+  FiberAiProvider,
   Polling,
   Waterfall
 } from "@enrich/core"
@@ -103,7 +103,7 @@ export const crustdataLowerBound = (people: number): number => {
 
 /** The chunk sizes and in-flight chunks `Waterfall.run` uses by default for a single provider. */
 export const waterfallPlan = (provider: "fiber" | "crustdata", people: number) => {
-  const capabilities = provider === "fiber" ? FiberAi.capabilities : undefined
+  const capabilities = provider === "fiber" ? FiberAiProvider.capabilities : undefined
   const cap = provider === "fiber" ? FiberAiApi.maxBatchPeople : CrustdataApi.maxBatchUrls
   const pacing = capabilities?.pacing
   return {

@@ -86,7 +86,7 @@ export const oracleMinimum = (universe: Universe.Universe, n: number) => {
 }
 
 /**
- * What each provider takes and offers, as its adapter's capabilities say (`FiberAi.capabilities`,
+ * What each provider takes and offers, as its adapter's capabilities say (`FiberAiProvider.capabilities`,
  * `TheHogProvider.capabilities`, `CrustdataProvider.capabilities`); the bench's people are LinkedIn URLs.
  */
 const offers: Record<

@@ -14,8 +14,9 @@ import {
   CrustdataApi,
   CrustdataClient,
   CrustdataProvider,
-  FiberAi,
   FiberAiApi,
+  FiberAiClient,
+  FiberAiProvider,
   Identifier,
   Journal
 } from "@enrich/core"
@@ -315,7 +316,7 @@ const ours = (layout: Layout, dbFile: string) =>
   Effect.gen(function*() {
     const journal = yield* Journal.Journal
     const crustdata = yield* CrustdataProvider.make
-    const fiber = yield* FiberAi.contactProvider
+    const fiber = yield* FiberAiProvider.make
     const submittedAt = yield* DateTime.now
     let committed = 0
     // time inside Journal.commitPage (outcome encoding + SQL), to split the ingest into reading and storing
@@ -392,7 +393,7 @@ const ours = (layout: Layout, dbFile: string) =>
       Layer.mergeAll(
         Ledger.layerJournal.pipe(Layer.provide(Sql.layerSqlite(dbFile))),
         CrustdataClient.layer({ apiKey: Redacted.make("bench"), baseUrl: `${base}/crustdata`, limits: {} }),
-        FiberAi.layer({ apiKey: Redacted.make("bench"), baseUrl: `${base}/fiber`, limits: {} })
+        FiberAiClient.layer({ apiKey: Redacted.make("bench"), baseUrl: `${base}/fiber`, limits: {} })
       ).pipe(Layer.provide(Layer.sync(HttpClient.HttpClient, () => filesClient(layout))))
     )
   )

@@ -305,7 +305,10 @@ export const StartBatchOutput = Schema.Struct({
 /** @since 0.1.0 @category Models */
 export type StartBatchOutput = typeof StartBatchOutput.Type
 
-/** Start answers `chargeInfo: {method: "charged-now", creditsCharged: unique × price}` (INFERRED from the SDK). */
+/**
+ * Start answers `chargeInfo: {method: "charged-now", creditsCharged: unique × price}` (INFERRED from the SDK), or
+ * `charging-later` (a documented method: the charge then comes on a poll as `charged-for-async-process`).
+ */
 export const StartBatchResponse = envelope(StartBatchOutput)
 /** @since 0.1.0 @category Models */
 export type StartBatchResponse = typeof StartBatchResponse.Type
@@ -388,8 +391,10 @@ export type PollBatchOutput = typeof PollBatchOutput.Type
 /**
  * INFERRED charging: undelivered data is refunded per person as rows finish — the whole price for a `null` or
  * absent `outputs` (and for people a cancel or a task failure leaves unprocessed), the price of the fields not
- * delivered for a partial reveal. Each poll reports the task's cumulative refund so far as
- * `{method: "credits-refunded", creditsRefunded}` (`free` while it is 0), so a poll is idempotent to read.
+ * delivered for a partial reveal. Fiber does not say whether a poll's `{method: "credits-refunded",
+ * creditsRefunded}` is the task's running total (repeated on every poll) or what that poll paid out (later polls
+ * `free`), nor whether a task started `charging-later` reports its `charged-for-async-process` once or on every
+ * poll once done: the client reads both (see `internal/fiber/credits.ts`), the simulator answers in either.
  */
 export const PollBatchResponse = envelope(PollBatchOutput)
 /** @since 0.1.0 @category Models */

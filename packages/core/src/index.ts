@@ -37,6 +37,8 @@ export * as CrustdataProvider from "./CrustdataProvider.js"
 /** @since 0.1.0 */
 export * as CrustdataApi from "./CrustdataApi.js"
 /** @since 0.1.0 */
-export * as FiberAi from "./FiberAi.js"
+export * as FiberAiClient from "./FiberAiClient.js"
+/** @since 0.1.0 */
+export * as FiberAiProvider from "./FiberAiProvider.js"
 /** @since 0.1.0 */
 export * as FiberAiApi from "./FiberAiApi.js"

@@ -19,8 +19,9 @@ import * as TestClock from "effect/TestClock"
 import * as Backoff from "../src/Backoff.js"
 import type { Field } from "../src/Contact.js"
 import { ContactProvider, JobRef, Person, type ResultPage } from "../src/ContactProvider.js"
-import * as FiberAi from "../src/FiberAi.js"
 import * as FiberAiApi from "../src/FiberAiApi.js"
+import * as FiberAiClient from "../src/FiberAiClient.js"
+import * as FiberAiProvider from "../src/FiberAiProvider.js"
 import * as Identifier from "../src/Identifier.js"
 import type { ProviderOutcome } from "../src/PersonResult.js"
 import * as Polling from "../src/Polling.js"
@@ -101,16 +102,16 @@ const testPolicies = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     Effect.provideService(Backoff.Backoff, { base: "100 millis", max: "1 second", times: 3 })
   )
 
-const layers = (client: Layer.Layer<HttpClient.HttpClient>, options: Partial<FiberAi.Options> = {}) =>
-  FiberAi.layerContactProvider.pipe(
-    Layer.provideMerge(FiberAi.layer({ apiKey: Redacted.make(apiKey), baseUrl: base, ...options })),
+const layers = (client: Layer.Layer<HttpClient.HttpClient>, options: Partial<FiberAiClient.Options> = {}) =>
+  FiberAiProvider.layer.pipe(
+    Layer.provideMerge(FiberAiClient.layer({ apiKey: Redacted.make(apiKey), baseUrl: base, ...options })),
     Layer.provide(client)
   )
 
 const run = <A, E>(
-  effect: Effect.Effect<A, E, ContactProvider | FiberAi.FiberAi>,
+  effect: Effect.Effect<A, E, ContactProvider | FiberAiClient.FiberAiClient>,
   client: Layer.Layer<HttpClient.HttpClient>,
-  options: Partial<FiberAi.Options> = {}
+  options: Partial<FiberAiClient.Options> = {}
 ) => testPolicies(Effect.provide(effect, layers(client, options)))
 
 const collect = <E, R>(stream: Stream.Stream<ResultPage, E, R>) =>
@@ -131,7 +132,10 @@ describe("FiberAiApi", () => {
     assert.strictEqual(FiberAiApi.price(["work_email", "personal_email"], "exhaustive"), 9)
     assert.strictEqual(FiberAiApi.price(["phone"], "exhaustive"), 4)
     assert.strictEqual(FiberAiApi.price(["work_email", "phone"], "exhaustive"), 9)
-    assert.strictEqual(FiberAi.capabilities.cost.maxPerPerson(["work_email", "personal_email", "phone"], "batch"), 5)
+    assert.strictEqual(
+      FiberAiProvider.capabilities.cost.maxPerPerson(["work_email", "personal_email", "phone"], "batch"),
+      5
+    )
   })
 
   it("the published URL pattern accepts canonical URLs and refuses bare slugs and upper-case hosts", () => {
@@ -230,7 +234,7 @@ describe("FiberAi client", () => {
     })
     return run(
       Effect.gen(function*() {
-        const fiber = yield* FiberAi.FiberAi
+        const fiber = yield* FiberAiClient.FiberAiClient
         const provider = yield* ContactProvider
         const unauthorized = yield* Effect.flip(provider.submit(request([ada])))
         assert.strictEqual(unauthorized._tag, "Unauthorized")
@@ -398,12 +402,12 @@ describe("FiberAi client", () => {
   it.effect("layerConfig reads FIBER_API_KEY and FIBER_BASE_URL", () => {
     const { client, seen } = fake(() => poll({ done: true, next: null }, { numRemaining: 0, numFailed: 4 }))
     return Effect.gen(function*() {
-      const fiber = yield* FiberAi.FiberAi
+      const fiber = yield* FiberAiClient.FiberAiClient
       yield* fiber.pollBatch({ taskId: "task-1" })
       assert.strictEqual(seen[0]!.url.href, "http://configured.test/v1/contact-details/batch/poll")
       assert.strictEqual(seen[0]!.body.apiKey, "from-env")
     }).pipe(
-      Effect.provide(FiberAi.layerConfig.pipe(Layer.provide(client))),
+      Effect.provide(FiberAiClient.layerConfig().pipe(Layer.provide(client))),
       Effect.withConfigProvider(
         ConfigProvider.fromMap(new Map([["FIBER_API_KEY", "from-env"], ["FIBER_BASE_URL", "http://configured.test"]]))
       )
@@ -426,7 +430,7 @@ describe("FiberAi results", () => {
     answers: ReadonlyArray<Response>,
     steps: ReadonlyArray<{ readonly after: Duration.DurationInput; readonly polls: number }>,
     people: ReadonlyArray<Person>,
-    options: Partial<FiberAi.Options> = {}
+    options: Partial<FiberAiClient.Options> = {}
   ) => {
     const { client, seen } = script(answers)
     return run(
@@ -801,7 +805,7 @@ describe("FiberAi gates, sync and exhaustive", () => {
 
   it("documents the per-endpoint limits", () => {
     assert.deepStrictEqual(
-      Object.fromEntries(Object.entries(FiberAi.defaultLimits).map(([e, w]) => [e, w[0]!.limit])),
+      Object.fromEntries(Object.entries(FiberAiClient.defaultLimits).map(([e, w]) => [e, w[0]!.limit])),
       {
         "batch/start": 30,
         "batch/poll": 240,
@@ -855,6 +859,22 @@ describe("FiberAi gates, sync and exhaustive", () => {
     )
   })
 
+  it.effect("enrichSync refuses a non-LinkedIn person up front, like submit (it used to answer Rejected)", () => {
+    const { client, seen } = fake(() => json({ message: "unexpected" }, 500))
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const email = Either.getOrThrow(Identifier.parseEmail("ada@acme.io"))
+        const error = yield* Effect.flip(
+          provider.enrichSync(request([ada, new Person({ key: email.key, identifier: email })]))
+        )
+        assert.strictEqual(error._tag, "InvalidRequest")
+        assert.strictEqual(seen.length, 0)
+      }),
+      client
+    )
+  })
+
   it.effect("enrichSync fails as a whole when the key is refused for everyone", () => {
     const { client } = fake(() => json({ message: "Invalid API key" }, 401))
     return run(
@@ -895,7 +915,7 @@ describe("FiberAi gates, sync and exhaustive", () => {
     })
     return run(
       Effect.gen(function*() {
-        const fiber = yield* FiberAi.FiberAi
+        const fiber = yield* FiberAiClient.FiberAiClient
         const running = yield* Effect.fork(fiber.exhaustive("ada", ["work_email", "personal_email"]))
         yield* TestClock.adjust("30 seconds")
         const result = yield* Fiber.join(running)
@@ -924,10 +944,195 @@ describe("FiberAi gates, sync and exhaustive", () => {
     )
     return run(
       Effect.gen(function*() {
-        const fiber = yield* FiberAi.FiberAi
+        const fiber = yield* FiberAiClient.FiberAiClient
         const error = yield* Effect.flip(fiber.exhaustive("https://www.linkedin.com/in/ada", ["phone"]))
         assert.strictEqual(error._tag, "JobFailed")
         assert.include(error.message, "no vendor")
+      }),
+      client
+    )
+  })
+})
+
+describe("FiberAi credits over a task's polls", () => {
+  const found = (p: Person) =>
+    row(p, { emails: [{ email: `${p.key}@acme.io`, type: "work", status: "valid" }], phoneNumbers: [] })
+  const refunded = (creditsRefunded: number) => ({ method: "credits-refunded", creditsRefunded, message: "refunded" })
+  const free = { method: "free", message: "Polling is free" }
+
+  /** A start for 118 unique people answering `chargeInfo`, then `polls` in turn (the last one repeated). */
+  const task = (start: unknown, polls: ReadonlyArray<Response>) => {
+    let n = 0
+    return fake((req) =>
+      req.url.pathname.endsWith("/batch/start")
+        ? json(envelope({ taskId: "task-9", numPeopleEnqueued: 118, numDuplicatesSkipped: 0 }, start))
+        : polls[Math.min(n++, polls.length - 1)]!.clone()
+    )
+  }
+
+  const finalOf = (pages: ReadonlyArray<ResultPage>) => {
+    const final = pages[pages.length - 1]!.final
+    if (final === undefined) throw new Error("no final status on the last page")
+    return final
+  }
+
+  it.effect("charging-later at start, charged-for-async-process when done: books the charge, not the estimate", () => {
+    const { client } = task({ method: "charging-later", message: "Credits are charged when the task completes" }, [
+      poll({ next: null }, {}, free),
+      poll({ rows: [found(ada), found(alan)], next: "c2" }, { numCompleted: 2, numRemaining: 2 }, free),
+      poll({ rows: [found(grace), found(ghost)], done: true, next: "c4" }, { numCompleted: 4, numRemaining: 0 }, {
+        method: "charged-for-async-process",
+        creditsCharged: 195,
+        message: "Charged for the data delivered"
+      })
+    ])
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const ref = yield* provider.submit(request([ada, alan, grace, ghost]))
+        // no figure from Fiber yet: the price list's, and said so
+        assert.strictEqual(ref.charged, 590)
+        assert.isTrue(ref.estimated)
+        const before = yield* provider.poll(ref)
+        assert.strictEqual(before.charged, 590)
+        assert.isTrue(before.estimated)
+        const fiber = yield* Effect.fork(collect(provider.results(ref)))
+        yield* TestClock.adjust("30 seconds")
+        const final = finalOf(yield* Fiber.join(fiber))
+        assert.strictEqual(final.state, "completed")
+        assert.strictEqual(final.charged, 195)
+        assert.strictEqual(final.refunded, 0)
+        assert.isFalse(final.estimated)
+      }),
+      client
+    )
+  })
+
+  it.effect("charging-later, then a charge of 0 for a task that delivered nothing: books 0, not the estimate", () => {
+    const { client } = task({ method: "charging-later", message: "later" }, [
+      poll({ rows: [row(ada, null), row(alan, null)], done: true, next: null }, { numFailed: 4, numRemaining: 0 }, {
+        method: "charged-for-async-process",
+        creditsCharged: 0,
+        message: "Nothing delivered"
+      })
+    ])
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const ref = yield* provider.submit(request([ada, alan]))
+        const fiber = yield* Effect.fork(collect(provider.results(ref)))
+        yield* TestClock.adjust("30 seconds")
+        const final = finalOf(yield* Fiber.join(fiber))
+        assert.strictEqual(final.charged, 0)
+        assert.isFalse(final.estimated)
+      }),
+      client
+    )
+  })
+
+  it.effect("a refund reported on one poll is kept when later pages say free", () => {
+    const { client } = task({ method: "charged-now", creditsCharged: 590 }, [
+      poll({ rows: [found(ada)], next: "c1" }, { numCompleted: 1, numRemaining: 3 }, free),
+      poll({ rows: [row(alan, null), row(grace)], next: "c3" }, { numCompleted: 1, numFailed: 1, numRejected: 1 }, {
+        ...refunded(90)
+      }),
+      poll({ rows: [found(ghost)], done: true, next: "c4" }, { numCompleted: 2, numFailed: 1, numRejected: 1 }, free)
+    ])
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const ref = yield* provider.submit(request([ada, alan, grace, ghost]))
+        assert.strictEqual(ref.charged, 590)
+        assert.isFalse(ref.estimated)
+        const fiber = yield* Effect.fork(collect(provider.results(ref)))
+        yield* TestClock.adjust("30 seconds")
+        const final = finalOf(yield* Fiber.join(fiber))
+        assert.strictEqual(final.charged - final.refunded, 500)
+        assert.isFalse(final.estimated)
+        // a status check afterwards (a poll saying free) still knows the refund
+        const status = yield* provider.poll(ref)
+        assert.strictEqual(status.charged - status.refunded, 500)
+      }),
+      client
+    )
+  })
+
+  it.effect("a stream resumed after a crash keeps the refunds the earlier polls reported, via its cursor", () => {
+    const answers = [
+      poll({ rows: [found(ada)], next: "c1" }, { numCompleted: 1, numRemaining: 3 }, refunded(40)),
+      poll({ rows: [row(alan, null)], next: "c2" }, { numCompleted: 1, numFailed: 1, numRemaining: 2 }, refunded(50)),
+      poll({ rows: [found(grace), found(ghost)], done: true, next: "c4" }, { numCompleted: 3, numFailed: 1 }, free)
+    ]
+    const before = task({ method: "charged-now", creditsCharged: 590 }, answers)
+    const after = fake((_, n) => answers[Math.min(n + 1, 2)]!.clone())
+    return Effect.gen(function*() {
+      const [ref, cursor] = yield* run(
+        Effect.gen(function*() {
+          const provider = yield* ContactProvider
+          const ref = yield* provider.submit(request([ada, alan, grace, ghost]))
+          const fiber = yield* Effect.fork(collect(Stream.take(provider.results(ref), 2)))
+          yield* TestClock.adjust("30 seconds")
+          const head = yield* Fiber.join(fiber)
+          return [ref, head[1]!.cursor] as const
+        }),
+        before.client
+      )
+      // a new process: nothing but the JobRef and the stored cursor
+      const final = yield* run(
+        Effect.gen(function*() {
+          const provider = yield* ContactProvider
+          const fiber = yield* Effect.fork(collect(provider.results(ref, cursor)))
+          yield* TestClock.adjust("30 seconds")
+          return finalOf(yield* Fiber.join(fiber))
+        }),
+        after.client
+      )
+      // Fiber is asked from its own cursor
+      assert.strictEqual(after.seen[0]!.body.cursor, "c2")
+      assert.strictEqual(final.charged, 590)
+      assert.strictEqual(final.refunded, 90)
+    })
+  })
+
+  it.effect("a running total repeated on every poll is counted once", () => {
+    const { client } = task({ method: "charged-now", creditsCharged: 590 }, [
+      poll({ rows: [row(ada, null)], next: "c1" }, { numFailed: 1, numRemaining: 3 }, refunded(5)),
+      poll({ rows: [row(alan, null)], next: "c2" }, { numFailed: 2, numRemaining: 2 }, refunded(10)),
+      poll({ next: "c2" }, { numFailed: 2, numRemaining: 2 }, refunded(10)),
+      poll({ rows: [found(grace), found(ghost)], done: true, next: "c4" }, { numCompleted: 2, numFailed: 2 }, {
+        ...refunded(10)
+      })
+    ])
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const ref = yield* provider.submit(request([ada, alan, grace, ghost]))
+        const fiber = yield* Effect.fork(collect(provider.results(ref)))
+        yield* TestClock.adjust("60 seconds")
+        const final = finalOf(yield* Fiber.join(fiber))
+        assert.strictEqual(final.refunded, 10)
+      }),
+      client
+    )
+  })
+
+  it.effect("a cancel's refund is counted once, beside the refunds polls reported one at a time", () => {
+    const { client, seen } = fake((req) =>
+      req.url.pathname.endsWith("/cancel")
+        ? json(envelope({ cancelledCount: 2, creditsRefunded: 10, message: "ok" }, refunded(10)))
+        : seen.some((s) => s.url.pathname.endsWith("/cancel"))
+        ? poll({ done: true, canceled: true }, { numCompleted: 1, numFailed: 1, numRemaining: 2 }, free)
+        : poll({}, { numFailed: 1, numCompleted: 1, numRemaining: 2 }, refunded(5))
+    )
+    return run(
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider
+        const running = yield* provider.poll(jobRef())
+        assert.strictEqual(running.refunded, 5)
+        const canceled = yield* provider.cancel(jobRef())
+        assert.strictEqual(canceled.state, "canceled")
+        assert.strictEqual(canceled.charged, 20)
+        assert.strictEqual(canceled.refunded, 15)
       }),
       client
     )

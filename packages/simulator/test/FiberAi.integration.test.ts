@@ -1,6 +1,14 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import { type Contact, ContactProvider, FiberAi, Identifier, type PersonResult, RateLimits } from "@enrich/core"
+import {
+  type Contact,
+  ContactProvider,
+  FiberAiClient,
+  FiberAiProvider,
+  Identifier,
+  type PersonResult,
+  RateLimits
+} from "@enrich/core"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -16,14 +24,14 @@ import { withPolicies, withSimulator } from "./utils/harness.js"
 // provider time runs 200× faster: a provider minute is 0.3 s
 const timeScale = 200
 
-type Services = FiberAi.FiberAi | ContactProvider.ContactProvider | HttpClient.HttpClient
+type Services = FiberAiClient.FiberAiClient | ContactProvider.ContactProvider | HttpClient.HttpClient
 
 /** The simulator on loopback, and the real client + adapter pointed at it with time-scaled limits. */
 const withFiber = <A, E>(
   envOptions: EnvOptions,
   simOptions: FiberAiSimulator.Options,
   body: (env: Env) => Effect.Effect<A, E, Services>,
-  clientOptions: Partial<FiberAi.Options> = {}
+  clientOptions: Partial<FiberAiClient.Options> = {}
 ) =>
   withSimulator(
     "/fiber",
@@ -31,11 +39,11 @@ const withFiber = <A, E>(
     { universe: { size: 600 }, timeScale, ...envOptions },
     (env) =>
       body(env).pipe(
-        Effect.provide(FiberAi.layerContactProvider.pipe(
-          Layer.provideMerge(FiberAi.layer({
+        Effect.provide(FiberAiProvider.layer.pipe(
+          Layer.provideMerge(FiberAiClient.layer({
             apiKey: Redacted.make(credentials.fiber.apiKey),
             baseUrl: "/fiber",
-            limits: RateLimits.scale(FiberAi.defaultLimits, timeScale),
+            limits: RateLimits.scale(FiberAiClient.defaultLimits, timeScale),
             ...clientOptions
           }))
         )),
@@ -268,7 +276,7 @@ describe("FiberAi client against the simulator", () => {
         const risky = env.universe.people.find((p) =>
           env.universe.knowledge("fiber", p).workEmail?.verdict === "risky"
         )!
-        const fiber = yield* FiberAi.FiberAi
+        const fiber = yield* FiberAiClient.FiberAiClient
         const before = env.counters.netCredits("fiber")
         const result = yield* fiber.exhaustive(risky.slug, ["work_email"])
         assert.strictEqual(result.status, "completed")
@@ -277,4 +285,73 @@ describe("FiberAi client against the simulator", () => {
         assert.strictEqual(env.counters.netCredits("fiber") - before, result.creditsCharged)
         assert.isAbove(env.counters.requestsTo("fiber:exhaustive/poll"), 1)
       })))
+})
+
+describe("FiberAi client against the other documented chargeInfo shapes", () => {
+  const shapes: ReadonlyArray<FiberAiSimulator.ChargeShapes> = [
+    { billing: "on-completion" },
+    { billing: "on-completion", reports: "once" },
+    { reports: "once" }
+  ]
+  const finalOf = (pages: ReadonlyArray<ContactProvider.ResultPage>) => {
+    const final = pages[pages.length - 1]?.final
+    if (final === undefined) throw new Error("no final status on the last page")
+    return final
+  }
+
+  for (const charges of shapes) {
+    it.live(`${JSON.stringify(charges)}: the credits booked are what the simulator charged`, () =>
+      withFiber({}, { perPersonMillis: 1_000, charges }, (env) =>
+        Effect.gen(function*() {
+          const provider = yield* ContactProvider.ContactProvider
+          const urls = cast(env, 150)
+          const fields: ReadonlyArray<Contact.Field> = ["work_email", "phone"]
+          const ref = yield* provider.submit(requestOf(urls.map(personOf), fields))
+          // billed on completion: nothing charged yet, the price list's figure booked meanwhile and marked so
+          assert.strictEqual(ref.estimated, charges.billing === "on-completion")
+          assert.strictEqual(ref.charged, urls.length * 5)
+          const pages = yield* collect(provider.results(ref))
+          const outcomes = all(pages)
+          checkOutcomes(env, urls, outcomes, fields)
+          const final = finalOf(pages)
+          assert.isFalse(final.estimated)
+          // upfront: the undelivered data was refunded; on completion: only the delivered data was charged
+          if (charges.billing === "on-completion") assert.strictEqual(env.counters.refunded.get("fiber") ?? 0, 0)
+          else assert.isAbove(env.counters.refunded.get("fiber") ?? 0, 0)
+          assert.strictEqual(final.charged - final.refunded, env.counters.netCredits("fiber"))
+          assert.strictEqual(final.charged - final.refunded, costOf(outcomes))
+        })))
+  }
+
+  it.live("refunds reported once: a stream resumed in a new process books those reported before the crash", () =>
+    withFiber({}, { perPersonMillis: 1_000, charges: { reports: "once" } }, (env) =>
+      Effect.gen(function*() {
+        const provider = yield* ContactProvider.ContactProvider
+        const urls = cast(env, 150)
+        const fields: ReadonlyArray<Contact.Field> = ["work_email", "personal_email", "phone"]
+        const ref = yield* provider.submit(requestOf(urls.map(personOf), fields))
+        const head = yield* collect(Stream.take(provider.results(ref), 2))
+        assert.isAbove(env.counters.refunded.get("fiber") ?? 0, 0, "refunds were paid before the crash")
+        // a new adapter, as after a restart: nothing but the JobRef and the stored cursor
+        const restarted = yield* FiberAiProvider.make
+        const rest = yield* collect(restarted.results(ref, head[head.length - 1]!.cursor))
+        checkOutcomes(env, urls, [...all(head), ...all(rest)], fields)
+        const final = finalOf(rest)
+        assert.strictEqual(final.charged - final.refunded, env.counters.netCredits("fiber"))
+      })))
+
+  for (const charges of shapes) {
+    it.live(`${JSON.stringify(charges)}: cancel midway, the status books what the simulator charged`, () =>
+      withFiber({}, { firstResultMillis: 2_000, perPersonMillis: 10_000, charges }, (env) =>
+        Effect.gen(function*() {
+          const provider = yield* ContactProvider.ContactProvider
+          const urls = env.universe.people.slice(0, 100).map((p) => p.linkedinUrl)
+          const ref = yield* provider.submit(requestOf(urls.map(personOf), ["work_email"]))
+          yield* Effect.sleep("250 millis")
+          const status = yield* provider.cancel(ref)
+          assert.strictEqual(status.state, "canceled")
+          assert.isFalse(status.estimated)
+          assert.strictEqual(status.charged - status.refunded, env.counters.netCredits("fiber"))
+        })))
+  }
 })

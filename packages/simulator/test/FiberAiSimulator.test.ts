@@ -266,6 +266,71 @@ describe("Fiber simulator: batch poll and cancel", () => {
       })))
 })
 
+describe("Fiber simulator: the other documented chargeInfo shapes", () => {
+  const timing = { healMillis: 1_000, firstResultMillis: 10_000, perPersonMillis: 1_000 }
+  const methods = (answers: ReadonlyArray<FiberAiApi.PollBatchResponse>) => answers.map((a) => a.chargeInfo.method)
+
+  /** The people of the refunds test above: 25 charged upfront, 18 refunded, 7 delivered. */
+  const cast = (env: Env) => {
+    const { everything, nothing, workOnly } = pick(env)
+    return [
+      everything.linkedinUrl,
+      "https://www.linkedin.com/in/unresolvable-someone",
+      workOnly.linkedinUrl,
+      nothing.linkedinUrl,
+      env.universe.ghostUrl(1)
+    ].map((value) => ({ linkedinUrl: { value } }))
+  }
+
+  it.effect("billing on completion: charging-later, then the poll that sees the task done charges what it delivered", () =>
+    withSimulator({}, { ...timing, charges: { billing: "on-completion" } }, (env) =>
+      Effect.gen(function*() {
+        const started = decode(FiberAiApi.StartBatchResponse, yield* start(cast(env)))
+        assert.strictEqual(started.chargeInfo.method, "charging-later")
+        assert.strictEqual(env.counters.netCredits("fiber"), 0)
+        const taskId = started.output.taskId
+        const running = decode(FiberAiApi.PollBatchResponse, yield* pollTask(taskId))
+        yield* TestClock.adjust("30 seconds")
+        const done = decode(FiberAiApi.PollBatchResponse, yield* pollTask(taskId))
+        const again = decode(FiberAiApi.PollBatchResponse, yield* pollTask(taskId))
+        assert.isTrue(done.output.done)
+        assert.deepStrictEqual(methods([running, done, again]), [
+          "free",
+          "charged-for-async-process",
+          "charged-for-async-process"
+        ])
+        assert.strictEqual(FiberAiApi.chargedBy(done.chargeInfo), 7)
+        assert.strictEqual(FiberAiApi.chargedBy(again.chargeInfo), 7, "a running total: repeated, charged once")
+        assert.strictEqual(env.counters.charged.get("fiber"), 7)
+        assert.strictEqual(env.counters.refunded.get("fiber") ?? 0, 0)
+      })))
+
+  it.effect("reported once: each refund or charge comes on the poll that pays it, later polls say free", () =>
+    Effect.gen(function*() {
+      for (const billing of ["upfront", "on-completion"] as const) {
+        yield* withSimulator({}, { ...timing, charges: { billing, reports: "once" } }, (env) =>
+          Effect.gen(function*() {
+            const taskId = decode(FiberAiApi.StartBatchResponse, yield* start(cast(env))).output.taskId
+            yield* TestClock.adjust("30 seconds")
+            const done = decode(FiberAiApi.PollBatchResponse, yield* pollTask(taskId, { take: 2 }))
+            const page2 = decode(
+              FiberAiApi.PollBatchResponse,
+              yield* pollTask(taskId, { take: 2, cursor: done.output.nextCursor })
+            )
+            assert.deepStrictEqual(methods([done, page2]), [
+              billing === "upfront" ? "credits-refunded" : "charged-for-async-process",
+              "free"
+            ])
+            assert.strictEqual(
+              billing === "upfront" ? FiberAiApi.refundedBy(done.chargeInfo) : FiberAiApi.chargedBy(done.chargeInfo),
+              billing === "upfront" ? 18 : 7
+            )
+            assert.strictEqual(env.counters.netCredits("fiber"), 7)
+          }))
+      }
+    }))
+})
+
 describe("Fiber simulator: rate limits and faults", () => {
   it.effect("answers 429 {message} past 30 starts a minute, with no rate-limit headers, and recovers", () =>
     withSimulator({}, {}, (env) =>

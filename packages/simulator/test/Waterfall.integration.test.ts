@@ -9,8 +9,9 @@ import {
   CrustdataApi,
   CrustdataClient,
   CrustdataProvider,
-  FiberAi,
   FiberAiApi,
+  FiberAiClient,
+  FiberAiProvider,
   Identifier,
   Journal,
   Polling,
@@ -57,10 +58,10 @@ const withSimulators = <A, E>(
     const address = server.address
     const origin = address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : ""
     const clients = Layer.mergeAll(
-      FiberAi.layer({
+      FiberAiClient.layer({
         apiKey: Redacted.make(credentials.fiber.apiKey),
         baseUrl: `${origin}/fiber`,
-        limits: RateLimits.scale(FiberAi.defaultLimits, timeScale)
+        limits: RateLimits.scale(FiberAiClient.defaultLimits, timeScale)
       }),
       CrustdataClient.layer({
         apiKey: Redacted.make(credentials.crustdata.apiKey),
@@ -77,7 +78,7 @@ const withSimulators = <A, E>(
     const registry = Layer.effect(
       ContactProvider.ContactProviders,
       Effect.map(
-        Effect.all([FiberAi.contactProvider, CrustdataProvider.make, TheHogProvider.make]),
+        Effect.all([FiberAiProvider.make, CrustdataProvider.make, TheHogProvider.make]),
         ContactProvider.ContactProviders.fromServices
       )
     )

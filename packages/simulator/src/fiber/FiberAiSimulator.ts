@@ -22,6 +22,10 @@
  * - Refunds (INFERRED): per person as rows finish — the full price for a rejected or failed row, the price of
  *   the undelivered fields for a partial reveal — and the full price of people a cancel or a task failure left
  *   unprocessed. Polls report the task's cumulative refund (`credits-refunded`, or `free` while it is 0).
+ * - `charges` answers in the other documented `chargeInfo` shapes instead (Fiber does not say which it sends):
+ *   billing on completion (start `charging-later`, the poll that first sees the task done
+ *   `charged-for-async-process` with the price of the data delivered), and refunds reported once each, by the
+ *   poll that pays them out (later polls `free`).
  * - Cancel: people not finished are never processed (they stay in `numRemaining`), refunded; polls then say
  *   `done, canceled`. Cancelling a finished task answers `cancelledCount: 0` and changes nothing.
  * - Exhaustive: `started → live-enriching → grabbing-contact-info → completed | failed` over `exhaustiveMillis`;
@@ -68,6 +72,27 @@ export interface Options {
   readonly exhaustiveExtraShare?: number
   /** requests per minute per endpoint, overriding the documented ones */
   readonly limits?: Partial<Record<Endpoint, number>>
+  /** which documented `chargeInfo` shapes batch tasks answer with (default: upfront, running totals) */
+  readonly charges?: ChargeShapes
+}
+
+/**
+ * The documented `chargeInfo` shapes a batch task can answer with; which Fiber sends is not documented.
+ *
+ * @since 0.1.0 @category Models
+ */
+export interface ChargeShapes {
+  /**
+   * `upfront` (default): the start charges every unique person (`charged-now`) and undelivered data is refunded
+   * as rows finish. `on-completion`: the start says `charging-later` and charges nothing; the poll that first sees
+   * the task done charges the price of the data delivered (`charged-for-async-process`); nothing is refunded.
+   */
+  readonly billing?: "upfront" | "on-completion"
+  /**
+   * `running-total` (default): every poll repeats the task's figure so far (its refunds, or once done its
+   * completion charge). `once`: each amount is reported by the answer that pays it out; later polls say `free`.
+   */
+  readonly reports?: "running-total" | "once"
 }
 
 interface Reply {
@@ -112,6 +137,8 @@ interface BatchTask {
   canceledAt: number | undefined
   /** refunds already paid out (cumulative) */
   refunded: number
+  /** billed on completion: what the task was charged once done (undefined before) */
+  chargedOnCompletion: number | undefined
 }
 
 interface ExhaustiveTask {
@@ -231,6 +258,8 @@ export const make = (env: Env, options: Options = {}): Effect.Effect<HttpRouter.
     const rejectShare = options.rejectShare ?? 0
     const exhaustiveMillis = options.exhaustiveMillis ?? 60_000
     const extraShare = options.exhaustiveExtraShare ?? 0.5
+    const onCompletion = options.charges?.billing === "on-completion"
+    const reportOnce = options.charges?.reports === "once"
     const limits = { ...FiberAiApi.requestsPerMinute, ...options.limits }
     const faults = (): Faults => env.faults.fiber ?? {}
     const seed = env.universe.seed
@@ -350,6 +379,8 @@ export const make = (env: Env, options: Options = {}): Effect.Effect<HttpRouter.
       readonly stats: FiberAiApi.OverallStats
       /** refunds due so far (cumulative) */
       readonly refundDue: number
+      /** the price of the data delivered by the rows finished so far */
+      readonly deliveredCost: number
     }
 
     const viewOf = (task: BatchTask, now: number): View => {
@@ -359,11 +390,13 @@ export const make = (env: Env, options: Options = {}): Effect.Effect<HttpRouter.
       let completed = 0
       let rejected = 0
       let refundDue = 0
+      let deliveredCost = 0
       while (finished < task.rows.length && task.rows[finished]!.finishAt <= stop) {
         const row = task.rows[finished]!
         if (row.outputs === undefined) rejected++
         else if (row.outputs !== null) completed++
         refundDue += row.refund
+        deliveredCost += row.price - row.refund
         finished++
       }
       const canceled = task.canceledAt !== undefined
@@ -375,6 +408,7 @@ export const make = (env: Env, options: Options = {}): Effect.Effect<HttpRouter.
         failed,
         canceled,
         refundDue,
+        deliveredCost,
         stats: {
           totalPeopleToFetch: task.rows.length,
           numCompleted: completed,
@@ -386,12 +420,47 @@ export const make = (env: Env, options: Options = {}): Effect.Effect<HttpRouter.
       }
     }
 
-    /** Pays out refunds that have become due since the last request touching this task. */
-    const settle = (task: BatchTask, view: View) => {
-      if (view.refundDue > task.refunded) {
-        refund(task.apiKey, view.refundDue - task.refunded)
-        task.refunded = view.refundDue
+    /**
+     * Pays out refunds that have become due since the last request touching this task (billed upfront), or the
+     * completion charge (billed on completion); returns what it paid out and charged now (`charged`: undefined
+     * when no charge was made, 0 when the task delivered nothing).
+     */
+    const settle = (
+      task: BatchTask,
+      view: View
+    ): { readonly refunded: number; readonly charged: number | undefined } => {
+      if (onCompletion) {
+        if (!view.done || task.chargedOnCompletion !== undefined) return { refunded: 0, charged: undefined }
+        task.chargedOnCompletion = view.deliveredCost
+        charge(task.apiKey, view.deliveredCost)
+        return { refunded: 0, charged: view.deliveredCost }
       }
+      if (view.refundDue <= task.refunded) return { refunded: 0, charged: undefined }
+      const paid = view.refundDue - task.refunded
+      refund(task.apiKey, paid)
+      task.refunded = view.refundDue
+      return { refunded: paid, charged: undefined }
+    }
+
+    /** A poll's `chargeInfo`: the task's running figures, or what this poll paid out (`reports: "once"`). */
+    const pollCharge = (
+      task: BatchTask,
+      paid: { readonly refunded: number; readonly charged: number | undefined }
+    ): FiberAiApi.ChargeInfo => {
+      const alerted = alert(task.apiKey)
+      const charged = reportOnce ? paid.charged : task.chargedOnCompletion
+      const refunded = reportOnce ? paid.refunded : task.refunded
+      if (charged !== undefined) {
+        const message = "Charged for the data delivered by this task"
+        return { method: "charged-for-async-process", creditsCharged: charged, message, ...alerted }
+      }
+      if (refunded > 0) {
+        const message = reportOnce
+          ? "Credits refunded for undelivered data"
+          : "Credits refunded so far for undelivered data in this task"
+        return { method: "credits-refunded", creditsRefunded: refunded, message, ...alerted }
+      }
+      return { method: "free", message: "Polling is free", ...alerted }
     }
 
     const startBatch = (call: Call<FiberAiApi.StartBatchRequest>): Reply => {
@@ -447,16 +516,19 @@ export const make = (env: Env, options: Options = {}): Effect.Effect<HttpRouter.
         duplicates: body.personDetails.length - unique.size,
         failAt: failing ? middle.finishAt - 1 : undefined,
         canceledAt: undefined,
-        refunded: 0
+        refunded: 0,
+        chargedOnCompletion: undefined
       })
-      charge(apiKey, cost)
+      if (!onCompletion) charge(apiKey, cost)
       return ok(FiberAiApi.StartBatchResponse, {
         output: {
           taskId: id,
           numPeopleEnqueued: unique.size,
           numDuplicatesSkipped: body.personDetails.length - unique.size
         },
-        chargeInfo: { method: "charged-now", creditsCharged: cost, ...alert(apiKey) },
+        chargeInfo: onCompletion
+          ? { method: "charging-later", message: "Credits are charged when the task completes", ...alert(apiKey) }
+          : { method: "charged-now", creditsCharged: cost, ...alert(apiKey) },
         advice: []
       }, call.warnings)
     }
@@ -474,18 +546,10 @@ export const make = (env: Env, options: Options = {}): Effect.Effect<HttpRouter.
       const offset = cursor === null ? 0 : decodeCursor(task.id, cursor)
       if (offset === undefined) return error(400, "Invalid cursor")
       const view = viewOf(task, now)
-      settle(task, view)
+      const chargeInfo = pollCharge(task, settle(task, view))
       const take = body.take ?? FiberAiApi.maxTake
       const rows = task.rows.slice(Math.min(offset, view.finished), Math.min(offset + take, view.finished))
       const nextCursor = rows.length > 0 ? encodeCursor(task.id, offset + rows.length) : cursor
-      const chargeInfo: FiberAiApi.ChargeInfo = task.refunded > 0
-        ? {
-          method: "credits-refunded",
-          creditsRefunded: task.refunded,
-          message: "Credits refunded so far for undelivered data in this task",
-          ...alert(apiKey)
-        }
-        : { method: "free", message: "Polling is free", ...alert(apiKey) }
       return ok(FiberAiApi.PollBatchResponse, {
         output: {
           overallStats: view.stats,
@@ -508,7 +572,8 @@ export const make = (env: Env, options: Options = {}): Effect.Effect<HttpRouter.
       const task = taskOf(apiKey, body.taskId)
       if (task === undefined) return error(404, `Task ${body.taskId} not found`)
       const before = viewOf(task, now)
-      settle(task, before)
+      // reported once: what this cancel pays is its own refund; refunds due before it come with the next poll
+      if (!reportOnce) settle(task, before)
       if (before.done) {
         return ok(FiberAiApi.CancelBatchResponse, {
           output: {
@@ -522,8 +587,14 @@ export const make = (env: Env, options: Options = {}): Effect.Effect<HttpRouter.
       }
       task.canceledAt = now
       const unclaimed = task.rows.slice(before.finished)
-      const refunded = unclaimed.reduce((n, row) => n + row.price, 0)
-      settle(task, viewOf(task, now))
+      // billed on completion: the unclaimed were never charged
+      const refunded = onCompletion ? 0 : unclaimed.reduce((n, row) => n + row.price, 0)
+      if (reportOnce) {
+        refund(apiKey, refunded)
+        task.refunded += refunded
+      } else {
+        settle(task, viewOf(task, now))
+      }
       return ok(FiberAiApi.CancelBatchResponse, {
         output: {
           cancelledCount: unclaimed.length,
