@@ -309,9 +309,10 @@ export const run = (
           tally.ask(people)
           if (chunk.state === "finished" || chunk.state === "failed") {
             const done = yield* journal.outcomesFor(name, chunk.keys, chunk.fields, Duration.infinity)
-            // the journal keeps no failure for reuse: whoever it has no answer for failed in this chunk, as
-            // written down then (the chunk's message, or the provider did not account for them)
-            const reason = chunk.message ?? notInOutput
+            // the journal gives back no failure (never reused): whoever it has no answer for failed in this chunk,
+            // for the chunk's reason when it failed as a whole (a finished chunk's per-person reasons are not
+            // read back: the journal has no call for them)
+            const reason = chunk.message ?? "failed at the provider before this resume"
             for (const p of people) {
               const o = done.get(p.key) ?? new Failed({ key: p.key, provider: name, reason })
               count(o, chunk.idempotencyKey)
