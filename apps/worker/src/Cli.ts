@@ -6,12 +6,16 @@ import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
-import { Contact } from "@enrich/core"
+import { Contact, ContactProvider } from "@enrich/core"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { fileURLToPath } from "node:url"
 import * as Runner from "./Runner.js"
+
+/** What the exit code says, in the help of every command that runs the waterfall (and in the README). */
+const exitCodes = "Exit codes: 0 done, 3 finished with failures (people failed at a provider: the summary says " +
+  "which, how many and why), 1 failed while working, 2 a mistake in flags, input or environment, 130 interrupted."
 
 const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(message))
 
@@ -19,7 +23,7 @@ const invalid = (message: string) => ValidationError.invalidValue(HelpDoc.p(mess
 const atLeast = (name: string, min: number) => (n: number) =>
   n >= min ? Effect.succeed(n) : Effect.fail(invalid(`--${name} must be ${min} or more (got ${n})`))
 
-const providerNames = ["fiber", "crustdata", "thehog"] as const
+const providerNames: ReadonlyArray<ContactProvider.ProviderName> = ContactProvider.ProviderName.literals
 
 const list = <A extends string>(name: string, allowed: ReadonlyArray<A>, fallback: string, description: string) =>
   Options.text(name).pipe(
@@ -136,7 +140,11 @@ const run = Command.make(
   "run",
   { ...ledger, input, out, format, providers, fields, budget, cacheDays, target },
   (o) => Runner.run({ ...o, resubmitAmbiguous: false, budget: Option.getOrUndefined(o.budget) })
-).pipe(Command.withDescription("Enrich a list: waterfall across providers, results written atomically to --out."))
+).pipe(
+  Command.withDescription(
+    `Enrich a list: waterfall across providers, results written atomically to --out. ${exitCodes}`
+  )
+)
 
 const estimate = Command.make(
   "estimate",
@@ -153,7 +161,9 @@ const resume = Command.make(
   { ...ledger, runId, resubmitAmbiguous },
   (o) => Runner.resume(o)
 ).pipe(
-  Command.withDescription("Continue an interrupted run: polls jobs already submitted instead of submitting again.")
+  Command.withDescription(
+    `Continue an interrupted run: polls jobs already submitted instead of submitting again. ${exitCodes}`
+  )
 )
 
 // resolved from this module (dist/ or src/ of apps/worker), so `enrich demo` works from any directory
@@ -172,7 +182,8 @@ const demo = Command.make(
   (o) => Runner.demo(o)
 ).pipe(
   Command.withDescription(
-    "Start the three simulators in-process and run the waterfall over examples/people.csv with the SQLite ledger."
+    "Start the three simulators in-process and run the waterfall over examples/people.csv with the SQLite ledger. " +
+      exitCodes
   )
 )
 
@@ -206,7 +217,7 @@ export const command = Command.make("enrich").pipe(
   Command.withDescription(
     "Turn lists of people (LinkedIn URLs, emails, X handles, GitHub usernames) into verified work emails, personal " +
       "emails and phones through Fiber AI, Crustdata and TheHog, with a durable ledger. Keys: FIBER_API_KEY, " +
-      "CRUSTDATA_API_KEY, THEHOG_ACCESS_KEY + THEHOG_SECRET_KEY (and *_BASE_URL to point elsewhere)."
+      "CRUSTDATA_API_KEY, THEHOG_ACCESS_KEY + THEHOG_SECRET_KEY (and *_BASE_URL to point elsewhere). " + exitCodes
   ),
   Command.withSubcommands([run, estimate, status, resume, demo, simulate])
 )

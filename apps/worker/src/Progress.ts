@@ -17,12 +17,15 @@ export const make = (people: number): Effect.Effect<Progress> =>
     let outcomes = 0
     let found = 0
     let credits = 0
+    /** the part of `credits` that is our estimate (the provider reported no figure) */
+    let estimated = 0
     let stage = ""
     let lastDraw = 0
     const line = () => {
       const seconds = (Date.now() - started) / 1000
       const rate = seconds > 0 ? (outcomes / seconds).toFixed(1) : "0"
-      return `${stage.padEnd(10)} ${outcomes} answers for ${people} people, ${found} found, ${credits} credits, ` +
+      const credited = estimated > 0 ? `${credits} credits (~${estimated} estimated)` : `${credits} credits`
+      return `${stage.padEnd(10)} ${outcomes} answers for ${people} people, ${found} found, ${credited}, ` +
         `${rate}/s, ${seconds.toFixed(0)} s`
     }
     const draw = (force: boolean) => {
@@ -41,7 +44,10 @@ export const make = (people: number): Effect.Effect<Progress> =>
             outcomes += event.outcomes
             found += event.found
           }
-          if (event._tag === "ChunkFinished") credits += event.charged
+          if (event._tag === "ChunkFinished") {
+            credits += event.charged
+            if (event.estimated) estimated += event.charged
+          }
           if (tty) draw(event._tag !== "PageCommitted")
           else if (event._tag !== "PageCommitted") log(event)
         }),

@@ -31,13 +31,18 @@ import { Ledger } from "./Ledger.js"
 import * as Output from "./Output.js"
 import * as Progress from "./Progress.js"
 import * as Providers from "./Providers.js"
-import type { ProviderName } from "./Providers.js"
 import * as RunHold from "./RunHold.js"
 import * as Sql from "./Sql.js"
 
 /** A mistake in how the command was called: printed as one line, exit code 2. */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 export const usageError = (message: string) => new UsageError({ message })
+
+/**
+ * A run that finished, output written, but in which people failed at a provider (unreachable, answers
+ * unreadable, jobs failed): exit code 3, after the summary that names them.
+ */
+export class FinishedWithFailures extends Data.TaggedError("FinishedWithFailures")<{ readonly message: string }> {}
 
 export interface LedgerOptions {
   readonly db: string
@@ -48,7 +53,7 @@ export interface RunOptions extends LedgerOptions {
   readonly input: string
   readonly out: Option.Option<string>
   readonly format: Option.Option<"csv" | "jsonl">
-  readonly providers: ReadonlyArray<"fiber" | "crustdata" | "thehog">
+  readonly providers: ReadonlyArray<ContactProvider.ProviderName>
   readonly fields: ReadonlyArray<Contact.Field>
   readonly budget: number | undefined
   readonly cacheDays: number
@@ -133,6 +138,11 @@ export const toOutput = (
     return { columns: row.columns, values, status, reason }
   })
 
+/** A provider's summary as stored with a run (those stored before failures and estimates were kept lack them). */
+export type StoredProviderSummary =
+  & Omit<Waterfall.ProviderSummary, "failures" | "estimatedCredits">
+  & Partial<Pick<Waterfall.ProviderSummary, "failures" | "estimatedCredits">>
+
 export interface Summary {
   readonly runId: string
   readonly rows: number
@@ -142,8 +152,10 @@ export interface Summary {
   readonly rejectedLines?: ReadonlyArray<{ readonly line: number; readonly reason: string }>
   readonly duplicates: number
   readonly filled: Readonly<Record<Contact.Field, number>>
-  readonly providers: ReadonlyArray<Waterfall.ProviderSummary>
+  readonly providers: ReadonlyArray<StoredProviderSummary>
   readonly credits: number
+  /** the part of `credits` that is our estimate (absent in summaries stored before it was kept) */
+  readonly estimatedCredits?: number
   readonly budget: number | undefined
   readonly unsentForBudget: number
   readonly ambiguousChunks: number
@@ -200,6 +212,7 @@ export const execute = (options: {
       filled: { work_email: filled("work_email"), personal_email: filled("personal_email"), phone: filled("phone") },
       providers: result.providers,
       credits: result.credits.spent,
+      estimatedCredits: result.credits.estimated,
       budget: result.credits.limit,
       unsentForBudget: result.unsentForBudget.length,
       ambiguousChunks: result.ambiguousChunks.length,
@@ -208,6 +221,45 @@ export const execute = (options: {
     }
     return summary
   })
+
+/** Credits as reported, and the part we estimated from the price list apart: `~423 credits (estimated)`. */
+const credits = (total: number, estimated: number): string =>
+  estimated <= 0
+    ? `${total} credits`
+    : estimated >= total
+    ? `~${total} credits (estimated)`
+    : `${total} credits (~${estimated} of them estimated)`
+
+/** Reasons shown per provider; the rest are counted. */
+const shownReasons = 3
+
+/** Who failed at a provider and why: `crustdata: 117 people failed — JobFailed: batch job failed (2 chunks)`. */
+const failureLine = (p: StoredProviderSummary): string => {
+  const failures = p.failures ?? []
+  const chunks = (n: number) => `${n} chunk${n === 1 ? "" : "s"}`
+  const reasons = failures.slice(0, shownReasons).map((f) =>
+    failures.length === 1
+      ? `${f.reason}${f.chunks > 0 ? ` (${chunks(f.chunks)})` : ""}`
+      : `${f.reason} (${f.people} ${f.people === 1 ? "person" : "people"}${
+        f.chunks > 0 ? `, ${chunks(f.chunks)}` : ""
+      })`
+  )
+  const more = failures.length - shownReasons
+  return `${p.provider}: ${p.failed} ${p.failed === 1 ? "person" : "people"} failed` +
+    (reasons.length === 0 ? "" : ` — ${reasons.join("; ")}`) +
+    (more > 0 ? `; and ${more} more reason${more === 1 ? "" : "s"} (reason column of the output)` : "")
+}
+
+/** The people who failed at a provider in a finished run, or undefined when nobody did. */
+export const failuresOf = (summary: Summary): FinishedWithFailures | undefined => {
+  const failing = summary.providers.filter((p) => p.failed > 0)
+  if (failing.length === 0) return undefined
+  return new FinishedWithFailures({
+    message: `run ${summary.runId} finished with failures (${
+      failing.map((p) => `${p.provider}: ${p.failed}`).join(", ")
+    } people failed; the summary above says why, the output's reason column per person)`
+  })
+}
 
 /** A human summary: fill rate per field, per-provider reconciliation, credits, time. */
 export const report = (summary: Summary): string => {
@@ -224,9 +276,11 @@ export const report = (summary: Summary): string => {
     `(${pct(summary.filled.phone)})`,
     ...summary.providers.map((p) =>
       `  ${p.provider.padEnd(10)} asked ${p.requested}, cached ${p.cached}: found ${p.found}, not found ` +
-      `${p.notFound}, failed ${p.failed}, rejected ${p.rejected}; ${p.credits} credits`
+      `${p.notFound}, failed ${p.failed}, rejected ${p.rejected}; ${credits(p.credits, p.estimatedCredits ?? 0)}`
     ),
+    ...summary.providers.flatMap((p) => p.failed > 0 ? [failureLine(p)] : []),
     `credits: ${summary.credits}${summary.budget === undefined ? "" : ` of ${summary.budget}`}` +
+    ((summary.estimatedCredits ?? 0) > 0 ? ` (~${summary.estimatedCredits} of them estimated)` : "") +
     (summary.unsentForBudget > 0 ? ` (budget reached: ${summary.unsentForBudget} people not sent)` : ""),
     ...(summary.ambiguousChunks > 0
       ? [`${summary.ambiguousChunks} chunk(s) left unsent after a crash; resume with --resubmit-ambiguous to resend`]
@@ -293,7 +347,7 @@ const fromRunRows = (rows: ReadonlyArray<LedgerModule.RunRow>): ReadonlyArray<In
   }))
 
 /** The provider registry for a run's target. */
-const providersLayer = (names: ReadonlyArray<ProviderName>, target: Target) =>
+const providersLayer = (names: ReadonlyArray<ContactProvider.ProviderName>, target: Target) =>
   (target._tag === "InProcess"
     ? Layer.unwrapScoped(Effect.map(
       serve({ timeScale: target.timeScale }),
@@ -337,7 +391,7 @@ const runStored = (
   Effect.gen(function*() {
     const ledger = yield* Ledger
     const summary = yield* execute({ runId, rows, ...stored, resubmitAmbiguous }).pipe(
-      Effect.provide(providersLayer(stored.providers as ReadonlyArray<ProviderName>, stored.target)),
+      Effect.provide(providersLayer(stored.providers as ReadonlyArray<ContactProvider.ProviderName>, stored.target)),
       withPolling(stored.target),
       // Marking the run is a courtesy to `enrich status`: when the ledger cannot take even that (a full disk),
       // the run stays "running", still resumable, and the error that stopped it is what the user is told.
@@ -351,6 +405,8 @@ const runStored = (
     )
     yield* ledger.setRunState(runId, "finished", summary)
     yield* Console.log(report(summary))
+    const failures = failuresOf(summary)
+    if (failures !== undefined) return yield* failures
     return summary
   })
 
@@ -443,7 +499,9 @@ export const status = (options: LedgerOptions & { readonly runId: Option.Option<
         const summary = r.summary as Summary | undefined
         yield* Console.log(
           `${r.id}  ${r.state.padEnd(11)} ${DateTime.formatIso(r.createdAt)}  ${r.inputPath}` +
-            (summary === undefined ? "" : `  ${summary.people} people, ${summary.credits} credits`)
+            (summary === undefined
+              ? ""
+              : `  ${summary.people} people, ${credits(summary.credits, summary.estimatedCredits ?? 0)}`)
         )
       }
       return
@@ -454,9 +512,9 @@ export const status = (options: LedgerOptions & { readonly runId: Option.Option<
     for (const chunk of yield* journal.chunks(run.value.id)) {
       yield* Console.log(
         `  ${chunk.provider.padEnd(10)} ${chunk.state.padEnd(9)} ${String(chunk.keys.length).padStart(5)} people  ` +
-          `job ${chunk.job?.id ?? "-"}  charged ${chunk.charged ?? "-"}${
-            chunk.message === undefined ? "" : `  ${chunk.message}`
-          }`
+          `job ${chunk.job?.id ?? "-"}  charged ${
+            chunk.charged === undefined ? "-" : chunk.estimated ? `~${chunk.charged} (estimated)` : chunk.charged
+          }${chunk.message === undefined ? "" : `  ${chunk.message}`}`
       )
     }
     if (run.value.summary !== undefined) yield* Console.log(report(run.value.summary as Summary))
@@ -467,7 +525,7 @@ export const status = (options: LedgerOptions & { readonly runId: Option.Option<
 export const estimate = (options: {
   readonly input: string
   readonly format: Option.Option<"csv" | "jsonl">
-  readonly providers: ReadonlyArray<ProviderName>
+  readonly providers: ReadonlyArray<ContactProvider.ProviderName>
   readonly fields: ReadonlyArray<Contact.Field>
 }) =>
   Effect.gen(function*() {

@@ -44,13 +44,15 @@ const oneLine = (cause: Cause.Cause<unknown>): string => {
 }
 
 /**
- * 2 for a mistake in how enrich was called (flags, input file, environment, a run another process holds), 1 for
- * a failure while working.
+ * 2 for a mistake in how enrich was called (flags, input file, environment, a run another process holds), 3 for a
+ * run that finished with people failed at a provider (output written, summary printed), 1 for a failure while
+ * working.
  */
 const exitCodeOf = (cause: Cause.Cause<unknown>): number => {
   const failure = Cause.failureOption(cause)
   if (failure._tag === "None") return 1
   const error = failure.value
+  if ((error as { _tag?: string })._tag === "FinishedWithFailures") return 3
   return ValidationError.isValidationError(error) || ConfigError.isConfigError(error) ||
       ["UsageError", "InputError", "RunHeld"].includes((error as { _tag?: string })._tag ?? "")
     ? 2

@@ -28,6 +28,13 @@ describe("enrich CLI", () => {
       for (const command of ["run", "estimate", "status", "resume", "demo", "simulate"]) {
         assert.match(result.stdout, new RegExp(`- ${command} `), command)
       }
+      // the exit codes, 3 for a run that finished with failures among them, in the help of the commands that run
+      assert.match(result.stdout, /3 finished with failures/)
+      for (const command of ["run", "resume", "demo"]) {
+        const help = yield* enrich([command, "--help"], { cwd: dir })
+        assert.strictEqual(help.exitCode, 0, help.stderr)
+        assert.match(help.stdout, /Exit codes: 0 done, 3 finished with failures .*130 interrupted/s, command)
+      }
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.scoped("bad flags and files are one-line errors with exit code 2", () =>

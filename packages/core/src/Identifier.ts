@@ -27,7 +27,10 @@ export type LinkedInPath = typeof LinkedInPath.Type
 /** @since 0.1.0 @category Models */
 export class LinkedInProfile extends Schema.TaggedClass<LinkedInProfile>()("LinkedInProfile", {
   path: LinkedInPath,
-  /** decoded slug; lower-cased for `/in/` profiles, whose slugs LinkedIn treats case-insensitively */
+  /**
+   * decoded slug; lower-cased for `/in/` profiles, whose vanity slugs LinkedIn treats case-insensitively,
+   * except a member id in their place (`ACoAA…`), which is case-sensitive like Sales Navigator and Recruiter ids
+   */
   slug: Schema.String,
   /** canonical `https://www.linkedin.com/<path>/<slug>`: what we send, so what providers echo back */
   url: Schema.String
@@ -103,12 +106,20 @@ const invalid = (kind: IdentifierKind, input: string, reason: string) =>
 
 // Host: optional scheme, any subdomain (www, m, uk, de, ...), then linkedin.<tld>. Matched case-insensitively:
 // we are more lenient than Fiber's case-sensitive regex, and the canonical URL we send satisfies it.
+// LinkedIn Lite (`/mwlite/in/<slug>`) serves the same profiles as `/in/`.
 const linkedInUrl =
-  /^(?:https?:\/\/)?(?:[a-z0-9-]+\.)*linkedin\.[a-z]{2,}(?::\d+)?\/(in|pub|sales\/lead|sales\/people|talent\/profile|company|school)\/([^/?#]*)(.*)$/i
+  /^(?:https?:\/\/)?(?:[a-z0-9-]+\.)*linkedin\.[a-z]{2,}(?::\d+)?\/(?:mwlite\/)?(in|pub|sales\/lead|sales\/people|talent\/profile|company|school)\/([^/?#]*)(.*)$/i
 const bareSlug = /^[\p{L}\p{N}\-_.%]{3,100}$/u
 
 // Printable ASCII without `%`: what decoding and NFC normalisation leave unchanged (the usual slug).
 const plainSlug = /^[\x21-\x24\x26-\x7e]*$/
+
+/**
+ * A member id used as an `/in/` slug (`linkedin.com/in/ACoAAAB1c2VyMTIz`): an opaque, case-sensitive id (the
+ * member URN's; Sales Navigator's `ACwAA…` and Recruiter's `AEMAA…` ids resolve there too), not a vanity slug.
+ * Matched case-sensitively: a vanity slug that merely starts with the letters "acoaa" is still a vanity slug.
+ */
+const memberId = /^(?:ACoAA|ACwAA|AEMAA)[A-Za-z0-9_-]+$/
 
 const decodeSlug = (raw: string): string | undefined => {
   if (plainSlug.test(raw)) return raw
@@ -171,8 +182,9 @@ const makeProfile = (
   const decoded = decodeSlug(rawSlug)
   if (decoded === undefined) return invalid("linkedin", input, "LinkedIn slug has broken percent-encoding")
   if (/[\s/\\?#,]/.test(decoded)) return invalid("linkedin", input, "LinkedIn slug contains a separator or space")
-  // Public profile slugs are case-insensitive; Sales Navigator and Recruiter ids are opaque and keep their case.
-  const slug = path === "in" ? decoded.toLowerCase() : decoded
+  // Public profile slugs are case-insensitive; member, Sales Navigator and Recruiter ids are opaque and keep
+  // their case (lower-cased, the provider cannot resolve them, and two ids differing in case are two people).
+  const slug = path === "in" && !memberId.test(decoded) ? decoded.toLowerCase() : decoded
   // Validation off: the fields are checked above (path is one of the literals, slug and url are strings).
   return Either.right(
     new LinkedInProfile({ path, slug, url: `https://www.linkedin.com/${path}/${encodeURIComponent(slug)}` }, true)

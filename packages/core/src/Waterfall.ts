@@ -70,21 +70,39 @@ export type Event =
     readonly provider: string
     readonly state: "finished" | "failed"
     readonly charged: number
+    /** `charged` is our estimate from the price list: the provider reported no figure */
+    readonly estimated: boolean
     readonly message?: string
   }
   | { readonly _tag: "BudgetReached"; readonly provider: string; readonly unsent: number }
   | { readonly _tag: "StageFinished"; readonly provider: string }
 
-/** Per-provider reconciliation: what was asked and what came back. */
+/** People who failed at a provider for one reason, and in how many chunks. */
+export interface FailureGroup {
+  readonly reason: string
+  readonly people: number
+  readonly chunks: number
+}
+
+/**
+ * Per-provider reconciliation: what was asked and what came back, one outcome per person, so that
+ * `found + notFound + failed + rejected = requested` always (a resumed run counts what was recorded before it).
+ */
 export interface ProviderSummary {
   readonly provider: string
+  /** people this provider was asked about in this run, those answered from earlier runs (`cached`) included */
   readonly requested: number
   readonly cached: number
   readonly found: number
   readonly notFound: number
   readonly failed: number
   readonly rejected: number
+  /** why `failed` people failed, the most frequent reason first */
+  readonly failures: ReadonlyArray<FailureGroup>
+  /** credits booked for this provider, as reported or estimated */
   readonly credits: number
+  /** the part of `credits` that is our estimate from the price list (the provider reported no figure) */
+  readonly estimatedCredits: number
 }
 
 /** @since 0.1.0 @category Models */
@@ -97,7 +115,8 @@ export interface Result {
   readonly unsentForBudget: ReadonlyArray<PersonKey>
   /** chunks left unsent after a crash because resending could pay twice (see `resubmitAmbiguous`) */
   readonly ambiguousChunks: ReadonlyArray<string>
-  readonly credits: { readonly spent: number; readonly limit: number | undefined }
+  /** `estimated`: the part of `spent` that is our estimate (the sum of the providers' `estimatedCredits`) */
+  readonly credits: { readonly spent: number; readonly estimated: number; readonly limit: number | undefined }
 }
 
 const sameFields = (a: ReadonlyArray<Field>, b: ReadonlyArray<Field>) =>
@@ -187,13 +206,8 @@ export const run = (
 
     for (const provider of providers) {
       const name = provider.capabilities.provider
-      const stats = { requested: 0, cached: 0, found: 0, notFound: 0, failed: 0, rejected: 0, credits: 0 }
-      const count = (outcome: ProviderOutcome) => {
-        if (outcome._tag === "Found") stats.found++
-        else if (outcome._tag === "NotFound") stats.notFound++
-        else if (outcome._tag === "Failed") stats.failed++
-        else stats.rejected++
-      }
+      const tally = makeTally()
+      const { count } = tally
 
       // Who needs this provider, for which fields.
       const wanting = options.people.flatMap((person) => {
@@ -217,8 +231,8 @@ export const run = (
             const hit = cached.get(person.key)
             if (hit === undefined) toSend.push({ person, fields: group.fields })
             else {
-              stats.cached++
-              count(hit)
+              tally.cached++
+              count(hit, undefined)
               record(hit, name)
             }
           }
@@ -229,7 +243,7 @@ export const run = (
         _tag: "StageStarted",
         provider: name,
         people: toSend.length + inAdopted.size,
-        cached: stats.cached
+        cached: tally.cached
       })
 
       const { maxActiveJobs } = provider.capabilities
@@ -292,14 +306,19 @@ export const run = (
       const runChunk = (chunk: ChunkRecord, onSubmitted: Effect.Effect<void> = Effect.void) =>
         Effect.gen(function*() {
           const people = peopleOf(chunk)
-          stats.requested += people.length
+          tally.ask(people)
           if (chunk.state === "finished" || chunk.state === "failed") {
             const done = yield* journal.outcomesFor(name, chunk.keys, chunk.fields, Duration.infinity)
-            for (const o of done.values()) {
-              count(o)
+            // the journal gives back no failure (never reused): whoever it has no answer for failed in this chunk,
+            // for the chunk's reason when it failed as a whole (a finished chunk's per-person reasons are not
+            // read back: the journal has no call for them)
+            const reason = chunk.message ?? "failed at the provider before this resume"
+            for (const p of people) {
+              const o = done.get(p.key) ?? new Failed({ key: p.key, provider: name, reason })
+              count(o, chunk.idempotencyKey)
               record(o, name)
             }
-            stats.credits += chunk.charged ?? 0
+            tally.charge(chunk.charged ?? 0, chunk.estimated)
             return
           }
           const members = new Set<string>(chunk.keys)
@@ -354,16 +373,16 @@ export const run = (
           const missing = people.filter((p) => !accounted.has(p.key))
           const reason = finished._tag === "Left"
             ? `${finished.left._tag}: ${finished.left.message}`
-            : "not in the provider's output"
+            : notInOutput
           if (missing.length > 0) {
             yield* accept(missing.map((p) => new Failed({ key: p.key, provider: name, reason })), undefined)
           }
           for (const o of seen) {
-            count(o)
+            count(o, chunk.idempotencyKey)
             record(o, name)
           }
           const { charged, estimated } = yield* settleChunk(job, seen, final)
-          stats.credits += charged
+          tally.charge(charged, estimated)
           yield* budget.settle(chunk.reserved, charged)
           const state = finished._tag === "Left" ? "failed" as const : "finished" as const
           yield* journal.finishChunk(chunk.idempotencyKey, {
@@ -377,6 +396,7 @@ export const run = (
             provider: name,
             state,
             charged,
+            estimated,
             ...(state === "failed" ? { message: reason } : {})
           })
         })
@@ -386,9 +406,11 @@ export const run = (
       // the provider's job list when it can search one; otherwise ambiguous (reported, resent only on request).
       const ambiguousChunk = (chunk: ChunkRecord, reason: string) => {
         ambiguous.push(chunk.idempotencyKey)
-        for (const key of chunk.keys) {
+        const people = peopleOf(chunk)
+        tally.ask(people)
+        for (const { key } of people) {
           const failed = new Failed({ key, provider: name, reason })
-          count(failed)
+          count(failed, chunk.idempotencyKey)
           record(failed, name)
         }
       }
@@ -485,7 +507,7 @@ export const run = (
           ? 4
           : ChunkPlan.usefulConcurrency(pacing, maxBatch))
       yield* Effect.all(work, { concurrency, discard: true })
-      summaries.push({ provider: name, ...stats })
+      summaries.push(tally.summary(name))
       yield* emit({ _tag: "StageFinished", provider: name })
     }
 
@@ -496,9 +518,76 @@ export const run = (
       providers: summaries,
       unsentForBudget: [...unsentForBudget],
       ambiguousChunks: ambiguous,
-      credits: { spent: snapshot.spent, limit: snapshot.limit }
+      credits: {
+        spent: snapshot.spent,
+        estimated: summaries.reduce((n, s) => n + s.estimatedCredits, 0),
+        limit: snapshot.limit
+      }
     }
   })
+
+const notInOutput = "not in the provider's output"
+
+/**
+ * One provider's tallies: one outcome per person (a page repeated, a resumed chunk's earlier pages or the people
+ * added as failed are never counted twice; a Found is kept over anything else, as in `record`), so the summary's
+ * counts add up to the people asked.
+ */
+const makeTally = () => {
+  const asked = new Set<PersonKey>()
+  const final = new Map<PersonKey, { readonly outcome: ProviderOutcome; readonly chunk: string | undefined }>()
+  let credits = 0
+  let estimatedCredits = 0
+  const tally = {
+    cached: 0,
+    ask: (people: ReadonlyArray<Person>) => {
+      for (const p of people) asked.add(p.key)
+    },
+    /** `chunk`: where the outcome came from (undefined: from the cache of earlier runs) */
+    count: (outcome: ProviderOutcome, chunk: string | undefined) => {
+      const key = outcome.key
+      if (key === undefined) return
+      if (chunk === undefined) asked.add(key)
+      const had = final.get(key)
+      if (had === undefined || had.outcome._tag !== "Found") final.set(key, { outcome, chunk })
+    },
+    charge: (charged: number, estimated: boolean) => {
+      credits += charged
+      if (estimated) estimatedCredits += charged
+    },
+    summary: (provider: string): ProviderSummary => {
+      const counts = { found: 0, notFound: 0, failed: 0, rejected: 0 }
+      const reasons = new Map<string, { people: number; chunks: Set<string> }>()
+      for (const key of asked) {
+        // everyone asked has an outcome (a chunk accounts for all its people); the guard keeps the sum exact
+        const { chunk, outcome } = final.get(key) ?? { outcome: undefined, chunk: undefined }
+        if (outcome?._tag === "Found") counts.found++
+        else if (outcome?._tag === "NotFound") counts.notFound++
+        else if (outcome?._tag === "Rejected") counts.rejected++
+        else {
+          counts.failed++
+          const reason = outcome?._tag === "Failed" ? outcome.reason : "no answer recorded"
+          const group = reasons.get(reason) ?? { people: 0, chunks: new Set<string>() }
+          group.people++
+          if (chunk !== undefined) group.chunks.add(chunk)
+          reasons.set(reason, group)
+        }
+      }
+      const failures = [...reasons].map(([reason, g]) => ({ reason, people: g.people, chunks: g.chunks.size }))
+        .sort((a, b) => b.people - a.people)
+      return {
+        provider,
+        requested: asked.size,
+        cached: tally.cached,
+        ...counts,
+        failures,
+        credits,
+        estimatedCredits
+      }
+    }
+  }
+  return tally
+}
 
 const providerOfOutcome = (outcome: ProviderOutcome): string | undefined =>
   outcome._tag === "Found" || outcome._tag === "NotFound"

@@ -44,6 +44,8 @@ export interface InMemoryOptions {
   readonly pageSize?: number
   /** job ids (in submission order, from 1) that fail */
   readonly failingJobs?: ReadonlyArray<number>
+  /** report charges as our estimates (like a provider whose answers carry no cost): every charge is marked so */
+  readonly estimatedCharges?: boolean
 }
 
 /** @since 0.1.0 @category Models */
@@ -73,6 +75,7 @@ export const makeInMemory = (options: InMemoryOptions) =>
     const byIdempotencyKey = new Map<string, JobRef>()
     const cost = options.costPerPerson ?? 1
     const pageSize = options.pageSize ?? 10
+    const estimated = options.estimatedCharges ?? false
     const capabilities: Capabilities = {
       provider: options.name,
       identifierKinds: options.identifierKinds ?? ["linkedin"],
@@ -87,7 +90,14 @@ export const makeInMemory = (options: InMemoryOptions) =>
     const outcomes = (request: EnrichRequest, mode: "batch" | "sync") =>
       Effect.map(DateTime.now, (observedAt) =>
         request.people.map((person): ProviderOutcome => {
-          const provenance = new Provenance({ provider: options.name, endpoint: mode, mode, observedAt, cost })
+          const provenance = new Provenance({
+            provider: options.name,
+            endpoint: mode,
+            mode,
+            observedAt,
+            cost,
+            estimated
+          })
           const known = options.directory.get(person.key)
           const found = known === undefined ? undefined : wanted(request.fields, known)
           return found === undefined || (found.emails.length === 0 && found.phones.length === 0)
@@ -125,7 +135,8 @@ export const makeInMemory = (options: InMemoryOptions) =>
               total: job.request.people.length,
               finished: done ? job.request.people.length : 0,
               charged: cost * job.request.people.length,
-              refunded: 0
+              refunded: 0,
+              estimated
             })
           )
         }
@@ -152,7 +163,8 @@ export const makeInMemory = (options: InMemoryOptions) =>
             submittedAt: yield* DateTime.now,
             people: request.people.length,
             fields: request.fields,
-            charged: cost * request.people.length
+            charged: cost * request.people.length,
+            estimated
           })
           byIdempotencyKey.set(request.idempotencyKey, ref)
           return ref

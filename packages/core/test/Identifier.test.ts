@@ -44,6 +44,32 @@ describe("Identifier.parseLinkedIn", () => {
     )
   })
 
+  it("keeps the case of a member id in an /in/ URL: key and URL sent", () => {
+    const upper = Either.getOrThrow(Identifier.parseLinkedIn("https://www.linkedin.com/in/ACoAAAB1c2VyMTIz/"))
+    const other = Either.getOrThrow(Identifier.parseLinkedIn("linkedin.com/in/ACoAAAB1C2VYMTIZ?trk=x"))
+    assert.strictEqual(upper.key, Identifier.PersonKey.make("linkedin:in/ACoAAAB1c2VyMTIz"))
+    assert.strictEqual(upper.url, "https://www.linkedin.com/in/ACoAAAB1c2VyMTIz")
+    // two ids that differ only in case are two people
+    assert.notStrictEqual(upper.key, other.key)
+    assert.strictEqual(other.url, "https://www.linkedin.com/in/ACoAAAB1C2VYMTIZ")
+    assert.isTrue(fiberPattern.test(upper.url))
+    // Sales Navigator and Recruiter ids under /in/ are ids too; a vanity slug that only looks alike is not
+    assert.strictEqual(Either.getOrThrow(keyOf("https://www.linkedin.com/in/ACwAAAxYz12")), "linkedin:in/ACwAAAxYz12")
+    assert.strictEqual(Either.getOrThrow(keyOf("https://www.linkedin.com/in/AcoaaLover")), "linkedin:in/acoaalover")
+  })
+
+  it("reads LinkedIn Lite profile URLs as profiles", () => {
+    for (const url of ["https://www.linkedin.com/mwlite/in/jake", "linkedin.com/mwlite/in/Jake/?trk=x"]) {
+      const parsed = Either.getOrThrow(Identifier.parseLinkedIn(url))
+      assert.strictEqual(parsed.key, Identifier.PersonKey.make("linkedin:in/jake"), url)
+      assert.strictEqual(parsed.url, "https://www.linkedin.com/in/jake", url)
+    }
+    assert.strictEqual(
+      Either.getOrThrow(keyOf("https://www.linkedin.com/mwlite/in/ACoAAAB1c2VyMTIz")),
+      "linkedin:in/ACoAAAB1c2VyMTIz"
+    )
+  })
+
   it("decodes percent-encoding and Unicode slugs to one canonical, re-encoded URL", () => {
     const a = Either.getOrThrow(Identifier.parseLinkedIn("https://www.linkedin.com/in/j%C3%BCrgen-m%C3%BCller"))
     const b = Either.getOrThrow(Identifier.parseLinkedIn("https://www.linkedin.com/in/Jürgen-Müller/"))

@@ -8,6 +8,7 @@ import * as Stream from "effect/Stream"
 import * as Budget from "../src/Budget.js"
 import { Email, makePhone } from "../src/Contact.js"
 import { ContactProviders, type ContactProviderService, type JobRef, Person } from "../src/ContactProvider.js"
+import { JobFailed } from "../src/EnrichmentError.js"
 import * as Identifier from "../src/Identifier.js"
 import * as Journal from "../src/Journal.js"
 import { Failed } from "../src/PersonResult.js"
@@ -93,6 +94,14 @@ const failingFirstMark = (journal: Journal.JournalService): Journal.JournalServi
 
 const filled = (result: Waterfall.Result, field: "work_email" | "phone") =>
   [...result.merged.values()].filter((m) => m.best[field] !== undefined).length
+
+/** Per provider, every person asked is counted once: found + not found + failed + rejected = asked. */
+const assertAddsUp = (result: Waterfall.Result) => {
+  for (const p of result.providers) {
+    assert.strictEqual(p.found + p.notFound + p.failed + p.rejected, p.requested, `${p.provider}: ${JSON.stringify(p)}`)
+    assert.strictEqual(p.failures.reduce((n, f) => n + f.people, 0), p.failed, p.provider)
+  }
+}
 
 describe("Waterfall", () => {
   it.effect("finds more than any single provider, asking later ones only for what is missing", () =>
@@ -346,6 +355,11 @@ describe("Waterfall", () => {
         assert.strictEqual(calls.reached, 4)
         assert.deepStrictEqual(resumed.ambiguousChunks, [recorded.idempotencyKey])
         assert.isTrue([...(yield* counters).perPerson.values()].every((n) => n === 1))
+        // the ambiguous chunk's people were asked too: they are the failures, and the counts add up
+        const [summary] = resumed.providers
+        assert.deepStrictEqual([summary!.requested, summary!.failed], [30, recorded.keys.length])
+        assert.deepStrictEqual(summary!.failures.map((f) => [f.people, f.chunks]), [[recorded.keys.length, 1]])
+        assertAddsUp(resumed)
         for (const key of recorded.keys) {
           assert.deepStrictEqual(resumed.outcomes.get(key)!.map((o) => o._tag), ["Failed"])
         }
@@ -383,4 +397,73 @@ describe("Waterfall", () => {
       assert.strictEqual(result.providers[0]!.credits, charged)
       assert.strictEqual(result.credits.spent, charged)
     }))
+
+  describe("tallies", () => {
+    it.effect("a failed chunk is named with its people and reason, and the counts add up", () =>
+      Effect.gen(function*() {
+        const inner = yield* makeInMemory({ name: "a", directory: directoryA, maxBatch: 8, failingJobs: [1, 3] })
+        const journal = yield* Journal.makeMemory
+        const options = { runId: "r", people, providers: ["a"], fields: ["work_email"], concurrency: 1 } as const
+        const layer = layerOf(ContactProviders.fromServices([inner.service]), journal)
+        const result = yield* Waterfall.run(options).pipe(Effect.provide(layer))
+        const [a] = result.providers
+        assert.deepStrictEqual([a!.requested, a!.failed], [30, 16])
+        assert.deepStrictEqual(a!.failures, [{ reason: "JobFailed: job failed", people: 16, chunks: 2 }])
+        assertAddsUp(result)
+        // a resume (nothing left to do) counts the failures recorded before it, and the same outcomes
+        const resumed = yield* Waterfall.run(options).pipe(Effect.provide(layer))
+        assert.deepStrictEqual(resumed.providers, result.providers)
+        const failedKey = (yield* journal.chunks("r")).find((c) => c.state === "failed")!.keys[0]!
+        assert.deepStrictEqual(resumed.outcomes.get(failedKey)!.map((o) => o._tag), ["Failed"])
+      }))
+
+    it.effect("a person repeated on later pages, or failed after a page, is counted once", () =>
+      Effect.gen(function*() {
+        const inner = yield* makeInMemory({ name: "a", directory: directoryA, maxBatch: 8, pageSize: 3 })
+        // every page twice, then the stream fails: the people of the pages seen are not failed on top
+        const service: ContactProviderService = {
+          ...inner.service,
+          results: (ref, cursor) =>
+            Stream.concat(
+              Stream.flatMap(Stream.take(inner.service.results(ref, cursor), 2), (page) => Stream.make(page, page)),
+              Stream.fail(new JobFailed({ provider: "a", jobId: ref.id, message: "connection reset" }))
+            )
+        }
+        const journal = yield* Journal.makeMemory
+        const result = yield* Waterfall.run({ runId: "r", people, providers: ["a"], fields: ["work_email"] }).pipe(
+          Effect.provide(layerOf(ContactProviders.fromServices([service]), journal))
+        )
+        const [a] = result.providers
+        // 4 chunks (8, 8, 8, 6): 6 people answered in each, the other 2 (0 in the last) failed
+        assert.strictEqual(a!.requested, 30)
+        assert.strictEqual(a!.found + a!.notFound, 24)
+        assert.deepStrictEqual(a!.failures, [{ reason: "JobFailed: connection reset", people: 6, chunks: 3 }])
+        assertAddsUp(result)
+      }))
+
+    it.effect("credits the provider did not report are booked as estimated, apart", () =>
+      Effect.gen(function*() {
+        const reported = yield* makeInMemory({ name: "a", directory: directoryA, maxBatch: 8, costPerPerson: 2 })
+        const guessed = yield* makeInMemory({
+          name: "b",
+          directory: directoryB,
+          maxBatch: 5,
+          costPerPerson: 3,
+          estimatedCharges: true
+        })
+        const journal = yield* Journal.makeMemory
+        const layer = layerOf(ContactProviders.fromServices([reported.service, guessed.service]), journal)
+        const options = { runId: "r", people, providers: ["a", "b"], fields: ["work_email"] } as const
+        const result = yield* Waterfall.run(options).pipe(Effect.provide(layer))
+        const [a, b] = result.providers
+        assert.deepStrictEqual([a!.credits, a!.estimatedCredits], [60, 0])
+        assert.deepStrictEqual([b!.credits, b!.estimatedCredits], [60, 60])
+        assert.deepStrictEqual([result.credits.spent, result.credits.estimated], [120, 60])
+        for (const chunk of yield* journal.chunks("r")) assert.strictEqual(chunk.estimated, chunk.provider === "b")
+        // and so after a resume, from the journal
+        const resumed = yield* Waterfall.run(options).pipe(Effect.provide(layer))
+        assert.deepStrictEqual(resumed.providers, result.providers)
+        assert.strictEqual(resumed.credits.estimated, 60)
+      }))
+  })
 })
