@@ -20,7 +20,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 
-export type ProviderName = "fiber" | "crustdata" | "thehog"
+type ProviderName = ContactProvider.ProviderName
 
 const adapt = (
   name: ProviderName
@@ -56,15 +56,15 @@ export const fromEnv = (names: ReadonlyArray<ProviderName>) =>
     >)
   )
 
-/** Keys from the environment as `Config`, so a missing one is a clear startup error naming the variable. */
-export const requiredKeys = (names: ReadonlyArray<ProviderName>) =>
-  Config.all(names.flatMap((name) =>
-    name === "fiber"
-      ? [Config.redacted("FIBER_API_KEY")]
-      : name === "crustdata"
-      ? [Config.redacted("CRUSTDATA_API_KEY")]
-      : [Config.redacted("THEHOG_ACCESS_KEY"), Config.redacted("THEHOG_SECRET_KEY")]
-  ))
+/** Each client's own environment `Config` (keys, base URL): the one place those variable names are written. */
+const configs: Record<ProviderName, Config.Config<unknown>> = {
+  fiber: FiberAiClient.config,
+  crustdata: CrustdataClient.config,
+  thehog: TheHogClient.config
+}
+
+/** The environment of the clients `names` need, read up front: a missing key is a clear error naming it. */
+export const requiredKeys = (names: ReadonlyArray<ProviderName>) => Config.all(names.map((name) => configs[name]))
 
 /**
  * All three clients pointed at simulators served at `url`, with rate limits scaled to the simulators' time
@@ -73,7 +73,7 @@ export const requiredKeys = (names: ReadonlyArray<ProviderName>) =>
 export const forSimulators = (
   url: string,
   timeScale: number,
-  names: ReadonlyArray<ProviderName> = ["fiber", "crustdata", "thehog"]
+  names: ReadonlyArray<ProviderName> = ContactProvider.ProviderName.literals
 ) => {
   const clients = Layer.mergeAll(
     FiberAiClient.layer({

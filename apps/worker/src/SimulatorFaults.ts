@@ -6,10 +6,11 @@
  *
  * @since 0.1.0
  */
+import { ContactProvider } from "@enrich/core"
 import type { Simulators } from "@enrich/simulator"
 import * as Either from "effect/Either"
 
-type ProviderName = "fiber" | "crustdata" | "thehog"
+type ProviderName = ContactProvider.ProviderName
 type Faults = NonNullable<NonNullable<Simulators.Options["faults"]>[ProviderName]>
 
 interface Knob {
@@ -55,7 +56,7 @@ export interface FaultMix {
   readonly expiredLinks: number
 }
 
-const providers: ReadonlyArray<ProviderName> = ["fiber", "crustdata", "thehog"]
+const providers = ContactProvider.ProviderName.literals
 
 /**
  * Parses a `--faults` value; the error says which item is wrong and lists the knobs.

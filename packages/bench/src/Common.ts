@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
-export type ProviderName = Providers.ProviderName
+export type ProviderName = ContactProvider.ProviderName
 
 /** One figure: `label: figure (target ...)  OK|MISS`, so a reader sees at a glance what holds. */
 export const figure = (label: string, value: string, target: string, ok: boolean | undefined): string =>

@@ -127,11 +127,9 @@ export const make: Effect.Effect<ContactProvider.ContactProviderService, never, 
           take: fiber.pageSize,
           poll: (at) => pollTask(job.ref, { take: fiber.pageSize, ...(at === undefined ? {} : { cursor: at }) }),
           // the cursor's tally is what the earlier polls of this task reported; a cancel seen here is kept
-          resume: (tally) =>
-            void note(job.ref.id, (known) =>
-              tally.cancel === undefined && known.cancel !== undefined ? { ...tally, cancel: known.cancel } : tally),
-          status: (polled) =>
-            statusOf(job.ref, polled.output, polled.tally)
+          // (a stream resumed in the process that wrote the cursor already holds all of it, and more)
+          resume: (tally) => void note(job.ref.id, (known) => Credits.isEmpty(known) ? tally : known),
+          status: (polled) => statusOf(job.ref, polled.output, polled.tally)
         },
         latency,
         cursor

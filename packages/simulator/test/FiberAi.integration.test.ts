@@ -288,10 +288,10 @@ describe("FiberAi client against the simulator", () => {
 })
 
 describe("FiberAi client against the other documented chargeInfo shapes", () => {
+  // `once` is the default: each answer's chargeInfo is what that answer charged or refunded
   const shapes: ReadonlyArray<FiberAiSimulator.ChargeShapes> = [
     { billing: "on-completion" },
-    { billing: "on-completion", reports: "once" },
-    { reports: "once" }
+    { billing: "upfront" }
   ]
   const finalOf = (pages: ReadonlyArray<ContactProvider.ResultPage>) => {
     const final = pages[pages.length - 1]?.final

@@ -144,7 +144,8 @@ describe("Fiber simulator: batch poll and cancel", () => {
   const timing = { healMillis: 1_000, firstResultMillis: 10_000, perPersonMillis: 1_000 }
 
   it.effect("progresses with provider time, pages by cursor, keeps the stats invariant and refunds undelivered data", () =>
-    withSimulator({}, timing, (env) =>
+    // the figures as running totals (not the default), which these assertions read
+    withSimulator({}, { ...timing, charges: { reports: "running-total" } }, (env) =>
       Effect.gen(function*() {
         const { everything, nothing, workOnly } = pick(env)
         const people = [
@@ -241,7 +242,8 @@ describe("Fiber simulator: batch poll and cancel", () => {
       })))
 
   it.effect("cancel refunds the unclaimed people; polls then say done and canceled", () =>
-    withSimulator({}, timing, (env) =>
+    // the figures as running totals (not the default), which these assertions read
+    withSimulator({}, { ...timing, charges: { reports: "running-total" } }, (env) =>
       Effect.gen(function*() {
         const taskId = decode(FiberAiApi.StartBatchResponse, yield* start(urls(pick(env).any(10)))).output.taskId
         yield* TestClock.adjust("13500 millis")
@@ -283,27 +285,31 @@ describe("Fiber simulator: the other documented chargeInfo shapes", () => {
   }
 
   it.effect("billing on completion: charging-later, then the poll that sees the task done charges what it delivered", () =>
-    withSimulator({}, { ...timing, charges: { billing: "on-completion" } }, (env) =>
-      Effect.gen(function*() {
-        const started = decode(FiberAiApi.StartBatchResponse, yield* start(cast(env)))
-        assert.strictEqual(started.chargeInfo.method, "charging-later")
-        assert.strictEqual(env.counters.netCredits("fiber"), 0)
-        const taskId = started.output.taskId
-        const running = decode(FiberAiApi.PollBatchResponse, yield* pollTask(taskId))
-        yield* TestClock.adjust("30 seconds")
-        const done = decode(FiberAiApi.PollBatchResponse, yield* pollTask(taskId))
-        const again = decode(FiberAiApi.PollBatchResponse, yield* pollTask(taskId))
-        assert.isTrue(done.output.done)
-        assert.deepStrictEqual(methods([running, done, again]), [
-          "free",
-          "charged-for-async-process",
-          "charged-for-async-process"
-        ])
-        assert.strictEqual(FiberAiApi.chargedBy(done.chargeInfo), 7)
-        assert.strictEqual(FiberAiApi.chargedBy(again.chargeInfo), 7, "a running total: repeated, charged once")
-        assert.strictEqual(env.counters.charged.get("fiber"), 7)
-        assert.strictEqual(env.counters.refunded.get("fiber") ?? 0, 0)
-      })))
+    withSimulator(
+      {},
+      { ...timing, charges: { billing: "on-completion", reports: "running-total" } },
+      (env) =>
+        Effect.gen(function*() {
+          const started = decode(FiberAiApi.StartBatchResponse, yield* start(cast(env)))
+          assert.strictEqual(started.chargeInfo.method, "charging-later")
+          assert.strictEqual(env.counters.netCredits("fiber"), 0)
+          const taskId = started.output.taskId
+          const running = decode(FiberAiApi.PollBatchResponse, yield* pollTask(taskId))
+          yield* TestClock.adjust("30 seconds")
+          const done = decode(FiberAiApi.PollBatchResponse, yield* pollTask(taskId))
+          const again = decode(FiberAiApi.PollBatchResponse, yield* pollTask(taskId))
+          assert.isTrue(done.output.done)
+          assert.deepStrictEqual(methods([running, done, again]), [
+            "free",
+            "charged-for-async-process",
+            "charged-for-async-process"
+          ])
+          assert.strictEqual(FiberAiApi.chargedBy(done.chargeInfo), 7)
+          assert.strictEqual(FiberAiApi.chargedBy(again.chargeInfo), 7, "a running total: repeated, charged once")
+          assert.strictEqual(env.counters.charged.get("fiber"), 7)
+          assert.strictEqual(env.counters.refunded.get("fiber") ?? 0, 0)
+        })
+    ))
 
   it.effect("reported once: each refund or charge comes on the poll that pays it, later polls say free", () =>
     Effect.gen(function*() {
