@@ -308,43 +308,40 @@ export interface Spec<Target, Meta, MetaEncoded, S> {
     | undefined
 }
 
-/**
- * A `ContactProviderService` from a provider's `Spec`.
- *
- * @since 0.1.0 @category Constructors
- */
-export const make = <Target, Meta, MetaEncoded, S>(
-  spec: Spec<Target, Meta, MetaEncoded, S>
-): ContactProviderService => {
-  const { capabilities } = spec
-  const provider = capabilities.provider
-  const span = (name: string, attributes: Record<string, unknown>) =>
-    Effect.withSpan(`${provider}.${name}`, { attributes: { provider, ...attributes } })
+type AnySpec<Target, Meta, S> = Spec<Target, Meta, any, S>
 
-  const targetsOf = (request: EnrichRequest, limit: number, path: string) =>
-    Effect.gen(function*() {
-      if (request.people.length > limit) {
+/** The people of a request as the provider's wire targets, within `limit` and the identifier kinds it takes. */
+const targetsOf = <Target, Meta, S>(
+  spec: AnySpec<Target, Meta, S>,
+  request: EnrichRequest,
+  limit: number,
+  path: ChunkPath
+): Effect.Effect<Array.NonEmptyReadonlyArray<Target>, InvalidRequest> =>
+  Effect.gen(function*() {
+    const { capabilities: { identifierKinds, provider } } = spec
+    if (request.people.length > limit) {
+      return yield* new InvalidRequest({
+        provider,
+        message: `${provider} takes at most ${limit} people per ${path} request, got ${request.people.length}`
+      })
+    }
+    const targets: Array<Target> = []
+    for (const person of request.people) {
+      const target = spec.target(person)
+      if (target === undefined) {
         return yield* new InvalidRequest({
           provider,
-          message: `${provider} takes at most ${limit} people per ${path} request, got ${request.people.length}`
+          message: `${provider} takes ${identifierKinds.join(", ")} identifiers, not ${person.identifier.kind}`
         })
       }
-      const targets: Array<Target> = []
-      for (const person of request.people) {
-        const target = spec.target(person)
-        if (target === undefined) {
-          return yield* new InvalidRequest({
-            provider,
-            message: `${provider} takes ${
-              capabilities.identifierKinds.join(", ")
-            } identifiers, not ${person.identifier.kind}`
-          })
-        }
-        targets.push(target)
-      }
-      return targets as unknown as Array.NonEmptyReadonlyArray<Target>
-    })
+      targets.push(target)
+    }
+    return targets as unknown as Array.NonEmptyReadonlyArray<Target>
+  })
 
+/** The stored `JobRef` of a submission and back: the provider's meta encoded with its own Schema. */
+const jobRefs = <Target, Meta, S>(spec: AnySpec<Target, Meta, S>) => {
+  const provider = spec.capabilities.provider
   const encodeMeta = Schema.encode(spec.meta)
   const decodeMeta = Schema.decodeUnknown(spec.meta)
   const jobOf = (ref: JobRef): Effect.Effect<Job<Meta>, EnrichmentError> =>
@@ -360,9 +357,9 @@ export const make = <Target, Meta, MetaEncoded, S>(
       }),
       (meta) => ({ ref, meta })
     )
-
   const refOf = (request: EnrichRequest, submission: Submission<Meta>): Effect.Effect<JobRef> =>
     Effect.gen(function*() {
+      // a meta the provider's own Schema cannot encode is a bug in the provider module
       const meta = yield* Effect.orDie(encodeMeta(submission.meta))
       return new JobRef({
         provider,
@@ -377,9 +374,55 @@ export const make = <Target, Meta, MetaEncoded, S>(
         meta
       })
     })
+  return { jobOf, refOf }
+}
+
+/**
+ * Results of a provider that has nothing before its job ends: waits for a terminal status per `Polling` (at once
+ * on `wake`), fails with `JobFailed` / `JobCanceled` when it ended so, and puts the final status on the last page,
+ * so nobody polls again to settle credits.
+ */
+const afterTerminal = <Target, Meta, S>(
+  spec: AnySpec<Target, Meta, S>,
+  results: Extract<ResultsSpec<Meta, S>, { _tag: "afterTerminal" }>,
+  job: Job<Meta>,
+  cursor: string | undefined
+): Stream.Stream<ResultPage, EnrichmentError> =>
+  Stream.unwrap(Effect.gen(function*() {
+    const provider = spec.capabilities.provider
+    const terminal = yield* Polling.awaitTerminal(spec.status(job), {
+      isTerminal: (s) => spec.toJobStatus(s, job).terminal,
+      provider,
+      jobId: job.ref.id,
+      wake: results.wake?.(job)
+    })
+    const status = spec.toJobStatus(terminal, job)
+    if (status.state === "failed") {
+      return yield* new JobFailed({ provider, jobId: job.ref.id, message: status.message ?? "the job failed" })
+    }
+    if (status.state === "canceled") return yield* new JobCanceled({ provider, jobId: job.ref.id })
+    return Stream.map(
+      results.stream(job, terminal, cursor),
+      (page): ResultPage => page.cursor === undefined && page.final === undefined ? { ...page, final: status } : page
+    )
+  }))
+
+/**
+ * A `ContactProviderService` from a provider's `Spec`.
+ *
+ * @since 0.1.0 @category Constructors
+ */
+export const make = <Target, Meta, MetaEncoded, S>(
+  spec: Spec<Target, Meta, MetaEncoded, S>
+): ContactProviderService => {
+  const { capabilities } = spec
+  const provider = capabilities.provider
+  const span = (name: string, attributes: Record<string, unknown>) =>
+    Effect.withSpan(`${provider}.${name}`, { attributes: { provider, ...attributes } })
+  const { jobOf, refOf } = jobRefs(spec)
 
   const submit = (request: EnrichRequest) =>
-    targetsOf(request, capabilities.maxBatch, "batch").pipe(
+    targetsOf(spec, request, capabilities.maxBatch, "batch").pipe(
       Effect.flatMap((targets) => spec.submit(request, targets)),
       Effect.flatMap((submission) => refOf(request, submission)),
       span("submit", { people: request.people.length })
@@ -388,35 +431,11 @@ export const make = <Target, Meta, MetaEncoded, S>(
   const statusOf = (job: Job<Meta>) => Effect.map(spec.status(job), (s) => spec.toJobStatus(s, job))
   const poll = (ref: JobRef) => jobOf(ref).pipe(Effect.flatMap(statusOf), span("poll", { job: ref.id }))
 
-  const afterTerminal = (
-    results: Extract<ResultsSpec<Meta, S>, { _tag: "afterTerminal" }>,
-    job: Job<Meta>,
-    cursor: string | undefined
-  ) =>
-    Stream.unwrap(Effect.gen(function*() {
-      const terminal = yield* Polling.awaitTerminal(spec.status(job), {
-        isTerminal: (s) => spec.toJobStatus(s, job).terminal,
-        provider,
-        jobId: job.ref.id,
-        wake: results.wake?.(job)
-      })
-      const status = spec.toJobStatus(terminal, job)
-      if (status.state === "failed") {
-        return yield* new JobFailed({ provider, jobId: job.ref.id, message: status.message ?? "the job failed" })
-      }
-      if (status.state === "canceled") return yield* new JobCanceled({ provider, jobId: job.ref.id })
-      // the final status rides on the last page, so nobody polls again to settle credits
-      return Stream.map(
-        results.stream(job, terminal, cursor),
-        (page): ResultPage => page.cursor === undefined && page.final === undefined ? { ...page, final: status } : page
-      )
-    }))
-
   const results = (ref: JobRef, cursor?: string) =>
     Stream.unwrap(Effect.map(jobOf(ref), (job) =>
       spec.results._tag === "streaming"
         ? spec.results.stream(job, cursor)
-        : afterTerminal(spec.results, job, cursor))).pipe(
+        : afterTerminal(spec, spec.results, job, cursor))).pipe(
         Stream.withSpan(`${provider}.results`, { attributes: { provider, job: ref.id } })
       )
 
@@ -431,7 +450,7 @@ export const make = <Target, Meta, MetaEncoded, S>(
     if (capabilities.sync === undefined || sync === undefined) {
       return Effect.fail(new InvalidRequest({ provider, message: `${provider} has no synchronous path` }))
     }
-    return targetsOf(request, capabilities.sync.maxBatch, "sync").pipe(
+    return targetsOf(spec, request, capabilities.sync.maxBatch, "sync").pipe(
       Effect.flatMap((targets) => sync(request, targets)),
       span("enrichSync", { people: request.people.length })
     )
@@ -441,7 +460,7 @@ export const make = <Target, Meta, MetaEncoded, S>(
   const findSubmitted = find === undefined ?
     undefined :
     (request: EnrichRequest) =>
-      targetsOf(request, capabilities.maxBatch, "batch").pipe(
+      targetsOf(spec, request, capabilities.maxBatch, "batch").pipe(
         Effect.flatMap((targets) => find(request, targets)),
         Effect.flatMap(Option.match({
           onNone: () => Effect.succeed(Option.none<JobRef>()),
