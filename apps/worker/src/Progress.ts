@@ -48,8 +48,19 @@ export const make = (people: number): Effect.Effect<Progress> =>
             credits += event.charged
             if (event.estimated) estimated += event.charged
           }
-          if (tty) draw(event._tag !== "PageCommitted")
-          else if (event._tag !== "PageCommitted") log(event)
+          if (tty) {
+            // what needs the user's attention gets a line of its own above the live line
+            if (event._tag === "ProviderStopped" || event._tag === "ChunkStalled") {
+              process.stderr.write(
+                `\r\x1b[2Kenrich: ${event.provider}: ${
+                  event._tag === "ProviderStopped"
+                    ? `stopped, nothing more is sent to it: ${event.reason}`
+                    : event.reason
+                }\n`
+              )
+            }
+            draw(event._tag !== "PageCommitted")
+          } else if (event._tag !== "PageCommitted") log(event)
         }),
       done: Effect.sync(() => {
         if (tty) process.stderr.write(`\r\x1b[2K${line()}\n`)

@@ -10,6 +10,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { Budget } from "./Budget.js"
 import * as ChunkPlan from "./ChunkPlan.js"
@@ -52,6 +53,12 @@ export interface Options {
    * no way to know (no idempotency key). By default it is reported and not sent again; true resends it.
    */
   readonly resubmitAmbiguous?: boolean
+  /**
+   * How long a job already paid for is read again after read errors (unreadable or throttled polls, a job still
+   * running at the polling deadline) before its chunk is left stalled: still submitted in the journal, so that a
+   * resume reads it again, never failed with its results lost (default 10 minutes).
+   */
+  readonly stallAfter?: Duration.DurationInput
   readonly onEvent?: (event: Event) => Effect.Effect<void>
 }
 
@@ -75,6 +82,10 @@ export type Event =
     readonly message?: string
   }
   | { readonly _tag: "BudgetReached"; readonly provider: string; readonly unsent: number }
+  /** the provider refused our keys or credits, or could not be reached: nothing more is sent to it this run */
+  | { readonly _tag: "ProviderStopped"; readonly provider: string; readonly reason: string }
+  /** a paid job could not be read for `stallAfter`: left for `enrich resume` to read again */
+  | { readonly _tag: "ChunkStalled"; readonly provider: string; readonly people: number; readonly reason: string }
   | { readonly _tag: "StageFinished"; readonly provider: string }
 
 /** People who failed at a provider for one reason, and in how many chunks. */
@@ -138,6 +149,29 @@ const groupByFields = (people: ReadonlyArray<{ person: Person; fields: ReadonlyA
 
 /** Submits in flight to a provider that cannot tell whether one arrived: each is ambiguous after a crash. */
 const submitsAtOnce = 3
+
+/**
+ * Errors that say the provider cannot be used at all this run: wrong or missing keys, no credits, nothing
+ * answering at its address (after the short retries of `Backoff`). Every later chunk would fail the same way.
+ */
+const stopsProvider = (error: EnrichmentError): boolean =>
+  error._tag === "Unauthorized" || error._tag === "InsufficientCredits" ||
+  (error._tag === "ProviderUnavailable" && error.unreachable)
+
+/**
+ * Errors reading a job that was already submitted (and so may be paid for) that do not mean its results are
+ * gone: the job is read again, and failing that left resumable. A job the provider says failed, was canceled,
+ * forgot, or whose results expired is over (those are not here).
+ */
+const isReadError = (error: EnrichmentError): boolean =>
+  error._tag === "RateLimited" || error._tag === "ProviderUnavailable" || error._tag === "MalformedResponse" ||
+  error._tag === "JobTimedOut" || error._tag === "TooManyActiveJobs"
+
+/** Backoff between attempts to read a paid job again. */
+const rereadDelays = Schedule.exponential("1 second", 2).pipe(
+  Schedule.either(Schedule.spaced("1 minute")),
+  Schedule.jittered
+)
 
 /** `items` cut into consecutive pieces of the given sizes (which sum to its length). */
 const cut = <A>(items: ReadonlyArray<A>, sizes: ReadonlyArray<number>): Array<Array<A>> => {
@@ -288,6 +322,19 @@ export const run = (
           return charged > 0 || refunded > 0 ? { charged: charged - refunded, estimated } : byOutcomes
         })
 
+      // Set when the provider refused our keys or credits or could not be reached: chunks not yet sent are not
+      // sent; their people fail in memory only (nothing is journaled), so that a later run or resume asks again.
+      let stopped: EnrichmentError | undefined
+      const failUnsent = (people: ReadonlyArray<Person>, error: EnrichmentError) => {
+        const reason = `not sent: ${name} stopped after ${error._tag}: ${error.message}`
+        for (const { key } of people) {
+          const failed = new Failed({ key, provider: name, reason })
+          count(failed, `unsent:${name}`)
+          record(failed, name)
+        }
+      }
+      const stallAfter = options.stallAfter ?? "10 minutes"
+
       // a chunk's people as this run knows them, and the request that sends them under the chunk's key
       const peopleOf = (chunk: ChunkRecord) =>
         chunk.keys.flatMap((k) => {
@@ -321,16 +368,24 @@ export const run = (
             tally.charge(chunk.charged ?? 0, chunk.estimated)
             return
           }
+          if (stopped !== undefined && chunk.state === "recorded") {
+            failUnsent(people, stopped)
+            yield* budget.settle(chunk.reserved, 0)
+            return
+          }
           const members = new Set<string>(chunk.keys)
           const seen: Array<ProviderOutcome> = []
           if (chunk.cursor !== undefined || chunk.state === "submitted") {
             const before = yield* journal.outcomesFor(name, chunk.keys, chunk.fields, Duration.infinity)
             seen.push(...before.values())
           }
-          const accept = (page: ReadonlyArray<ProviderOutcome>, cursor: string | undefined) =>
+          // where a read of the job resumes: after the last page committed
+          let cursor = chunk.cursor
+          const accept = (page: ReadonlyArray<ProviderOutcome>, next: string | undefined) =>
             Effect.gen(function*() {
               const mine = page.filter((o) => o.key !== undefined && members.has(o.key))
-              yield* journal.commitPage(chunk.idempotencyKey, mine, cursor)
+              yield* journal.commitPage(chunk.idempotencyKey, mine, next)
+              if (next !== undefined) cursor = next
               seen.push(...mine)
               yield* emit({
                 _tag: "PageCommitted",
@@ -357,10 +412,20 @@ export const run = (
               yield* emit({ _tag: "ChunkSubmitted", provider: name, people: people.length, job: ref.id })
             }
             yield* onSubmitted
-            yield* Stream.runForEach(provider.results(job, chunk.cursor), (page) => {
-              if (page.final !== undefined) final = page.final
-              return accept(page.results, page.cursor)
-            })
+            const paid = job
+            // A paid job is read until the provider says it is over: a read error reads again from the last
+            // committed page, with backoff, for `stallAfter`.
+            yield* Effect.suspend(() =>
+              Stream.runForEach(provider.results(paid, cursor), (page) => {
+                if (page.final !== undefined) final = page.final
+                return accept(page.results, page.cursor)
+              })
+            ).pipe(
+              Effect.retry({
+                while: (error) => isEnrichmentError(error) && isReadError(error),
+                schedule: rereadDelays.pipe(Schedule.upTo(stallAfter))
+              })
+            )
           })
 
           // A provider error fails this chunk and the run goes on; a journal error stops the run (nothing is safe).
@@ -368,6 +433,32 @@ export const run = (
             Effect.map(() => Either.right(undefined)),
             Effect.catchIf(isEnrichmentError, (error) => Effect.succeed(Either.left(error)))
           )
+          if (finished._tag === "Left") {
+            const error = finished.left
+            if (stopsProvider(error) && stopped === undefined) {
+              stopped = error
+              yield* emit({ _tag: "ProviderStopped", provider: name, reason: `${error._tag}: ${error.message}` })
+            }
+            // Submitted, unreadable for `stallAfter`: still submitted in the journal (a resume reads it again) and
+            // its reservation kept (it may cost that much). Its people are failed in this run's report only.
+            if (job !== undefined && isReadError(error)) {
+              const reason = `stalled: ${error._tag}: ${error.message}; the job is sent (and may be paid): ` +
+                "enrich resume reads it again"
+              const accounted = new Set(seen.map((o) => o.key))
+              for (const o of seen) {
+                count(o, chunk.idempotencyKey)
+                record(o, name)
+              }
+              for (const p of people) {
+                if (accounted.has(p.key)) continue
+                const failed = new Failed({ key: p.key, provider: name, reason })
+                count(failed, chunk.idempotencyKey)
+                record(failed, name)
+              }
+              yield* emit({ _tag: "ChunkStalled", provider: name, people: people.length, reason })
+              return
+            }
+          }
           // Anyone the provider did not account for is a failure at this provider, written down too.
           const accounted = new Set(seen.map((o) => o.key))
           const missing = people.filter((p) => !accounted.has(p.key))
@@ -471,6 +562,11 @@ export const run = (
       for (const plan of planned) {
         work.push(oneAtATime((onSubmitted) =>
           Effect.gen(function*() {
+            if (stopped !== undefined) {
+              tally.ask(plan.people)
+              failUnsent(plan.people, stopped)
+              return
+            }
             if (budgetReached) {
               for (const p of plan.people) unsentForBudget.add(p.key)
               return

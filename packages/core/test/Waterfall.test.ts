@@ -2,12 +2,15 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
 import * as Budget from "../src/Budget.js"
 import { Email, makePhone } from "../src/Contact.js"
 import { ContactProviders, type ContactProviderService, type JobRef, Person } from "../src/ContactProvider.js"
+import * as EnrichmentError from "../src/EnrichmentError.js"
 import { JobFailed } from "../src/EnrichmentError.js"
 import * as Identifier from "../src/Identifier.js"
 import * as Journal from "../src/Journal.js"
@@ -365,6 +368,90 @@ describe("Waterfall", () => {
         }
       }))
   })
+
+  it.effect("a provider that refuses our keys is stopped at once: nothing more is sent to it, the next goes on", () =>
+    Effect.gen(function*() {
+      const { a, b } = yield* providers
+      let submits = 0
+      const refusing: ContactProviderService = {
+        ...a.service,
+        submit: () =>
+          Effect.suspend(() => {
+            submits++
+            return Effect.fail(new EnrichmentError.Unauthorized({ provider: "a", status: 401, message: "bad key" }))
+          })
+      }
+      const events: Array<Waterfall.Event> = []
+      const result = yield* Waterfall.run({
+        runId: "r",
+        people,
+        providers: ["a", "b"],
+        fields: ["work_email"],
+        concurrency: 1,
+        onEvent: (event) => Effect.sync(() => void events.push(event))
+      }).pipe(Effect.provide(layerOf(ContactProviders.fromServices([refusing, b.service]), yield* Journal.makeMemory)))
+      assert.strictEqual(submits, 1, "the 30 people make 4 chunks of 8: one refused submit, no more")
+      const stoppedEvents = events.filter((e) => e._tag === "ProviderStopped")
+      assert.strictEqual(stoppedEvents.length, 1)
+      assert.include(stoppedEvents[0]!._tag === "ProviderStopped" ? stoppedEvents[0]!.reason : "", "Unauthorized")
+      const atA = result.providers[0]!
+      assert.strictEqual(atA.failed, 30)
+      assert.isTrue(atA.failures.some((f) => f.reason.startsWith("not sent: a stopped after Unauthorized")))
+      // b still works for everyone
+      assert.strictEqual(result.providers[1]!.requested, 30)
+      assertAddsUp(result)
+    }))
+
+  it.effect("a paid job whose reads keep failing is read again, then left stalled for resume, never failed", () =>
+    Effect.gen(function*() {
+      const { a } = yield* providers
+      let reads = 0
+      const broken = { value: true }
+      const unreadable: ContactProviderService = {
+        ...a.service,
+        results: (ref, cursor) =>
+          Stream.suspend(() => {
+            reads++
+            return broken.value
+              ? Stream.fail(
+                new EnrichmentError.MalformedResponse({
+                  provider: "a",
+                  endpoint: "GET /jobs/1",
+                  status: 200,
+                  path: "(body)",
+                  detail: "is not JSON"
+                })
+              )
+              : a.service.results(ref, cursor)
+          })
+      }
+      const journal = yield* Journal.makeMemory
+      const registry = ContactProviders.fromServices([unreadable])
+      // two chunks of 8 (one lone small chunk would take the synchronous path, which has no job to read)
+      const options = { runId: "r", people: people.slice(0, 16), providers: ["a"], fields: ["work_email"] } as const
+      const events: Array<Waterfall.Event> = []
+      const first = yield* Effect.fork(
+        Waterfall.run({ ...options, stallAfter: "5 minutes", onEvent: (e) => Effect.sync(() => void events.push(e)) })
+          .pipe(Effect.provide(layerOf(registry, journal)))
+      )
+      yield* TestClock.adjust("10 minutes")
+      const stalled = yield* Fiber.join(first)
+      assert.isAbove(reads, 3, "read again with backoff")
+      assert.isTrue(events.some((e) => e._tag === "ChunkStalled"))
+      const chunks = yield* journal.chunks("r")
+      assert.deepStrictEqual(chunks.map((c) => c.state), ["submitted", "submitted"], "a resume reads them again")
+      assert.strictEqual(stalled.providers[0]!.failed, 16)
+      assert.include(stalled.providers[0]!.failures[0]!.reason, "stalled: MalformedResponse")
+      assert.strictEqual(stalled.credits.spent, 0, "not settled: the job's cost is not known yet")
+      // the provider reads fine again: a resume reads the same job, sends nothing new, and finishes it
+      broken.value = false
+      const submissions = (yield* a.counters).submissions
+      const resumed = yield* Waterfall.run(options).pipe(Effect.provide(layerOf(registry, journal)))
+      assert.strictEqual((yield* a.counters).submissions, submissions, "nothing sent twice")
+      assert.deepStrictEqual((yield* journal.chunks("r")).map((c) => c.state), ["finished", "finished"])
+      assert.strictEqual(resumed.providers[0]!.failed, 0)
+      assertAddsUp(resumed)
+    }))
 
   it.effect("settles from the job's reported charge, failed items included", () =>
     Effect.gen(function*() {
