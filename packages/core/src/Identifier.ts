@@ -121,6 +121,12 @@ const plainSlug = /^[\x21-\x24\x26-\x7e]*$/
  */
 const memberId = /^(?:ACoAA|ACwAA|AEMAA)[A-Za-z0-9_-]+$/
 
+/** NUL and the other C0 controls (and DEL): never part of an identifier, often a sign of a broken export. */
+const controlCharacter = /[\u0000-\u001f\u007f]/
+
+/** LinkedIn's public profile slugs are 3–100 characters; member ids are shorter still. */
+const maxSlugLength = 100
+
 const decodeSlug = (raw: string): string | undefined => {
   if (plainSlug.test(raw)) return raw
   try {
@@ -182,6 +188,14 @@ const makeProfile = (
   const decoded = decodeSlug(rawSlug)
   if (decoded === undefined) return invalid("linkedin", input, "LinkedIn slug has broken percent-encoding")
   if (/[\s/\\?#,]/.test(decoded)) return invalid("linkedin", input, "LinkedIn slug contains a separator or space")
+  if (controlCharacter.test(decoded)) return invalid("linkedin", input, "LinkedIn slug contains a control character")
+  if ([...decoded].length > maxSlugLength) {
+    return invalid(
+      "linkedin",
+      input,
+      `LinkedIn slug is ${[...decoded].length} characters long; profile slugs have at most ${maxSlugLength}`
+    )
+  }
   // Public profile slugs are case-insensitive; member, Sales Navigator and Recruiter ids are opaque and keep
   // their case (lower-cased, the provider cannot resolve them, and two ids differing in case are two people).
   const slug = path === "in" && !memberId.test(decoded) ? decoded.toLowerCase() : decoded
@@ -197,6 +211,8 @@ const emailPattern = /^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[^\s@<>(),;:"]{2,}$/
 export const parseEmail = (input: string): Either.Either<EmailAddress, InvalidIdentifier> => {
   const address = input.trim().replace(/^mailto:/i, "").toLowerCase()
   if (address === "") return invalid("email", input, "empty email")
+  if (controlCharacter.test(address)) return invalid("email", input, "email contains a control character")
+  if (address.length > 254) return invalid("email", input, "email is longer than 254 characters")
   if (!emailPattern.test(address)) return invalid("email", input, "not an email address")
   return Either.right(new EmailAddress({ address }))
 }

@@ -134,6 +134,29 @@ describe("Identifier.parseLinkedIn", () => {
 })
 
 describe("Identifier: email, X, GitHub", () => {
+  it("rejects a control character or an impossibly long slug, with a reason, instead of sending it", () => {
+    const reasonOf = (result: Either.Either<unknown, Identifier.InvalidIdentifier>) =>
+      Either.isLeft(result) ? result.left.reason : "accepted"
+    assert.strictEqual(
+      reasonOf(Identifier.parseLinkedIn("https://www.linkedin.com/in/ja\u0000ke")),
+      "LinkedIn slug contains a control character"
+    )
+    assert.strictEqual(
+      reasonOf(Identifier.parseLinkedIn("https://www.linkedin.com/in/ja%00ke")),
+      "LinkedIn slug contains a control character"
+    )
+    assert.strictEqual(
+      reasonOf(Identifier.parseLinkedIn(`https://www.linkedin.com/in/${"a".repeat(5000)}`)),
+      "LinkedIn slug is 5000 characters long; profile slugs have at most 100"
+    )
+    assert.isTrue(Either.isRight(Identifier.parseLinkedIn(`https://www.linkedin.com/in/${"a".repeat(100)}`)))
+    assert.strictEqual(reasonOf(Identifier.parseEmail("jake\u0000@acme.io")), "email contains a control character")
+    assert.strictEqual(
+      reasonOf(Identifier.parseEmail(`${"j".repeat(250)}@acme.io`)),
+      "email is longer than 254 characters"
+    )
+  })
+
   it("normalises emails and rejects non-addresses", () => {
     assert.deepStrictEqual(
       Either.map(Identifier.parseEmail(" Mailto:Jake@Acme.IO "), (e) => e.key),
