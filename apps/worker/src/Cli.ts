@@ -156,9 +156,20 @@ const status = Command.make("status", { ...ledger, runId }, (o) => Runner.status
   Command.withDescription("Show recent runs, or one run's chunks, results and credits.")
 )
 
+const wait = Options.boolean("wait").pipe(
+  Options.withDescription(
+    "When another enrich process is working on the run, wait for it to stop instead of refusing (one process " +
+      "works on a run at a time, so nothing is sent twice)."
+  )
+)
+const resumeOut = Options.text("out").pipe(
+  Options.withDescription("Write the output here this time (default: where the run was started to write it)."),
+  Options.optional
+)
+
 const resume = Command.make(
   "resume",
-  { ...ledger, runId, resubmitAmbiguous },
+  { ...ledger, runId, resubmitAmbiguous, wait, out: resumeOut },
   (o) => Runner.resume(o)
 ).pipe(
   Command.withDescription(

@@ -24,6 +24,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
+import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import * as Input from "./Input.js"
 import * as LedgerModule from "./Ledger.js"
@@ -308,6 +309,18 @@ const ledgerLayer = (options: LedgerOptions) =>
     })
   )
 
+/**
+ * The ledger of `resume` and `status`, which must exist already: only `run` creates one, so that a mistyped
+ * `--db` is an error rather than a new, empty ledger that has no run to resume.
+ */
+const existingLedgerLayer = (options: LedgerOptions) =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    if (Option.isNone(options.databaseUrl) && !NodeFs.existsSync(options.db)) {
+      return yield* usageError(`no ledger at ${options.db}: runs are recorded there by \`enrich run\` (or pass --db)`)
+    }
+    return ledgerLayer(options)
+  }))
+
 /** What `resume` needs to redo a run exactly: stored with the run. */
 interface StoredOptions {
   readonly providers: ReadonlyArray<string>
@@ -453,6 +466,8 @@ export const resume = (
     readonly resubmitAmbiguous: boolean
     /** wait for another process that holds the run, instead of refusing */
     readonly wait?: boolean
+    /** write the output here instead of where the run was started to write it */
+    readonly out?: Option.Option<string>
   }
 ) =>
   Effect.gen(function*() {
@@ -473,11 +488,16 @@ export const resume = (
           `start it again with enrich run`
       )
     }
-    yield* outputReady((found.value.options as StoredOptions).out)
+    const recorded = found.value.options as StoredOptions
+    const stored: StoredOptions = Option.match(options.out ?? Option.none(), {
+      onNone: () => recorded,
+      onSome: (out) => ({ ...recorded, out: NodePath.resolve(out) })
+    })
+    yield* outputReady(stored.out)
     yield* Console.error(`resuming ${found.value.id} (${found.value.state})`)
     yield* ledger.setRunState(found.value.id, "running")
-    return yield* runStored(found.value.id, rows, found.value.options as StoredOptions, options.resubmitAmbiguous)
-  }).pipe(Effect.scoped, Effect.provide(ledgerLayer(options)))
+    return yield* runStored(found.value.id, rows, stored, options.resubmitAmbiguous)
+  }).pipe(Effect.scoped, Effect.provide(existingLedgerLayer(options)))
 
 /** For a run that did not finish, how to continue it (the ledger cannot tell a live run from a killed one). */
 const nextStep = (run: LedgerModule.Run): string | undefined => {
@@ -520,7 +540,7 @@ export const status = (options: LedgerOptions & { readonly runId: Option.Option<
     if (run.value.summary !== undefined) yield* Console.log(report(run.value.summary as Summary))
     const next = nextStep(run.value)
     if (next !== undefined) yield* Console.log(next)
-  }).pipe(Effect.provide(ledgerLayer(options)))
+  }).pipe(Effect.provide(existingLedgerLayer(options)))
 
 export const estimate = (options: {
   readonly input: string

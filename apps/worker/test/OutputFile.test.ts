@@ -22,8 +22,10 @@ describe("enrich output file", () => {
       assert.strictEqual(result.exitCode, 2, result.stderr)
       assert.include(result.stderr, `cannot write ${out}`)
       assert.notMatch(result.stderr, /\n\s+at /, "a stack trace leaked")
+      // nothing recorded: not even a ledger was created
       const status = yield* enrich(["status"], { cwd: dir })
-      assert.include(status.stdout, "no runs yet")
+      assert.strictEqual(status.exitCode, 2, status.stderr)
+      assert.include(status.stderr, "no ledger at .enrich/ledger.db")
     }).pipe(Effect.provide(NodeContext.layer)), 60_000)
 
   it.scoped(

@@ -48,9 +48,21 @@ describe("enrich resume and the run's hold", () => {
         assert.notMatch(refused.stderr, /\n\s+at /, "a stack trace leaked")
 
         yield* setHolder(db, `${NodeOs.hostname()} pid ${yield* deadPid} 0abc`)
-        const resumed = yield* enrich(["resume", "--db", db], { cwd: dir })
+        // --out: this resume writes elsewhere
+        const elsewhere = NodePath.join(dir, "again.csv")
+        const resumed = yield* enrich(["resume", "--db", db, "--out", elsewhere], { cwd: dir })
         assert.notStrictEqual(resumed.exitCode, 2, resumed.stderr)
         assert.include(resumed.stderr, "resuming")
+        assert.isTrue(yield* fs.exists(elsewhere), "resume --out writes where it is told")
+
+        // a --db that does not exist is an error, not a new empty ledger
+        const missing = NodePath.join(dir, "typo.db")
+        for (const command of ["resume", "status"]) {
+          const result = yield* enrich([command, "--db", missing], { cwd: dir })
+          assert.strictEqual(result.exitCode, 2, result.stderr)
+          assert.include(result.stderr, `no ledger at ${missing}`)
+          assert.isFalse(yield* fs.exists(missing))
+        }
       }).pipe(Effect.provide(NodeContext.layer)),
     120_000
   )
