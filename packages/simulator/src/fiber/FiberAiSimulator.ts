@@ -46,6 +46,8 @@ import { credentials } from "../Credentials.js"
 import type { Env, Faults } from "../Env.js"
 import { unit } from "../Random.js"
 import type { TruePerson } from "../Universe.js"
+import { decodeCursor, encodeCursor } from "./pages.js"
+import { profileOfSingle, profileOfUrl, type ProfileRef } from "./profiles.js"
 
 type Field = Contact.Field
 type Endpoint = FiberAiApi.Endpoint
@@ -107,13 +109,6 @@ interface Call<A> {
   readonly warnings: ReadonlyArray<FiberAiApi.Warning>
 }
 
-/** A parsed profile reference: the path family, the decoded slug and Fiber's dedupe key. */
-interface ProfileRef {
-  readonly path: "in" | "sales/lead" | "talent/profile"
-  readonly slug: string
-  readonly key: string
-}
-
 interface Row {
   readonly input: string
   readonly key: string
@@ -149,51 +144,6 @@ interface ExhaustiveTask {
   /** the finished profile, or an error message */
   readonly result: { readonly profile: FiberAiApi.Profile; readonly price: number } | { readonly error: string }
   charged: boolean
-}
-
-const familyPattern = /^(?:https?:\/\/)?(?:[a-z]+\.)?linkedin\.[a-z]{2,}\/(in|sales\/lead|talent\/profile)\//
-
-const decode = (raw: string): string => {
-  try {
-    return decodeURIComponent(raw)
-  } catch {
-    return raw
-  }
-}
-
-/** A batch URL per the published pattern (the caller has validated it). */
-const profileOfUrl = (url: string): ProfileRef | undefined => {
-  const match = FiberAiApi.linkedInUrlPattern.exec(url)
-  const family = familyPattern.exec(url)
-  const raw = match?.groups?.slug
-  if (raw === undefined || family === null) return undefined
-  const path = family[1] as ProfileRef["path"]
-  const decoded = decode(raw)
-  const slug = path === "in" ? decoded.toLowerCase() : decoded
-  return { path, slug, key: `${path}/${slug}` }
-}
-
-/** `/single` and `/exhaustive/start`: a URL, or a bare slug / URN / numeric id (all read as `/in/<value>`). */
-const profileOfSingle = (value: string): ProfileRef | undefined => {
-  const trimmed = value.trim()
-  const url = profileOfUrl(trimmed)
-  if (url !== undefined) return url
-  if (!/^[^\s/\\?#,]+$/.test(trimmed)) return undefined
-  const slug = decode(trimmed).toLowerCase()
-  return { path: "in", slug, key: `in/${slug}` }
-}
-
-const encodeCursor = (taskId: string, offset: number): string => btoa(`${taskId}:${offset}`)
-
-const decodeCursor = (taskId: string, cursor: string): number | undefined => {
-  try {
-    const text = atob(cursor)
-    const at = text.lastIndexOf(":")
-    const offset = Number(text.slice(at + 1))
-    return text.slice(0, at) === taskId && Number.isInteger(offset) && offset >= 0 ? offset : undefined
-  } catch {
-    return undefined
-  }
 }
 
 /** Request keys the endpoint does not know, as Fiber's `warnings` (top level and inside the type flags). */

@@ -1,0 +1,18 @@
+/**
+ * Cursor paging of a batch task's finished rows (INFERRED, documented in `FiberAiApi`): the cursor is base64
+ * `<taskId>:<offset>` into the rows in finish order; a page returning rows returns the position after them, an
+ * empty page echoes the position (or `null`).
+ */
+export const encodeCursor = (taskId: string, offset: number): string => btoa(`${taskId}:${offset}`)
+
+/** The offset a cursor points at, or undefined when it is not a cursor of this task. */
+export const decodeCursor = (taskId: string, cursor: string): number | undefined => {
+  try {
+    const text = atob(cursor)
+    const at = text.lastIndexOf(":")
+    const offset = Number(text.slice(at + 1))
+    return text.slice(0, at) === taskId && Number.isInteger(offset) && offset >= 0 ? offset : undefined
+  } catch {
+    return undefined
+  }
+}
