@@ -215,7 +215,14 @@ export const run = async (options: Options): Promise<Outcome> => {
     const refStarted = Date.now()
     // the reference's ledger is SQLite whatever the chaos run's: only what the simulator saw and the output count
     const ref = workspace({ ...options, databaseUrl: undefined }, root, "reference", refSim)
-    const refExit = await ref.run().exited
+    const refRunning = ref.run()
+    // when its first request reached the simulator: the run was created just before, which aims the creation kills
+    let firstRequestMs = 0
+    while (refRunning.child.exitCode === null && firstRequestMs === 0) {
+      if (totalSubmissions(await refSim.counters()) > 0) firstRequestMs = Date.now() - refStarted
+      else await sleep(10)
+    }
+    const refExit = await refRunning.exited
     const refSeconds = (Date.now() - refStarted) / 1000
     const refCounters = await refSim.counters()
     await refSim.stop()
@@ -264,7 +271,9 @@ export const run = async (options: Options): Promise<Outcome> => {
     // 1. run creation: kill `enrich run` early, at growing delays, until a run with its rows exists
     log("chaos: kills around run creation")
     let runId: string | undefined
-    for (let delay = 150; runId === undefined && delay < 10_000; delay += 50) {
+    // from well before the first request towards it: some kills land before the run exists, some in its creation
+    const step = Math.max(25, firstRequestMs / 12)
+    for (let delay = firstRequestMs / 3; runId === undefined && delay < 10_000; delay += step) {
       const exit = await kill(await killAfter(ws.run(), delay), delay)
       runId = finished(exit) ? /^run (\S+):/m.exec(exit.stdout)?.[1] : await ws.findRun()
       if (finished(exit)) last = exit
@@ -404,6 +413,7 @@ export const run = async (options: Options): Promise<Outcome> => {
         (referenceDoubles > 0 ? `, and itself submitted ${referenceDoubles} people twice` : "") +
         (faultsOn ? `; ${differing} output lines differ from it (fault draws follow request order)` : "")
     )
+    if (problems.length > 0) log(`chaos: the last resume printed:\n${last.stdout.trimEnd()}`)
     const yes = (b: boolean) => b ? "yes" : "no"
     const line = `chaos: ${kills} kills, rows lost ${rowsLost}, double charges ${doubleCharges}, ` +
       `credits equal: ${yes(creditsEqual)}${faultsOn ? " (ledger = billed)" : ""}, output identical: ` +
