@@ -9,9 +9,12 @@ import * as ValidationError from "@effect/cli/ValidationError"
 import { Contact, ContactProvider } from "@enrich/core"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { fileURLToPath } from "node:url"
 import * as Runner from "./Runner.js"
+import * as Simulate from "./Simulate.js"
+import * as SimulatorFaults from "./SimulatorFaults.js"
 
 /** What the exit code says, in the help of every command that runs the waterfall (and in the README). */
 const exitCodes = "Exit codes: 0 done, 3 finished with failures (people failed at a provider: the summary says " +
@@ -208,7 +211,7 @@ const simulate = Command.make(
           : Effect.fail(invalid(`--port must be 0 to 65535 (got ${port})`))
       ),
       Options.withDefault(8787),
-      Options.withDescription("Port on 127.0.0.1 (0: any free port).")
+      Options.withDescription("Port on 127.0.0.1 (0: any free port; the first line printed gives the URL).")
     ),
     timeScale: Options.float("time-scale").pipe(
       Options.mapEffect((scale) =>
@@ -217,11 +220,62 @@ const simulate = Command.make(
       Options.withDefault(60),
       Options.withDescription("Provider seconds per real second (60: a provider minute passes in a second).")
     ),
-    seed: Options.integer("seed").pipe(Options.withDefault(42), Options.withDescription("Universe seed."))
+    seed: Options.integer("seed").pipe(
+      Options.withDefault(42),
+      Options.withDescription("Seed of the universe and of the fault draws.")
+    ),
+    people: Options.integer("people").pipe(
+      Options.mapEffect(atLeast("people", 1)),
+      Options.withDefault(5000),
+      Options.withDescription("People in the simulators' universe.")
+    ),
+    faults: Options.text("faults").pipe(
+      Options.withDefault("none"),
+      Options.withDescription(
+        "Fault mix, comma-separated (default none), e.g. 5xx=0.3,429=0.4,truncated=0.3,malformed=0.3," +
+          "failed-jobs=0.5,expired-links,slow=10,unknown-enums; a fiber:, crustdata: or thehog: prefix limits one " +
+          "to that provider (thehog:429=0.5). Rates are probabilities per request or job, drawn from --seed."
+      ),
+      Options.mapEffect((raw): Effect.Effect<
+        { readonly text: string | undefined; readonly mix: SimulatorFaults.FaultMix },
+        ValidationError.ValidationError
+      > =>
+        raw.trim() === "none"
+          ? Effect.succeed({ text: undefined, mix: { faults: {}, expiredLinks: 0 } })
+          : Either.match(SimulatorFaults.parse(raw), {
+            onLeft: (message) => Effect.fail(invalid(`--faults: ${message}`)),
+            onRight: (mix) => Effect.succeed({ text: raw.trim(), mix })
+          })
+      )
+    ),
+    list: Options.integer("list").pipe(
+      Options.mapEffect(atLeast("list", 1)),
+      Options.withDescription(
+        "Print a CSV of this many people the simulators know (as examples/people.csv: mostly LinkedIn URLs, some " +
+          "emails, X handles, GitHub usernames, duplicates and broken rows) and exit, serving nothing."
+      ),
+      Options.optional
+    )
   },
-  (o) => Runner.simulate(o)
+  (o) =>
+    Option.match(o.list, {
+      onSome: (size) =>
+        Effect.sync(() => process.stdout.write(Simulate.list({ seed: o.seed, people: o.people, size }))),
+      onNone: () =>
+        Simulate.simulate({
+          port: o.port,
+          timeScale: o.timeScale,
+          seed: o.seed,
+          people: o.people,
+          faults: o.faults.mix,
+          ...(o.faults.text === undefined ? {} : { faultsText: o.faults.text })
+        })
+    })
 ).pipe(
-  Command.withDescription("Serve the Fiber AI, Crustdata and TheHog simulators under /fiber, /crustdata, /thehog.")
+  Command.withDescription(
+    "Serve the Fiber AI, Crustdata and TheHog simulators under /fiber, /crustdata, /thehog, and their counters " +
+      `(requests, 429s, submissions per person and provider, credits) as JSON at GET ${Simulate.countersPath}.`
+  )
 )
 
 export const command = Command.make("enrich").pipe(

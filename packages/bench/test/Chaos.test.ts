@@ -1,0 +1,101 @@
+/**
+ * `pnpm chaos` small, as CI runs it: 300 people, 10 random SIGKILLs plus the kills in the known windows and a
+ * concurrent resume, fault-free so the output must be identical to an uninterrupted run's. Asserts what the run
+ * must produce (no row lost, nobody paid for twice, the same credits, the same output), never a time.
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as Command from "@effect/platform/Command"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import * as NodePath from "node:path"
+
+const main = NodePath.resolve(import.meta.dirname, "../dist/chaos-main.js")
+
+const chaos = (args: ReadonlyArray<string>) =>
+  Effect.scoped(Effect.gen(function*() {
+    const process = yield* Command.make("node", main, ...args).pipe(
+      // the ledger is SQLite unless asked: a DATABASE_URL of the test runner does not leak in
+      Command.env({ PATH: globalThis.process.env.PATH ?? "" }, { extendEnv: false }),
+      Command.start
+    )
+    const [stdout, stderr, exitCode] = yield* Effect.all([
+      Stream.mkString(Stream.decodeText(process.stdout)),
+      Stream.mkString(Stream.decodeText(process.stderr)),
+      process.exitCode
+    ], { concurrency: "unbounded" })
+    return { stdout, stderr, exitCode: Number(exitCode) }
+  })).pipe(Effect.provide(NodeContext.layer))
+
+interface Result {
+  readonly stdout: string
+  readonly stderr: string
+  readonly exitCode: number
+}
+
+/** One small chaos run, shared by the tests that read it (it takes a minute or two). */
+let small: Promise<Result> | undefined
+const smallRun = Effect.promise(() =>
+  small ??= Effect.runPromise(
+    chaos(["--people", "300", "--kills", "10", "--pairs", "1", "--faults", "none", "--time-scale", "600"])
+  )
+)
+
+const verdict = (result: Result) => {
+  const lines = result.stdout.trimEnd().split("\n")
+  const match =
+    /^chaos: (\d+) kills, rows lost (\d+), double charges (\d+), credits equal: (yes|no), output identical: (yes|no)$/
+      .exec(lines[lines.length - 1]!)
+  assert.isNotNull(match, `${result.stdout}\n${result.stderr}`)
+  const [, kills, rowsLost, doubleCharges, creditsEqual, outputIdentical] = match!
+  return {
+    kills: Number(kills),
+    rowsLost: Number(rowsLost),
+    doubleCharges: Number(doubleCharges),
+    creditsEqual,
+    outputIdentical
+  }
+}
+
+describe("pnpm chaos", () => {
+  it.effect(
+    "300 people, 10 random kills and the known windows: no row lost, no empty run, one process per run",
+    () =>
+      Effect.gen(function*() {
+        const result = yield* smallRun
+        const v = verdict(result)
+        // the random kills at least (the windows add more); a run that ended before them would prove little
+        assert.isAtLeast(v.kills, 10, result.stdout)
+        assert.strictEqual(v.rowsLost, 0, result.stdout)
+        assert.match(result.stdout, /one resume refused: .*is being worked on by/)
+        assert.notMatch(result.stdout, /an empty run|two concurrent resumes both|temporary output files left/)
+      }),
+    { timeout: 300_000 }
+  )
+
+  // Fails today (reported, not fixed here: Waterfall and the providers are not this change's; drop `.fails` with
+  // the fixes): (1) a kill the moment Fiber takes a batch start leaves that chunk "ambiguous" (Fiber has no
+  // idempotency key): Fiber billed it, the ledger books 0 for it and its people end failed (exit 3), so credits
+  // and output differ from the uninterrupted run; (2) after some random kills the next resume sends a Crustdata
+  // chunk again (11 people submitted twice, 300 people, seed 42).
+  it.effect.fails(
+    "… nobody paid for twice, the same credits and the same output as an uninterrupted run",
+    () =>
+      Effect.gen(function*() {
+        const result = yield* smallRun
+        const v = verdict(result)
+        assert.strictEqual(v.doubleCharges, 0, result.stdout)
+        assert.strictEqual(v.creditsEqual, "yes", result.stdout)
+        assert.strictEqual(v.outputIdentical, "yes", result.stdout)
+        assert.strictEqual(result.exitCode, 0, result.stderr)
+      }),
+    { timeout: 300_000 }
+  )
+
+  it.effect("a mistake in the command line is one line and exit code 2", () =>
+    Effect.gen(function*() {
+      const result = yield* chaos(["--kills", "-1"])
+      assert.strictEqual(result.exitCode, 2)
+      assert.match(result.stderr, /^chaos: --kills must be a number of at least 0, got -1$/m)
+    }))
+})
