@@ -3,16 +3,8 @@
  * latency allow, on a time-scaled simulator; and a naive client written from the docs, on the same settings.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import {
-  ChunkPlan,
-  Contact,
-  type ContactProvider,
-  CrustdataApi,
-  FiberAiApi,
-  FiberAiProvider,
-  Polling,
-  Waterfall
-} from "@enrich/core"
+import { ChunkPlan, Contact, type ContactProvider, FiberAiProvider, Polling, Waterfall } from "@enrich/core"
+import { CrustdataApi, FiberAiApi } from "@enrich/core/wire"
 import { Credentials, Universe } from "@enrich/simulator"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

@@ -5,7 +5,8 @@
  * is read from the simulators' counters (charged minus refunded).
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Contact, CrustdataApi, FiberAiApi, Merge, Polling, TheHogProvider, Waterfall } from "@enrich/core"
+import { Contact, Merge, Polling, TheHogProvider, Waterfall } from "@enrich/core"
+import { CrustdataApi, FiberAiApi } from "@enrich/core/wire"
 import type { Universe } from "@enrich/simulator"
 import { serve } from "@enrich/simulator/node"
 import * as Effect from "effect/Effect"

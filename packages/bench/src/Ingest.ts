@@ -11,15 +11,14 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import {
   Contact,
   ContactProvider,
-  CrustdataApi,
   CrustdataClient,
   CrustdataProvider,
-  FiberAiApi,
   FiberAiClient,
   FiberAiProvider,
   Identifier,
   Journal
 } from "@enrich/core"
+import { CrustdataApi, FiberAiApi } from "@enrich/core/wire"
 import { Ledger, Sql } from "@enrich/worker"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"

@@ -29,16 +29,10 @@ export * as TheHogClient from "./TheHogClient.js"
 /** @since 0.1.0 */
 export * as TheHogProvider from "./TheHogProvider.js"
 /** @since 0.1.0 */
-export * as TheHogApi from "./TheHogApi.js"
-/** @since 0.1.0 */
 export * as CrustdataClient from "./CrustdataClient.js"
 /** @since 0.1.0 */
 export * as CrustdataProvider from "./CrustdataProvider.js"
 /** @since 0.1.0 */
-export * as CrustdataApi from "./CrustdataApi.js"
-/** @since 0.1.0 */
 export * as FiberAiClient from "./FiberAiClient.js"
 /** @since 0.1.0 */
 export * as FiberAiProvider from "./FiberAiProvider.js"
-/** @since 0.1.0 */
-export * as FiberAiApi from "./FiberAiApi.js"

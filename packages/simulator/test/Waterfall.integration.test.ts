@@ -6,10 +6,8 @@ import {
   Budget,
   type Contact,
   ContactProvider,
-  CrustdataApi,
   CrustdataClient,
   CrustdataProvider,
-  FiberAiApi,
   FiberAiClient,
   FiberAiProvider,
   Identifier,
@@ -20,6 +18,7 @@ import {
   TheHogProvider,
   Waterfall
 } from "@enrich/core"
+import { CrustdataApi, FiberAiApi } from "@enrich/core/wire"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"

@@ -5,7 +5,7 @@
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { CrustdataApi } from "@enrich/core"
+import { CrustdataApi } from "@enrich/core/wire"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { Buffer } from "node:buffer"

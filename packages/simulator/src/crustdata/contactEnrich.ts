@@ -3,7 +3,7 @@
  * emails, contact fields only, answered at once and charged per value found; `403` for self-serve plans.
  */
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { CrustdataApi } from "@enrich/core"
+import { CrustdataApi } from "@enrich/core/wire"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { canonical, chargeFor, contactOf, personOf, syncWants, type Wants } from "./contacts.js"

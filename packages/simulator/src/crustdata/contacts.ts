@@ -2,7 +2,8 @@
  * What Crustdata knows of a person: the universe's knowledge for the provider, looked up by LinkedIn URL or
  * business email, as Crustdata's email entries, restricted to the requested kinds of value and charged per value.
  */
-import { CrustdataApi, Identifier } from "@enrich/core"
+import { Identifier } from "@enrich/core"
+import { CrustdataApi } from "@enrich/core/wire"
 import * as Either from "effect/Either"
 import type { Env } from "../Env.js"
 import type { KnownEmail, TruePerson } from "../Universe.js"

@@ -5,7 +5,7 @@
  */
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { CrustdataApi } from "@enrich/core"
+import { CrustdataApi } from "@enrich/core/wire"
 import * as Effect from "effect/Effect"
 import type { Env } from "../Env.js"
 import { errorResponse } from "./replies.js"

@@ -2,7 +2,7 @@
  * Batch jobs in provider time: `pending` until `processingAt`, `processing` until `completesAt`, then settled once
  * as `completed` (results built and charged) or `failed` (nothing charged). Ids are UUIDs fixed by the seed.
  */
-import type { CrustdataApi } from "@enrich/core"
+import type { CrustdataApi } from "@enrich/core/wire"
 import { hash32 } from "../Random.js"
 import { type Results, resultsOf } from "./results.js"
 import type { Base } from "./sim.js"

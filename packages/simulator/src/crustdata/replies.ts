@@ -3,7 +3,7 @@
  * may break (malformed, cut short, unknown email statuses).
  */
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { CrustdataApi } from "@enrich/core"
+import { CrustdataApi } from "@enrich/core/wire"
 import * as Schema from "effect/Schema"
 import type { Base } from "./sim.js"
 

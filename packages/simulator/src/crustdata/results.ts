@@ -2,7 +2,7 @@
  * A completed job's results: one `BatchRecord` per submitted URL (values charged as they are written), as one
  * gzipped JSONL file and as parts of `partSize` records.
  */
-import { CrustdataApi } from "@enrich/core"
+import { CrustdataApi } from "@enrich/core/wire"
 import * as Schema from "effect/Schema"
 import { gzipSync } from "node:zlib"
 import { batchWants, chargeFor, contactOf, personOf } from "./contacts.js"

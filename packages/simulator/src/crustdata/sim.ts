@@ -3,7 +3,7 @@
  * `Options`, the credit balance, and (for the endpoints) the jobs and the download links.
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { CrustdataApi } from "@enrich/core"
+import { CrustdataApi } from "@enrich/core/wire"
 import type { Env, Faults } from "../Env.js"
 import type { Options } from "./CrustdataSimulator.js"
 import type { Links } from "./downloads.js"

@@ -2,7 +2,7 @@
  * A job's status as Crustdata shows it: the summary `GET /batch` lists (no links issued), and the full status of
  * `GET /batch/:id` and webhooks, which adds fresh download links once the job has completed.
  */
-import type { CrustdataApi } from "@enrich/core"
+import type { CrustdataApi } from "@enrich/core/wire"
 import type { Job } from "./jobs.js"
 import type { Sim } from "./sim.js"
 

@@ -1,6 +1,6 @@
 /** A job's webhook: its full status POSTed once provider time has passed the job's end; failures are ignored. */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { CrustdataApi } from "@enrich/core"
+import { CrustdataApi } from "@enrich/core/wire"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { Job } from "./jobs.js"

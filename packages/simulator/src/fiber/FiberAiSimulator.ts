@@ -41,7 +41,7 @@
  * `replies` (the `Call`/`Reply` of a handler), `state` (settings and what the parts share).
  */
 import type * as HttpRouter from "@effect/platform/HttpRouter"
-import type { FiberAiApi } from "@enrich/core"
+import type { FiberAiApi } from "@enrich/core/wire"
 import * as Effect from "effect/Effect"
 import type { Env } from "../Env.js"
 import { makeCredits } from "./charges.js"

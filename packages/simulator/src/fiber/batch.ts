@@ -4,7 +4,7 @@
  * of finished rows) and cancel (people not finished are never processed and are refunded; cancelling a finished
  * task changes nothing).
  */
-import { FiberAiApi } from "@enrich/core"
+import { FiberAiApi } from "@enrich/core/wire"
 import { cancelChargeInfo, pollChargeInfo, refundCanceled, settle, startChargeInfo } from "./charges.js"
 import { faultsOf } from "./faults.js"
 import { decodeCursor, pageOf } from "./pages.js"

@@ -10,7 +10,7 @@
  * - Reports: polls repeat the task's running figure, or (`once`) each amount is reported by the answer paying it
  *   out and later polls say `free`.
  */
-import type { FiberAiApi } from "@enrich/core"
+import type { FiberAiApi } from "@enrich/core/wire"
 import type { Env } from "../Env.js"
 import { outOfCredits, type Reply } from "./replies.js"
 import type { Settings, Simulation } from "./state.js"

@@ -3,7 +3,7 @@
  * later) and poll (the reveal's stage; once completed, billed once for the fields delivered in
  * `emails`/`phoneNumbers`, INFERRED: low-quality emails are not billed; a failed reveal is free).
  */
-import { FiberAiApi } from "@enrich/core"
+import { FiberAiApi } from "@enrich/core/wire"
 import { faultsOf } from "./faults.js"
 import { exhaustiveReveal, personOf, unhealable, unresolvable } from "./knowledge.js"
 import { profileOfSingle } from "./profiles.js"

@@ -3,7 +3,7 @@
  * bodies that are truncated, malformed or carry enum values the contract does not list.
  */
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import type { FiberAiApi } from "@enrich/core"
+import type { FiberAiApi } from "@enrich/core/wire"
 import * as Predicate from "effect/Predicate"
 import type { Env, Faults } from "../Env.js"
 import { error, limited, type Reply } from "./replies.js"

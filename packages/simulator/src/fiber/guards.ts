@@ -4,7 +4,7 @@
  * Fiber documents none), the endpoint's schema (else 400). Keys the endpoint does not know are ignored and named
  * in `warnings`.
  */
-import { FiberAiApi } from "@enrich/core"
+import { FiberAiApi } from "@enrich/core/wire"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"

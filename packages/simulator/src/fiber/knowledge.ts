@@ -3,7 +3,8 @@
  * requested fields), the exhaustive reveal (more vendors: some values the batch data lacks, risky and invalid
  * emails set apart), and which profiles cannot be resolved at all.
  */
-import { type Contact, FiberAiApi } from "@enrich/core"
+import { type Contact } from "@enrich/core"
+import { FiberAiApi } from "@enrich/core/wire"
 import type { Env } from "../Env.js"
 import { unit } from "../Random.js"
 import type { TruePerson } from "../Universe.js"

@@ -2,7 +2,7 @@
  * Profile references: how the Fiber simulator reads the LinkedIn URLs (and, for `/single` and
  * `/exhaustive/start`, the bare slugs) it is sent, and Fiber's dedupe key for each.
  */
-import { FiberAiApi } from "@enrich/core"
+import { FiberAiApi } from "@enrich/core/wire"
 
 /** A parsed profile reference: the path family, the decoded slug and Fiber's dedupe key. */
 export interface ProfileRef {

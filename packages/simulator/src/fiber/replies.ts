@@ -2,7 +2,7 @@
  * What a Fiber simulator handler receives (`Call`: the decoded body, the key, provider time, warnings) and
  * answers (`Reply`: a status and a body encoded with the `FiberAiApi` schemas).
  */
-import { FiberAiApi } from "@enrich/core"
+import { FiberAiApi } from "@enrich/core/wire"
 import * as Schema from "effect/Schema"
 import type { Env } from "../Env.js"
 

@@ -5,7 +5,7 @@
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { FiberAiApi } from "@enrich/core"
+import { FiberAiApi } from "@enrich/core/wire"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { cancelBatch, pollBatch, startBatch } from "./batch.js"

@@ -3,7 +3,7 @@
  * delivered (`charged-now`, 0 for a profile that cannot be resolved); `validateEmails: false` returns emails
  * without `status`.
  */
-import { FiberAiApi } from "@enrich/core"
+import { FiberAiApi } from "@enrich/core/wire"
 import { personOf, reveal, unhealable, unresolvable } from "./knowledge.js"
 import { profileOfSingle } from "./profiles.js"
 import { type Call, error, ok, type Reply } from "./replies.js"

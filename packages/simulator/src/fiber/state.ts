@@ -2,7 +2,7 @@
  * The Fiber simulator's settings (its `Options` with the defaults filled in) and what every part of it shares:
  * the environment, the settings, the credit balances and the tasks.
  */
-import { FiberAiApi } from "@enrich/core"
+import { FiberAiApi } from "@enrich/core/wire"
 import { credentials } from "../Credentials.js"
 import type { Env } from "../Env.js"
 import type { Credits } from "./charges.js"

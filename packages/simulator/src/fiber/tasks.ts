@@ -5,7 +5,8 @@
  * failed or canceled; an exhaustive reveal goes `started → live-enriching → grabbing-contact-info → completed |
  * failed` over its duration.
  */
-import { type Contact, FiberAiApi } from "@enrich/core"
+import { type Contact } from "@enrich/core"
+import { FiberAiApi } from "@enrich/core/wire"
 import { unit } from "../Random.js"
 import { type ExhaustiveReveal, personOf, reveal, unhealable, unresolvable } from "./knowledge.js"
 import type { ProfileRef } from "./profiles.js"

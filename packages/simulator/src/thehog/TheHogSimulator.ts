@@ -20,7 +20,7 @@
  */
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import type { TheHogApi } from "@enrich/core"
+import type { TheHogApi } from "@enrich/core/wire"
 import * as Effect from "effect/Effect"
 import { credentials } from "../Credentials.js"
 import type { Env } from "../Env.js"

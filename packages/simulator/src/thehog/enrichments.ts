@@ -3,7 +3,7 @@
  * identifier asking contact fields only) or a 202 job reference (only the `acceptedFields` of it), charged at
  * submission; the first `slowSubmit.count` submits are answered late, after they are recorded and charged.
  */
-import { TheHogApi } from "@enrich/core"
+import { TheHogApi } from "@enrich/core/wire"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { Call } from "./guards.js"

@@ -6,7 +6,7 @@
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { TheHogApi } from "@enrich/core"
+import { TheHogApi } from "@enrich/core/wire"
 import * as Effect from "effect/Effect"
 import { errorReply, type Reply, respond } from "./replies.js"
 import type { Sim } from "./sim.js"

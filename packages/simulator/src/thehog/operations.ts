@@ -2,7 +2,7 @@
  * Jobs as operations in provider time: `queued`, then `processing` with a progress, then `failed`, or
  * `succeeded` | `partial_success` (some item failed); and the poll endpoints that show them.
  */
-import { TheHogApi } from "@enrich/core"
+import { TheHogApi } from "@enrich/core/wire"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { Call } from "./guards.js"

@@ -3,7 +3,7 @@
  * ("verified"), phones, profile and signals as asked; the item a job reports for one identifier; the charge of a
  * submission (per identifier and requested field, found or not).
  */
-import { TheHogApi } from "@enrich/core"
+import { TheHogApi } from "@enrich/core/wire"
 import type { Env } from "../Env.js"
 import type { TruePerson } from "../Universe.js"
 import { type Field, provider, type Sim } from "./sim.js"

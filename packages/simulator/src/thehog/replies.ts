@@ -3,7 +3,7 @@
  * itself, with `X-Request-Id` on every answer and 2xx bodies the fault knobs may cut short or corrupt.
  */
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { TheHogApi } from "@enrich/core"
+import { TheHogApi } from "@enrich/core/wire"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import type { Env, Faults } from "../Env.js"

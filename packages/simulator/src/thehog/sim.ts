@@ -2,7 +2,7 @@
  * What every part of TheHog simulator reads: the environment and its faults, the settings resolved from
  * `Options`, the jobs, the stored idempotent answers, and the sequences that number requests, jobs and submits.
  */
-import { TheHogApi } from "@enrich/core"
+import { TheHogApi } from "@enrich/core/wire"
 import type { Env, Faults } from "../Env.js"
 import type { Stored } from "./idempotency.js"
 import type { Job } from "./operations.js"

@@ -1,5 +1,5 @@
 /** class-validator style checks of an enrichment request body: the issues of a 400 `Validation failed`. */
-import { TheHogApi } from "@enrich/core"
+import { TheHogApi } from "@enrich/core/wire"
 import * as Predicate from "effect/Predicate"
 
 /** Validates a raw identifier object: exactly one known key, a non-empty string. */
