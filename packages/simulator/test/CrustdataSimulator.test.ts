@@ -418,7 +418,11 @@ describe("CrustdataSimulator", () => {
       const text = yield* Effect.flatMap(call(truncated, "GET", `/batch/${job2.batch_id}`), (r) => Effect.orDie(r.text))
       assert.throws(() => JSON.parse(text))
 
-      const odd = yield* serve({ faults: { crustdata: { unknownEnumRate: 1 } } }, { processingMillis: 0 })
+      // pending for 1.5 s of real time: long enough to be seen pending on a loaded machine (it once was not at 5 ms)
+      const odd = yield* serve({ faults: { crustdata: { unknownEnumRate: 1 } } }, {
+        pendingMillis: 1_500_000,
+        processingMillis: 0
+      })
       const job3 = yield* Effect.flatMap(
         submit(odd, { professional_network_profile_urls: urls(odd, 20), fields: allFields }),
         decode(CrustdataApi.BatchSubmitResponse)
