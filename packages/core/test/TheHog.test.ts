@@ -17,17 +17,16 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as Backoff from "../src/Backoff.js"
-import type { Field } from "../src/Contact.js"
-import { ContactProvider, EnrichRequest, JobRef, Person } from "../src/ContactProvider.js"
+import { ContactProvider, JobRef } from "../src/ContactProvider.js"
 import * as Identifier from "../src/Identifier.js"
 import { pollPath } from "../src/internal/thehog/polling.js"
 import type { ProviderOutcome } from "../src/PersonResult.js"
-import * as Polling from "../src/Polling.js"
 import type * as TheHogApi from "../src/TheHogApi.js"
 import * as TheHogClient from "../src/TheHogClient.js"
 import * as TheHogProvider from "../src/TheHogProvider.js"
 import { fakeHttp, json, type Seen } from "./utils/fakeHttp.js"
 import { observe } from "./utils/telemetry.js"
+import { fastPolling, noRetries, person, request } from "./utils/thehog.js"
 
 const secret = "sk_test_super_secret"
 const access = "ak_test_access"
@@ -50,26 +49,8 @@ const layers = (client: HttpClient.HttpClient, options: Partial<TheHogClient.Opt
   return TheHogProvider.layer.pipe(Layer.provideMerge(raw))
 }
 
-const noRetries = Effect.provideService(Backoff.Backoff, { base: "100 millis", max: "1 second", times: 0 })
-const fastPolling = Effect.provideService(Polling.Polling, {
-  initialDelay: "1 second",
-  maxDelay: "5 seconds",
-  deadline: "1 minute"
-})
-
-const person = (kind: Identifier.IdentifierKind, input: string) => {
-  const identifier = Either.getOrThrow(Identifier.parse(kind, input))
-  return new Person({ key: identifier.key, identifier })
-}
 const ada = person("linkedin", "https://linkedin.com/in/Ada-Lovelace/")
 const grace = person("email", "grace@hopper.dev")
-
-const request = (people: ReadonlyArray<Person>, fields: ReadonlyArray<Field> = ["work_email", "phone"]) =>
-  new EnrichRequest({
-    people: people as [Person, ...Array<Person>],
-    fields: fields as [Field, ...Array<Field>],
-    idempotencyKey: "thehog-chunk-1"
-  })
 
 const accepted = (id: string, pollUrl = `/api/operations/${id}`, actual = 3) => ({
   id,

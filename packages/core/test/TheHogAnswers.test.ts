@@ -9,14 +9,11 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import * as Backoff from "../src/Backoff.js"
-import type { Field } from "../src/Contact.js"
-import { ContactProvider, EnrichRequest, JobRef, Person } from "../src/ContactProvider.js"
-import * as Identifier from "../src/Identifier.js"
-import * as Polling from "../src/Polling.js"
+import { ContactProvider, JobRef } from "../src/ContactProvider.js"
 import * as TheHogClient from "../src/TheHogClient.js"
 import * as TheHogProvider from "../src/TheHogProvider.js"
 import { fakeHttp, json, type Seen } from "./utils/fakeHttp.js"
+import { fastPolling, noRetries, person, request } from "./utils/thehog.js"
 
 const layers = (client: HttpClient.HttpClient) =>
   TheHogProvider.layer.pipe(
@@ -30,26 +27,8 @@ const layers = (client: HttpClient.HttpClient) =>
     Layer.provide(Layer.succeed(HttpClient.HttpClient, client))
   )
 
-const noRetries = Effect.provideService(Backoff.Backoff, { base: "100 millis", max: "1 second", times: 0 })
-const fastPolling = Effect.provideService(Polling.Polling, {
-  initialDelay: "1 second",
-  maxDelay: "5 seconds",
-  deadline: "1 minute"
-})
-
-const person = (kind: Identifier.IdentifierKind, input: string) => {
-  const identifier = Either.getOrThrow(Identifier.parse(kind, input))
-  return new Person({ key: identifier.key, identifier })
-}
 const ada = person("linkedin", "https://linkedin.com/in/ada-lovelace")
 const grace = person("email", "grace@hopper.dev")
-
-const request = (people: ReadonlyArray<Person>, fields: ReadonlyArray<Field> = ["work_email", "phone"]) =>
-  new EnrichRequest({
-    people: people as [Person, ...Array<Person>],
-    fields: fields as [Field, ...Array<Field>],
-    idempotencyKey: "thehog-chunk-1"
-  })
 
 const done = (id: string, extra: object = {}) => ({
   id,
