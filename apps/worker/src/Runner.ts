@@ -13,7 +13,6 @@ import {
   Polling,
   Waterfall
 } from "@enrich/core"
-import { Credentials } from "@enrich/simulator"
 import { serve } from "@enrich/simulator/node"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
@@ -588,16 +587,3 @@ export const demo = (options: LedgerOptions & { readonly input: string; readonly
     resubmitAmbiguous: false,
     target: { _tag: "InProcess", timeScale: demoTimeScale }
   })
-
-export const simulate = (options: { readonly port: number; readonly timeScale: number; readonly seed: number }) =>
-  Effect.gen(function*() {
-    const served = yield* serve({ port: options.port, timeScale: options.timeScale, seed: options.seed })
-    yield* Console.log(
-      `simulators at ${served.url}/fiber, ${served.url}/crustdata, ${served.url}/thehog (time ×${options.timeScale}, seed ${options.seed})`
-    )
-    yield* Console.log(
-      `keys: FIBER_API_KEY=${Credentials.credentials.fiber.apiKey} CRUSTDATA_API_KEY=${Credentials.credentials.crustdata.apiKey} ` +
-        `THEHOG_ACCESS_KEY=${Credentials.credentials.thehog.accessKey} THEHOG_SECRET_KEY=${Credentials.credentials.thehog.secretKey}`
-    )
-    return yield* Effect.never
-  }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici))
