@@ -529,7 +529,12 @@ export const run = (
       for (const chunk of adopted) {
         const safety = provider.capabilities.resubmitSafety
         if (chunk.state !== "recorded" || safety === "idempotency-key") work.push(runChunk(chunk))
-        else if (safety === "job-list" && provider.findSubmitted !== undefined) {
+        // A synchronous call leaves no job to find in a job list: without an idempotency key, one cut short by a
+        // crash is as ambiguous as a submit to a provider with no way to know (Crustdata's sync path).
+        else if (chunk.path === "sync") {
+          if (options.resubmitAmbiguous === true) work.push(runChunk(chunk))
+          else ambiguousChunk(chunk, ambiguousReason)
+        } else if (safety === "job-list" && provider.findSubmitted !== undefined) {
           work.push(recover(chunk, provider.findSubmitted))
         } else if (options.resubmitAmbiguous === true) work.push(runChunk(chunk))
         else ambiguousChunk(chunk, ambiguousReason)

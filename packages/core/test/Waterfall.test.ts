@@ -247,6 +247,45 @@ describe("Waterfall", () => {
       assert.strictEqual(filled(resumed, "work_email"), 10)
     }))
 
+  it.effect("a synchronous call cut short by a crash is ambiguous without an idempotency key: not sent again", () =>
+    Effect.gen(function*() {
+      // like Crustdata: a job list to search for batch jobs, but a sync call leaves nothing to find there
+      const journal = yield* Journal.makeMemory
+      const inner = yield* makeInMemory({ name: "a", directory: directoryA, maxBatch: 8, costPerPerson: 2 })
+      let syncCalls = 0
+      let crash = true
+      const service: ContactProviderService = {
+        ...inner.service,
+        capabilities: { ...inner.service.capabilities, resubmitSafety: "job-list" },
+        findSubmitted: () => Effect.succeed(Option.none()),
+        enrichSync: (request) =>
+          Effect.zipRight(
+            Effect.sync(() => syncCalls++),
+            // the provider answered (and billed), then the process died before the page was committed
+            Effect.flatMap(inner.service.enrichSync(request), (outcomes) =>
+              crash ? Effect.die("killed") : Effect.succeed(outcomes))
+          )
+      }
+      const layer = layerOf(ContactProviders.fromServices([service]), journal)
+      const options = {
+        runId: "sync-crash",
+        people: people.slice(0, 3),
+        providers: ["a"],
+        fields: ["work_email"]
+      } as const
+      assert.isTrue(Exit.isFailure(yield* Effect.exit(Waterfall.run(options).pipe(Effect.provide(layer)))))
+      assert.strictEqual(syncCalls, 1)
+      crash = false
+      const resumed = yield* Waterfall.run(options).pipe(Effect.provide(layer))
+      assert.strictEqual(syncCalls, 1, "the sync call was not made again")
+      assert.strictEqual(resumed.ambiguousChunks.length, 1)
+      assertAddsUp(resumed)
+      // on request it is resent
+      const resent = yield* Waterfall.run({ ...options, resubmitAmbiguous: true }).pipe(Effect.provide(layer))
+      assert.strictEqual(syncCalls, 2)
+      assert.strictEqual(filled(resent, "work_email"), 3)
+    }))
+
   it.effect("a lone small list goes the synchronous way", () =>
     Effect.gen(function*() {
       const { counters, result } = yield* runWith({
