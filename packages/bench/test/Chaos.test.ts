@@ -73,11 +73,10 @@ describe("pnpm chaos", () => {
     { timeout: 300_000 }
   )
 
-  // Fails today (reported, not fixed here: Waterfall and the providers are not this change's; drop `.fails` with
-  // the fixes): (1) a kill the moment Fiber takes a batch start leaves that chunk "ambiguous" (Fiber has no
-  // idempotency key): Fiber billed it, the ledger books 0 for it and its people end failed (exit 3), so credits
-  // and output differ from the uninterrupted run; (2) after some random kills the next resume sends a Crustdata
-  // chunk again (11 people submitted twice, 300 people, seed 42).
+  // Fails today (drop `.fails` when it is fixed): a kill the moment Fiber takes a batch start leaves that chunk
+  // "ambiguous" (Fiber has no idempotency key and no job list): Fiber billed it, the ledger books 0 for it and its
+  // people end failed (exit 3), so credits and output differ from the uninterrupted run. (A second cause, a
+  // Crustdata sync call resent after a kill — 11 people paid twice — is fixed: such a chunk is ambiguous too.)
   it.effect.fails(
     "… nobody paid for twice, the same credits and the same output as an uninterrupted run",
     () =>
