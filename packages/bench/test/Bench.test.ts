@@ -4,25 +4,14 @@
  * Times are never asserted (they vary by machine); only what a run must produce whatever its speed. The README's
  * test command builds the bench first (`pnpm test` = `pnpm build && vitest run`).
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as Command from "@effect/platform/Command"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Stream from "effect/Stream"
 import * as NodePath from "node:path"
+import { runNode } from "./utils/node.js"
 
 const main = NodePath.resolve(import.meta.dirname, "../dist/main.js")
 
-const bench = (args: ReadonlyArray<string>) =>
-  Effect.scoped(Effect.gen(function*() {
-    const process = yield* Command.make("node", main, ...args).pipe(Command.start)
-    const [stdout, stderr, exitCode] = yield* Effect.all([
-      Stream.mkString(Stream.decodeText(process.stdout)),
-      Stream.mkString(Stream.decodeText(process.stderr)),
-      process.exitCode
-    ], { concurrency: "unbounded" })
-    return { stdout, stderr, exitCode: Number(exitCode) }
-  })).pipe(Effect.provide(NodeContext.layer))
+const bench = (args: ReadonlyArray<string>) => runNode(main, args)
 
 /** The line of the figure `label`, checked for its shape: `label: figure (target ...)`, then OK/MISS or nothing. */
 const figureLine = (stdout: string, label: string): string => {

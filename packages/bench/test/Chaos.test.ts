@@ -3,29 +3,15 @@
  * concurrent resume, fault-free so the output must be identical to an uninterrupted run's. Asserts what the run
  * must produce (no row lost, nobody paid for twice, the same credits, the same output), never a time.
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as Command from "@effect/platform/Command"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Stream from "effect/Stream"
 import * as NodePath from "node:path"
+import { runNode } from "./utils/node.js"
 
 const main = NodePath.resolve(import.meta.dirname, "../dist/chaos-main.js")
 
-const chaos = (args: ReadonlyArray<string>) =>
-  Effect.scoped(Effect.gen(function*() {
-    const process = yield* Command.make("node", main, ...args).pipe(
-      // the ledger is SQLite unless asked: a DATABASE_URL of the test runner does not leak in
-      Command.env({ PATH: globalThis.process.env.PATH ?? "" }, { extendEnv: false }),
-      Command.start
-    )
-    const [stdout, stderr, exitCode] = yield* Effect.all([
-      Stream.mkString(Stream.decodeText(process.stdout)),
-      Stream.mkString(Stream.decodeText(process.stderr)),
-      process.exitCode
-    ], { concurrency: "unbounded" })
-    return { stdout, stderr, exitCode: Number(exitCode) }
-  })).pipe(Effect.provide(NodeContext.layer))
+// the ledger is SQLite unless asked: a DATABASE_URL of the test runner does not leak in
+const chaos = (args: ReadonlyArray<string>) => runNode(main, args, { PATH: globalThis.process.env.PATH ?? "" })
 
 interface Result {
   readonly stdout: string
