@@ -60,6 +60,41 @@ export interface NewChunk {
   readonly reserved: number
 }
 
+/** One outcome a run holds for a person at a provider: committed by one of its chunks, or reused. */
+export interface RunOutcome {
+  readonly provider: string
+  readonly outcome: ProviderOutcome
+  /** the chunk that committed it; undefined when it was bought by an earlier run and reused (`reuse`) */
+  readonly chunk: string | undefined
+}
+
+/**
+ * A person this attempt got no answer for at a provider: never sent because the budget ran out (`budget`), or
+ * failed without a journaled outcome (`failed`: the provider was stopped, the chunk stalled or is ambiguous).
+ * Kept for the output; a resume clears them and asks again.
+ *
+ * @since 0.1.0 @category Models
+ */
+export class SetAside extends Schema.Class<SetAside>("SetAside")({
+  key: PersonKey,
+  provider: Schema.String,
+  kind: Schema.Literal("budget", "failed"),
+  reason: Schema.String,
+  /** the chunk it was in, when it was in one (stalled, ambiguous) */
+  chunk: Schema.optional(Schema.String)
+}) {}
+
+/** Credits a run's chunks booked at one provider, and what its open chunks still hold reserved. */
+export interface ProviderCredits {
+  readonly provider: string
+  /** credits of finished and failed chunks */
+  readonly charged: number
+  /** the part of `charged` that is our estimate */
+  readonly estimated: number
+  /** reservations of chunks recorded or submitted and not finished */
+  readonly reserved: number
+}
+
 /** @since 0.1.0 @category Models */
 export interface JournalService {
   /** the chunk as recorded earlier (resume), or records it now in state "recorded"; call before submitting */
@@ -83,6 +118,33 @@ export interface JournalService {
   ) => Effect.Effect<void, JournalError>
   /** chunks of a run, in the order they were recorded */
   readonly chunks: (runId: string) => Effect.Effect<ReadonlyArray<ChunkRecord>, JournalError>
+  /** a run's chunks not finished (recorded or submitted), in the order they were recorded: a resume adopts them */
+  readonly openChunks: (runId: string) => Effect.Effect<ReadonlyArray<ChunkRecord>, JournalError>
+  /** per provider, what a run's chunks booked and still hold reserved (providers with no chunk are absent) */
+  readonly creditsOfRun: (runId: string) => Effect.Effect<ReadonlyArray<ProviderCredits>, JournalError>
+  /**
+   * Records outcomes bought by earlier runs (found with `outcomesFor`) as this run's, for the fields they were
+   * asked for: its output and a resume then see them like the ones its chunks committed.
+   */
+  readonly reuse: (
+    runId: string,
+    provider: string,
+    fields: ReadonlyArray<Field>,
+    outcomes: ReadonlyArray<ProviderOutcome>
+  ) => Effect.Effect<void, JournalError>
+  /** every outcome a run holds for these people (its chunks' and the reused), in commit order per person */
+  readonly outcomesOfRun: (
+    runId: string,
+    keys: ReadonlyArray<PersonKey>
+  ) => Effect.Effect<ReadonlyMap<PersonKey, ReadonlyArray<RunOutcome>>, JournalError>
+  /** writes down people set aside; one entry per run, provider and person (a later one replaces it) */
+  readonly setAside: (runId: string, entries: ReadonlyArray<SetAside>) => Effect.Effect<void, JournalError>
+  /** forgets a run's set-aside people: a resume asks about them again */
+  readonly clearSetAside: (runId: string) => Effect.Effect<void, JournalError>
+  readonly setAsideOf: (
+    runId: string,
+    keys: ReadonlyArray<PersonKey>
+  ) => Effect.Effect<ReadonlyMap<PersonKey, ReadonlyArray<SetAside>>, JournalError>
   /**
    * Outcomes already bought for these people at this provider, for a field selection that covers `fields`,
    * observed within `maxAge`: reused instead of bought again. The newest per person.
@@ -108,10 +170,40 @@ export const observedMillis = (outcome: ProviderOutcome): number | undefined =>
     ? outcome.provenance.observedAt.epochMillis
     : undefined
 
+/** Outcomes in memory, indexed for cache lookups (provider, person) and for a run's (run, person). */
+const makeOutcomeStore = () => {
+  interface Stored {
+    readonly runId: string
+    readonly provider: string
+    readonly fields: ReadonlyArray<Field>
+    readonly outcome: ProviderOutcome
+    readonly chunk: string | undefined
+  }
+  const byProvider = new Map<string, Array<Stored>>()
+  const byRun = new Map<string, Array<Stored>>()
+  const push = (index: Map<string, Array<Stored>>, key: string, stored: Stored) =>
+    index.set(key, [...(index.get(key) ?? []), stored])
+  return {
+    add: (runId: string, provider: string, fields: ReadonlyArray<Field>, chunk: string | undefined) =>
+    (
+      outcome: ProviderOutcome
+    ) => {
+      if (outcome.key === undefined) return
+      const stored = { runId, provider, fields, outcome, chunk }
+      push(byProvider, `${provider}\n${outcome.key}`, stored)
+      push(byRun, `${runId}\n${outcome.key}`, stored)
+    },
+    atProvider: (provider: string, key: PersonKey): ReadonlyArray<Stored> =>
+      byProvider.get(`${provider}\n${key}`) ?? [],
+    inRun: (runId: string, key: PersonKey): ReadonlyArray<Stored> | undefined => byRun.get(`${runId}\n${key}`)
+  }
+}
+
 /** An in-memory journal: same contract, no durability. */
 export const makeMemory = Effect.sync((): JournalService => {
   const chunks = new Map<string, ChunkRecord>()
-  const outcomes = new Map<string, Array<{ fields: ReadonlyArray<Field>; outcome: ProviderOutcome }>>()
+  const outcomes = makeOutcomeStore()
+  const setAsides = new Map<string, Map<string, SetAside>>()
   const update = (key: string, f: (chunk: ChunkRecord) => ChunkRecord) =>
     Effect.suspend(() => {
       const chunk = chunks.get(key)
@@ -119,6 +211,8 @@ export const makeMemory = Effect.sync((): JournalService => {
       chunks.set(key, f(chunk))
       return Effect.void
     })
+  const ofRun = (runId: string) => [...chunks.values()].filter((c) => c.runId === runId)
+  const isOpen = (chunk: ChunkRecord) => chunk.state === "recorded" || chunk.state === "submitted"
   return {
     recordChunk: (chunk) =>
       Effect.sync(() => {
@@ -134,12 +228,7 @@ export const makeMemory = Effect.sync((): JournalService => {
         update(key, (c) => new ChunkRecord({ ...c, ...(cursor === undefined ? {} : { cursor }) })),
         Effect.sync(() => {
           const chunk = chunks.get(key)!
-          for (const outcome of page) {
-            const id = `${chunk.provider}\n${outcome.key}`
-            const list = outcomes.get(id) ?? []
-            list.push({ fields: chunk.fields, outcome })
-            outcomes.set(id, list)
-          }
+          page.forEach(outcomes.add(chunk.runId, chunk.provider, chunk.fields, key))
         })
       ),
     finishChunk: (key, result) =>
@@ -151,7 +240,52 @@ export const makeMemory = Effect.sync((): JournalService => {
           estimated: result.estimated,
           ...(result.message === undefined ? {} : { message: result.message })
         })),
-    chunks: (runId) => Effect.sync(() => [...chunks.values()].filter((c) => c.runId === runId)),
+    chunks: (runId) => Effect.sync(() => ofRun(runId)),
+    openChunks: (runId) => Effect.sync(() => ofRun(runId).filter(isOpen)),
+    creditsOfRun: (runId) =>
+      Effect.sync(() => {
+        const totals = new Map<string, { charged: number; estimated: number; reserved: number }>()
+        for (const chunk of ofRun(runId)) {
+          const t = totals.get(chunk.provider) ?? { charged: 0, estimated: 0, reserved: 0 }
+          if (isOpen(chunk)) t.reserved += chunk.reserved
+          else {
+            t.charged += chunk.charged ?? 0
+            if (chunk.estimated) t.estimated += chunk.charged ?? 0
+          }
+          totals.set(chunk.provider, t)
+        }
+        return [...totals].map(([provider, t]) => ({ provider, ...t }))
+      }),
+    reuse: (runId, provider, fields, reused) =>
+      Effect.sync(() => reused.forEach(outcomes.add(runId, provider, fields, undefined))),
+    outcomesOfRun: (runId, keys) =>
+      Effect.sync(() => {
+        const found = new Map<PersonKey, ReadonlyArray<RunOutcome>>()
+        for (const key of keys) {
+          const list = outcomes.inRun(runId, key)
+          if (list !== undefined) {
+            found.set(key, list.map(({ chunk, outcome, provider }) => ({ provider, outcome, chunk })))
+          }
+        }
+        return found
+      }),
+    setAside: (runId, entries) =>
+      Effect.sync(() => {
+        const run = setAsides.get(runId) ?? new Map<string, SetAside>()
+        for (const entry of entries) run.set(`${entry.provider}\n${entry.key}`, entry)
+        setAsides.set(runId, run)
+      }),
+    clearSetAside: (runId) => Effect.sync(() => void setAsides.delete(runId)),
+    setAsideOf: (runId, keys) =>
+      Effect.sync(() => {
+        const wanted = new Set<string>(keys)
+        const found = new Map<PersonKey, Array<SetAside>>()
+        for (const entry of setAsides.get(runId)?.values() ?? []) {
+          if (!wanted.has(entry.key)) continue
+          found.set(entry.key, [...(found.get(entry.key) ?? []), entry])
+        }
+        return found as ReadonlyMap<PersonKey, ReadonlyArray<SetAside>>
+      }),
     outcomesFor: (provider, keys, fields, maxAge) =>
       Effect.clockWith((clock) =>
         Effect.map(clock.currentTimeMillis, (now) => {
@@ -159,7 +293,7 @@ export const makeMemory = Effect.sync((): JournalService => {
           const found = new Map<PersonKey, ProviderOutcome>()
           for (const key of keys) {
             // as the SQL journal: the newest observation that covers the fields, ties to the latest committed
-            const list = outcomes.get(`${provider}\n${key}`) ?? []
+            const list = outcomes.atProvider(provider, key)
             let best: { at: number; outcome: ProviderOutcome } | undefined
             for (const { fields: had, outcome } of list) {
               const at = observedMillis(outcome)
