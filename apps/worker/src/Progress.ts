@@ -1,5 +1,5 @@
 /**
- * Progress of a run: a live line on a terminal (people done, found, credits, rate), one JSON line per event
+ * Progress of a run: a live line on a terminal (people done, providers working, found, credits, rate), one JSON line per event
  * otherwise, so logs stay machine-readable. Writes to stderr: stdout is for results and summaries.
  */
 import type { Waterfall } from "@enrich/core"
@@ -15,18 +15,20 @@ export const make = (people: number): Effect.Effect<Progress> =>
     const tty = process.stderr.isTTY === true
     const started = Date.now()
     let outcomes = 0
+    let done = 0
     let found = 0
     let credits = 0
     /** the part of `credits` that is our estimate (the provider reported no figure) */
     let estimated = 0
-    let stage = ""
+    /** providers working now: they all work at once */
+    const working = new Set<string>()
     let lastDraw = 0
     const line = () => {
       const seconds = (Date.now() - started) / 1000
       const rate = seconds > 0 ? (outcomes / seconds).toFixed(1) : "0"
       const credited = estimated > 0 ? `${credits} credits (~${estimated} estimated)` : `${credits} credits`
-      return `${stage.padEnd(10)} ${outcomes} answers for ${people} people, ${found} found, ${credited}, ` +
-        `${rate}/s, ${seconds.toFixed(0)} s`
+      return `${done} of ${people} people done (${[...working].join(", ") || "-"} working), ${outcomes} answers, ` +
+        `${found} found, ${credited}, ${rate}/s, ${seconds.toFixed(0)} s`
     }
     const draw = (force: boolean) => {
       const now = Date.now()
@@ -35,11 +37,13 @@ export const make = (people: number): Effect.Effect<Progress> =>
       process.stderr.write(`\r\x1b[2K${line()}`)
     }
     const log = (event: Waterfall.Event) =>
-      process.stderr.write(JSON.stringify({ at: new Date().toISOString(), ...event, found, credits }) + "\n")
+      process.stderr.write(JSON.stringify({ at: new Date().toISOString(), ...event, done, found, credits }) + "\n")
     return {
       onEvent: (event) =>
         Effect.sync(() => {
-          if (event._tag === "StageStarted") stage = event.provider
+          if (event._tag === "StageStarted") working.add(event.provider)
+          if (event._tag === "StageFinished") working.delete(event.provider)
+          if (event._tag === "PeopleDone") done += event.people
           if (event._tag === "PageCommitted") {
             outcomes += event.outcomes
             found += event.found
@@ -59,8 +63,8 @@ export const make = (people: number): Effect.Effect<Progress> =>
                 }\n`
               )
             }
-            draw(event._tag !== "PageCommitted")
-          } else if (event._tag !== "PageCommitted") log(event)
+            draw(event._tag !== "PageCommitted" && event._tag !== "PeopleDone")
+          } else if (event._tag !== "PageCommitted" && event._tag !== "PeopleDone") log(event)
         }),
       done: Effect.sync(() => {
         if (tty) process.stderr.write(`\r\x1b[2K${line()}\n`)

@@ -160,7 +160,7 @@ export const ours = (provider: "fiber" | "crustdata", options: Options) =>
     const start = process.hrtime.bigint()
     const result = yield* Waterfall.run({
       runId: `bench-${provider}`,
-      people,
+      people: Waterfall.peopleOf(people),
       providers: [provider],
       fields: Contact.allFields as [Contact.Field, ...Array<Contact.Field>],
       ...(process.env.BENCH_TRACE === undefined ? {} : {

@@ -206,7 +206,7 @@ const disagreements = (
   universe: Universe.Universe,
   n: number,
   model: ReadonlyArray<ModelPerson>,
-  result: Waterfall.Result
+  result: Waterfall.Collected
 ): Array<string> => {
   const out: Array<string> = []
   peopleOf(universe, n).forEach((person, i) => {
@@ -244,7 +244,7 @@ const spend = (providers: ReadonlyArray<ProviderName>, options: Options) =>
       universe: { size: options.people }
     })
     const env = served.simulators.env
-    const result = yield* Waterfall.run({
+    const result = yield* Waterfall.runCollecting({
       runId: `credits-${providers.join("-")}`,
       people: peopleOf(env.universe, options.people),
       providers,

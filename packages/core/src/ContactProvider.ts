@@ -204,14 +204,18 @@ export const accepts = (capabilities: Capabilities, person: Person): boolean =>
  * Stable idempotency key for a chunk: FNV-1a over provider, sorted keys and fields. A chunk answered through the
  * synchronous path says so in its key (`-sync-`), so that a resumed chunk takes the path it was recorded for: the
  * two paths may reach the provider under different idempotency keys (TheHog), and switching could pay twice.
+ * With a run id, the same people asked again by a later run make a new chunk (retried, not taken for the old one).
  */
 export const chunkKey = (
   provider: string,
   keys: ReadonlyArray<string>,
   fields: ReadonlyArray<Field>,
-  path: ChunkPath = "batch"
+  path: ChunkPath = "batch",
+  runId?: string
 ): string => {
-  const text = [provider, ...[...fields].sort(), ...[...keys].sort()].join("\n")
+  const text = [provider, ...[...fields].sort(), ...[...keys].sort(), ...(runId === undefined ? [] : [runId])].join(
+    "\n"
+  )
   let h1 = 0x811c9dc5
   let h2 = 0x01000193
   for (let i = 0; i < text.length; i++) {

@@ -23,6 +23,8 @@ export * as Merge from "./Merge.js"
 /** @since 0.1.0 */
 export * as ChunkPlan from "./ChunkPlan.js"
 /** @since 0.1.0 */
+export * as Route from "./Route.js"
+/** @since 0.1.0 */
 export * as Waterfall from "./Waterfall.js"
 /** @since 0.1.0 */
 export * as TheHogClient from "./TheHogClient.js"

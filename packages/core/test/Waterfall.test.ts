@@ -64,10 +64,14 @@ const providers = Effect.gen(function*() {
   return { a, b, c, registry: ContactProviders.fromServices([a.service, b.service, c.service]) }
 })
 
-const runWith = (options: Omit<Waterfall.Options, "runId">, budget?: number, journal?: Journal.JournalService) =>
+const runWith = (
+  options: Omit<Waterfall.CollectingOptions, "runId">,
+  budget?: number,
+  journal?: Journal.JournalService
+) =>
   Effect.gen(function*() {
     const { a, b, c, registry } = yield* providers
-    const result = yield* Waterfall.run({ runId: "run-1", ...options }).pipe(
+    const result = yield* Waterfall.runCollecting({ runId: "run-1", ...options }).pipe(
       Effect.provide(Layer.mergeAll(
         Layer.succeed(ContactProviders, registry),
         journal === undefined ? Journal.layerMemory : Layer.succeed(Journal.Journal, journal),
@@ -95,11 +99,11 @@ const failingFirstMark = (journal: Journal.JournalService): Journal.JournalServi
   }
 }
 
-const filled = (result: Waterfall.Result, field: "work_email" | "phone") =>
+const filled = (result: Waterfall.Collected, field: "work_email" | "phone") =>
   [...result.merged.values()].filter((m) => m.best[field] !== undefined).length
 
 /** Per provider, every person asked is counted once: found + not found + failed + rejected = asked. */
-const assertAddsUp = (result: Waterfall.Result) => {
+const assertAddsUp = (result: Waterfall.Collected) => {
   for (const p of result.providers) {
     assert.strictEqual(p.found + p.notFound + p.failed + p.rejected, p.requested, `${p.provider}: ${JSON.stringify(p)}`)
     assert.strictEqual(p.failures.reduce((n, f) => n + f.people, 0), p.failed, p.provider)
@@ -204,9 +208,9 @@ describe("Waterfall", () => {
       const { a, b, c, registry } = yield* providers
       const layer = (j: Journal.JournalService) => layerOf(registry, j)
       const options = { runId: "crashy", people, providers: ["a", "b"], fields: ["work_email"] } as const
-      const first = yield* Effect.exit(Waterfall.run(options).pipe(Effect.provide(layer(crashing))))
+      const first = yield* Effect.exit(Waterfall.runCollecting(options).pipe(Effect.provide(layer(crashing))))
       assert.isTrue(Exit.isFailure(first))
-      const resumed = yield* Waterfall.run(options).pipe(Effect.provide(layer(journal)))
+      const resumed = yield* Waterfall.runCollecting(options).pipe(Effect.provide(layer(journal)))
       assert.strictEqual(filled(resumed, "work_email"), 25)
       const seen = { a: yield* a.counters, b: yield* b.counters }
       assert.isTrue([...seen.a.perPerson.values(), ...seen.b.perPerson.values()].every((n) => n === 1))
@@ -216,8 +220,8 @@ describe("Waterfall", () => {
 
   it.effect("a resumed chunk takes the path it was recorded for, so its idempotency key still holds", () =>
     Effect.gen(function*() {
-      // 10 people in chunks of 8 and 2 go through jobs; after the crash only the second chunk is left to plan,
-      // and a lone small chunk would go the synchronous way, which the provider charges under another key
+      // 10 people in chunks of 8 and 2 go through jobs; after the crash the first chunk, recorded for a job, must
+      // not go the synchronous way, which the provider charges under another key
       const journal = yield* Journal.makeMemory
       const inner = yield* makeInMemory({ name: "a", directory: directoryA, maxBatch: 8, costPerPerson: 2 })
       const calls = { submit: 0, sync: 0 }
@@ -235,12 +239,14 @@ describe("Waterfall", () => {
         fields: ["work_email"],
         concurrency: 1
       } as const
-      assert.isTrue(Exit.isFailure(yield* Effect.exit(Waterfall.run(options).pipe(Effect.provide(layer(crashing))))))
-      const resumed = yield* Waterfall.run(options).pipe(Effect.provide(layer(journal)))
+      assert.isTrue(
+        Exit.isFailure(yield* Effect.exit(Waterfall.runCollecting(options).pipe(Effect.provide(layer(crashing)))))
+      )
+      const resumed = yield* Waterfall.runCollecting(options).pipe(Effect.provide(layer(journal)))
       // the crashed chunk is sent again under its key as a job (a replay the provider does not charge); the
-      // second, planned afresh, is a lone small list and goes the synchronous way
-      assert.strictEqual(calls.submit, 2)
-      assert.strictEqual(calls.sync, 1)
+      // second is planned from the whole list of 10, too many for one synchronous call, so it is a job too
+      assert.strictEqual(calls.submit, 3)
+      assert.strictEqual(calls.sync, 0)
       const seen = yield* inner.counters
       assert.strictEqual(seen.perPerson.size, 10)
       assert.isTrue([...seen.perPerson.values()].every((n) => n === 1))
@@ -273,15 +279,15 @@ describe("Waterfall", () => {
         providers: ["a"],
         fields: ["work_email"]
       } as const
-      assert.isTrue(Exit.isFailure(yield* Effect.exit(Waterfall.run(options).pipe(Effect.provide(layer)))))
+      assert.isTrue(Exit.isFailure(yield* Effect.exit(Waterfall.runCollecting(options).pipe(Effect.provide(layer)))))
       assert.strictEqual(syncCalls, 1)
       crash = false
-      const resumed = yield* Waterfall.run(options).pipe(Effect.provide(layer))
+      const resumed = yield* Waterfall.runCollecting(options).pipe(Effect.provide(layer))
       assert.strictEqual(syncCalls, 1, "the sync call was not made again")
       assert.strictEqual(resumed.ambiguousChunks.length, 1)
       assertAddsUp(resumed)
       // on request it is resent
-      const resent = yield* Waterfall.run({ ...options, resubmitAmbiguous: true }).pipe(Effect.provide(layer))
+      const resent = yield* Waterfall.runCollecting({ ...options, resubmitAmbiguous: true }).pipe(Effect.provide(layer))
       assert.strictEqual(syncCalls, 2)
       assert.strictEqual(filled(resent, "work_email"), 3)
     }))
@@ -344,11 +350,11 @@ describe("Waterfall", () => {
         const layer = (j: Journal.JournalService) => layerOf(ContactProviders.fromServices([provider]), j)
         // one chunk at a time, so the crash leaves exactly the first chunk "recorded"
         const options = { runId: "r", people, providers: ["a"], fields: ["work_email"], concurrency: 1 } as const
-        const first = yield* Effect.exit(Waterfall.run(options).pipe(Effect.provide(layer(crashing))))
+        const first = yield* Effect.exit(Waterfall.runCollecting(options).pipe(Effect.provide(layer(crashing))))
         assert.isTrue(Exit.isFailure(first))
         const recorded = (yield* journal.chunks("r")).filter((c) => c.state === "recorded")
         assert.strictEqual(recorded.length, 1)
-        const resumed = yield* Waterfall.run(options).pipe(Effect.provide(layer(journal)))
+        const resumed = yield* Waterfall.runCollecting(options).pipe(Effect.provide(layer(journal)))
         return { journal, resumed, recorded: recorded[0]! }
       })
 
@@ -421,7 +427,7 @@ describe("Waterfall", () => {
           })
       }
       const events: Array<Waterfall.Event> = []
-      const result = yield* Waterfall.run({
+      const result = yield* Waterfall.runCollecting({
         runId: "r",
         people,
         providers: ["a", "b"],
@@ -470,7 +476,11 @@ describe("Waterfall", () => {
       const options = { runId: "r", people: people.slice(0, 16), providers: ["a"], fields: ["work_email"] } as const
       const events: Array<Waterfall.Event> = []
       const first = yield* Effect.fork(
-        Waterfall.run({ ...options, stallAfter: "5 minutes", onEvent: (e) => Effect.sync(() => void events.push(e)) })
+        Waterfall.runCollecting({
+          ...options,
+          stallAfter: "5 minutes",
+          onEvent: (e) => Effect.sync(() => void events.push(e))
+        })
           .pipe(Effect.provide(layerOf(registry, journal)))
       )
       yield* TestClock.adjust("10 minutes")
@@ -485,7 +495,7 @@ describe("Waterfall", () => {
       // the provider reads fine again: a resume reads the same job, sends nothing new, and finishes it
       broken.value = false
       const submissions = (yield* a.counters).submissions
-      const resumed = yield* Waterfall.run(options).pipe(Effect.provide(layerOf(registry, journal)))
+      const resumed = yield* Waterfall.runCollecting(options).pipe(Effect.provide(layerOf(registry, journal)))
       assert.strictEqual((yield* a.counters).submissions, submissions, "nothing sent twice")
       assert.deepStrictEqual((yield* journal.chunks("r")).map((c) => c.state), ["finished", "finished"])
       assert.strictEqual(resumed.providers[0]!.failed, 0)
@@ -510,13 +520,14 @@ describe("Waterfall", () => {
             )
           }))
       }
-      const result = yield* Waterfall.run({ runId: "r", people, providers: ["a"], fields: ["work_email"] }).pipe(
-        Effect.provide(Layer.mergeAll(
-          Layer.succeed(ContactProviders, ContactProviders.fromServices([service])),
-          Journal.layerMemory,
-          Budget.layer(undefined)
-        ))
-      )
+      const result = yield* Waterfall.runCollecting({ runId: "r", people, providers: ["a"], fields: ["work_email"] })
+        .pipe(
+          Effect.provide(Layer.mergeAll(
+            Layer.succeed(ContactProviders, ContactProviders.fromServices([service])),
+            Journal.layerMemory,
+            Budget.layer(undefined)
+          ))
+        )
       const charged = (yield* inner.counters).creditsCharged
       assert.strictEqual(charged, 60)
       assert.strictEqual(result.providers[0]!.failed, 15)
@@ -531,13 +542,13 @@ describe("Waterfall", () => {
         const journal = yield* Journal.makeMemory
         const options = { runId: "r", people, providers: ["a"], fields: ["work_email"], concurrency: 1 } as const
         const layer = layerOf(ContactProviders.fromServices([inner.service]), journal)
-        const result = yield* Waterfall.run(options).pipe(Effect.provide(layer))
+        const result = yield* Waterfall.runCollecting(options).pipe(Effect.provide(layer))
         const [a] = result.providers
         assert.deepStrictEqual([a!.requested, a!.failed], [30, 16])
         assert.deepStrictEqual(a!.failures, [{ reason: "JobFailed: job failed", people: 16, chunks: 2 }])
         assertAddsUp(result)
         // a resume (nothing left to do) counts the failures recorded before it, and the same outcomes
-        const resumed = yield* Waterfall.run(options).pipe(Effect.provide(layer))
+        const resumed = yield* Waterfall.runCollecting(options).pipe(Effect.provide(layer))
         assert.deepStrictEqual(resumed.providers, result.providers)
         const failedKey = (yield* journal.chunks("r")).find((c) => c.state === "failed")!.keys[0]!
         assert.deepStrictEqual(resumed.outcomes.get(failedKey)!.map((o) => o._tag), ["Failed"])
@@ -556,9 +567,10 @@ describe("Waterfall", () => {
             )
         }
         const journal = yield* Journal.makeMemory
-        const result = yield* Waterfall.run({ runId: "r", people, providers: ["a"], fields: ["work_email"] }).pipe(
-          Effect.provide(layerOf(ContactProviders.fromServices([service]), journal))
-        )
+        const result = yield* Waterfall.runCollecting({ runId: "r", people, providers: ["a"], fields: ["work_email"] })
+          .pipe(
+            Effect.provide(layerOf(ContactProviders.fromServices([service]), journal))
+          )
         const [a] = result.providers
         // 4 chunks (8, 8, 8, 6): 6 people answered in each, the other 2 (0 in the last) failed
         assert.strictEqual(a!.requested, 30)
@@ -580,14 +592,14 @@ describe("Waterfall", () => {
         const journal = yield* Journal.makeMemory
         const layer = layerOf(ContactProviders.fromServices([reported.service, guessed.service]), journal)
         const options = { runId: "r", people, providers: ["a", "b"], fields: ["work_email"] } as const
-        const result = yield* Waterfall.run(options).pipe(Effect.provide(layer))
+        const result = yield* Waterfall.runCollecting(options).pipe(Effect.provide(layer))
         const [a, b] = result.providers
         assert.deepStrictEqual([a!.credits, a!.estimatedCredits], [60, 0])
         assert.deepStrictEqual([b!.credits, b!.estimatedCredits], [60, 60])
         assert.deepStrictEqual([result.credits.spent, result.credits.estimated], [120, 60])
         for (const chunk of yield* journal.chunks("r")) assert.strictEqual(chunk.estimated, chunk.provider === "b")
         // and so after a resume, from the journal
-        const resumed = yield* Waterfall.run(options).pipe(Effect.provide(layer))
+        const resumed = yield* Waterfall.runCollecting(options).pipe(Effect.provide(layer))
         assert.deepStrictEqual(resumed.providers, result.providers)
         assert.strictEqual(resumed.credits.estimated, 60)
       }))

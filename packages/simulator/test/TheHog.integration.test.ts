@@ -368,7 +368,7 @@ describe("TheHog's 202 in every documented shape, through the waterfall", () => 
             const provider = yield* ContactProvider.ContactProvider
             const people = peopleOf(env, 0, 90, 10)
             const journal = yield* Journal.makeMemory
-            const result = yield* Waterfall.run({
+            const result = yield* Waterfall.runCollecting({
               runId: "shapes",
               people: people.map((p) => p.person),
               providers: ["thehog"],

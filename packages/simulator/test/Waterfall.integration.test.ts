@@ -128,7 +128,7 @@ const run = (
 ) =>
   Effect.gen(function*() {
     const journal = yield* Journal.makeMemory
-    const result = yield* Waterfall.run({
+    const result = yield* Waterfall.runCollecting({
       runId: "sim",
       people: inputsOf(env.universe).map((i) => i.person),
       providers,
@@ -145,7 +145,7 @@ const run = (
   })
 
 /** (person, field) pairs with a chosen value, and people with at least one. */
-const filled = (result: Waterfall.Result) => {
+const filled = (result: Waterfall.Collected) => {
   let values = 0
   let people = 0
   for (const merged of result.merged.values()) {

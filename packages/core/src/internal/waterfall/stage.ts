@@ -1,0 +1,225 @@
+/**
+ * One provider's part of a run: people arrive on a bounded queue as earlier providers settle them; they are
+ * answered from outcomes bought by earlier runs where possible, else gathered into chunks (sized by the
+ * provider's plan, flushed after a short wait so that stragglers are not held), which run within the provider's
+ * own concurrency while the other providers work at the same time.
+ */
+import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import * as ChunkPlan from "../../ChunkPlan.js"
+import type { Field } from "../../Contact.js"
+import { chunkKey } from "../../ContactProvider.js"
+import type { ChunkRecord, JournalError } from "../../Journal.js"
+import * as Chunks from "./chunk.js"
+import type { StageContext, Traveler } from "./chunk.js"
+
+/** A traveler sent to this provider, for these fields. */
+export interface Entry {
+  readonly traveler: Traveler
+  readonly fields: readonly [Field, ...Array<Field>]
+}
+
+export interface StageOptions {
+  /** people in the whole list: sizes the plan's chunks (an upper bound of who reaches this provider) */
+  readonly people: number
+  readonly concurrency: number | undefined
+  readonly chunkSize: number | undefined
+  /** how long a partly filled chunk waits for more people before it is sent */
+  readonly flushAfter: Duration.DurationInput
+  readonly cacheMaxAge: Duration.DurationInput
+  /** room on the queue (unbounded when stages run one after another) */
+  readonly capacity: number | undefined
+  /** travelers done here go on: to a later provider or out of the waterfall */
+  readonly dispatch: (travelers: ReadonlyArray<Traveler>) => Effect.Effect<void, JournalError>
+}
+
+export interface Stage {
+  readonly offer: (entry: Entry) => Effect.Effect<void>
+  /** no more people will arrive */
+  readonly end: Effect.Effect<void>
+  /** works until the queue has ended and every chunk is settled; `adopted`: open chunks a resume found */
+  readonly run: (
+    adopted: ReadonlyArray<{ readonly chunk: ChunkRecord; readonly travelers: ReadonlyArray<Traveler> }>
+  ) => Effect.Effect<void, JournalError>
+}
+
+/** Submits in flight to a provider that cannot tell whether one arrived: each is ambiguous after a crash. */
+const submitsAtOnce = 3
+
+const sameFields = (a: ReadonlyArray<Field>, b: ReadonlyArray<Field>) =>
+  a.length === b.length && a.every((f) => b.includes(f))
+
+/** Entries grouped by the field set they need, keeping arrival order inside each group. */
+const groupByFields = (entries: Iterable<Entry>) => {
+  const groups: Array<{ fields: readonly [Field, ...Array<Field>]; travelers: Array<Traveler> }> = []
+  for (const { fields, traveler } of entries) {
+    let group = groups.find((g) => sameFields(g.fields, fields))
+    if (group === undefined) {
+      group = { fields, travelers: [] }
+      groups.push(group)
+    }
+    group.travelers.push(traveler)
+  }
+  return groups
+}
+
+/** The plan's chunk sizes, one after another, then full chunks. */
+const sizesOf = (ctx: StageContext, options: StageOptions) => {
+  const { maxActiveJobs } = ctx.provider.capabilities
+  const maxBatch = Math.max(1, Math.min(options.chunkSize ?? Infinity, ctx.provider.capabilities.maxBatch))
+  // a provider that caps active jobs queues chunks for a slot anyway: full chunks are best there
+  const pacing = maxActiveJobs === undefined ? ctx.provider.capabilities.pacing : undefined
+  const planned = ChunkPlan.chunkSizes(options.people, maxBatch, pacing)
+  let i = 0
+  return { maxBatch, pacing, next: () => planned[i++] ?? maxBatch }
+}
+
+/** Outcomes bought by earlier runs answer whom they can (recorded as this run's); the rest are returned, to be sent. */
+const makeCacheAnswer = (ctx: StageContext, options: StageOptions) => (entries: ReadonlyArray<Entry>) =>
+  Effect.gen(function*() {
+    const name = ctx.provider.capabilities.provider
+    if (Duration.toMillis(options.cacheMaxAge) <= 0) return entries
+    const toSend: Array<Entry> = []
+    for (const group of groupByFields(entries)) {
+      const keys = group.travelers.map((t) => t.person.key)
+      const cached = yield* ctx.journal.outcomesFor(name, keys, group.fields, options.cacheMaxAge)
+      const hits = group.travelers.filter((t) => cached.has(t.person.key))
+      if (hits.length > 0) {
+        yield* ctx.journal.reuse(ctx.runId, name, group.fields, hits.map((t) => cached.get(t.person.key)!))
+        yield* options.dispatch(hits)
+      }
+      for (const t of group.travelers) {
+        if (!cached.has(t.person.key)) toSend.push({ traveler: t, fields: group.fields })
+      }
+    }
+    return toSend
+  })
+
+/**
+ * Sends a chunk formed from arrivals: checked against the provider's stop and the budget, recorded, run; then
+ * its people go on (those the budget or the stop kept back, set aside).
+ */
+const makeSender = (ctx: StageContext, options: StageOptions, syncPath: boolean) =>
+  Effect.gen(function*() {
+    const { journal, provider } = ctx
+    const name = provider.capabilities.provider
+    const unitCost = (fields: ReadonlyArray<Field>) => provider.capabilities.cost.maxPerPerson(fields, "batch")
+    // A provider that gives no way to know whether a submit arrived leaves a chunk between "recorded" and
+    // "submitted" ambiguous after a crash: at most `submitsAtOnce` are (their jobs still run in parallel).
+    const sending = provider.capabilities.resubmitSafety === "none"
+      ? yield* Effect.makeSemaphore(submitsAtOnce)
+      : undefined
+    const oneAtATime = <A, E, R>(start: (onSubmitted: Effect.Effect<void>) => Effect.Effect<A, E, R>) => {
+      if (sending === undefined) return start(Effect.void)
+      return Effect.gen(function*() {
+        yield* sending.take(1)
+        let released = false
+        const release = Effect.suspend(() => {
+          if (released) return Effect.void
+          released = true
+          return sending.release(1)
+        })
+        return yield* Effect.ensuring(start(release), release)
+      })
+    }
+
+    let budgetReached = false
+    return (fields: readonly [Field, ...Array<Field>], travelers: ReadonlyArray<Traveler>) =>
+      oneAtATime((onSubmitted) =>
+        Effect.gen(function*() {
+          const stopped = ctx.state.stopped
+          if (stopped !== undefined) {
+            yield* Chunks.setAsideStopped(ctx, travelers, stopped)
+            return yield* options.dispatch(travelers)
+          }
+          const cost = unitCost(fields)
+          const fits = budgetReached ? 0 : yield* ctx.budget.reserveUpTo(travelers.length, cost)
+          if (fits < travelers.length) {
+            const unsent = travelers.slice(fits)
+            if (!budgetReached) yield* ctx.emit({ _tag: "BudgetReached", provider: name, unsent: unsent.length })
+            budgetReached = true
+            yield* Chunks.setAside(ctx, unsent, "budget", "budget reached before this person was sent")
+          }
+          const sent = travelers.slice(0, fits)
+          if (sent.length > 0) {
+            const keys = sent.map((t) => t.person.key)
+            const path = syncPath ? "sync" as const : "batch" as const
+            const chunk = yield* journal.recordChunk({
+              runId: ctx.runId,
+              provider: name,
+              idempotencyKey: chunkKey(name, keys, fields, path, ctx.runId),
+              path,
+              keys,
+              fields,
+              reserved: fits * cost
+            })
+            yield* Chunks.run(ctx, chunk, sent, onSubmitted)
+          }
+          yield* options.dispatch(travelers)
+        })
+      )
+  })
+
+export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<Stage> =>
+  Effect.gen(function*() {
+    const { provider } = ctx
+    const name = provider.capabilities.provider
+    const queue = yield* (options.capacity === undefined
+      ? Queue.unbounded<Option.Option<Entry>>()
+      : Queue.bounded<Option.Option<Entry>>(options.capacity))
+    const sizes = sizesOf(ctx, options)
+    // A small list that fits one synchronous call (and one chunk) skips the job and its polling. Decided from the
+    // whole list, so that a resumed run plans the same path for the chunks it forms afresh.
+    const sync = provider.capabilities.sync
+    const syncPath = sync !== undefined && options.people <= Math.min(sync.maxBatch, sizes.maxBatch)
+    const answerFromCache = makeCacheAnswer(ctx, options)
+    const send = yield* makeSender(ctx, options, syncPath)
+    const formed = Stream.fromQueue(queue).pipe(
+      Stream.takeWhile(Option.isSome),
+      Stream.map((entry) => entry.value),
+      // a chunk as large as the plan says, or whatever has arrived after `flushAfter`
+      Stream.aggregateWithin(
+        Sink.suspend(() => Sink.collectAllN<Entry>(sizes.next())),
+        Schedule.spaced(options.flushAfter)
+      ),
+      Stream.filter(Chunk.isNonEmpty),
+      Stream.mapEffect((entries) => answerFromCache(Chunk.toReadonlyArray(entries))),
+      Stream.flatMap((entries) => Stream.fromIterable(groupByFields(entries))),
+      Stream.map((group) => send(group.fields, group.travelers))
+    )
+
+    // With an active-job cap, one chunk more than the cap: it waits on the provider's slot, so a new job starts
+    // the moment one ends, while the finished chunk's results are still being read.
+    const { maxActiveJobs } = provider.capabilities
+    const concurrency = options.concurrency ??
+      (maxActiveJobs !== undefined
+        ? maxActiveJobs + 1
+        : sizes.pacing === undefined
+        ? 4
+        : ChunkPlan.usefulConcurrency(sizes.pacing, sizes.maxBatch))
+
+    return {
+      offer: (entry) => Queue.offer(queue, Option.some(entry)),
+      end: Queue.offer(queue, Option.none()),
+      run: (adopted) =>
+        Effect.gen(function*() {
+          yield* ctx.emit({ _tag: "StageStarted", provider: name })
+          const resumed = Stream.fromIterable(adopted).pipe(
+            Stream.map(({ chunk, travelers }) =>
+              Effect.zipRight(Chunks.adopt(ctx, chunk, travelers), options.dispatch(travelers))
+            )
+          )
+          yield* Stream.concat(resumed, formed).pipe(
+            Stream.mapEffect((work) => work, { concurrency, unordered: true }),
+            Stream.runDrain
+          )
+          yield* ctx.emit({ _tag: "StageFinished", provider: name })
+        })
+    }
+  })
