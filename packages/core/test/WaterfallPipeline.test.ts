@@ -4,6 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -95,6 +96,43 @@ describe("Waterfall as a pipeline", () => {
       const result = yield* Fiber.join(fiber)
       assert.isTrue(lastAWaitedForB, "b started while a's last job was still out")
       assert.strictEqual(filled(result), expectedFilled)
+    }))
+
+  it.effect("a provider with every slot busy gets full chunks, not what arrived in the last few seconds", () =>
+    Effect.gen(function*() {
+      // a settles 8 people every 2 seconds (half of them go on to b); b has one active job, of a minute. Flushed
+      // whenever `flushAfter` (1 second) passed, b's first chunks held a handful of people each (1, 3, 1), each
+      // holding its only slot for a minute; while that slot is busy, a partly filled chunk keeps filling up to 10.
+      const many = Array.from({ length: 80 }, (_, i) => person(i))
+      const knownTo = (known: (i: number) => boolean) =>
+        new Map<Identifier.PersonKey, Known>(
+          many.flatMap((p, i) => known(i) ? [[p.key, { emails: [work(i)], phones: [] }] as const] : [])
+        )
+      const a = yield* makeInMemory({ name: "a", directory: knownTo((i) => i % 2 === 0), maxBatch: 2 })
+      const b = yield* makeInMemory({ name: "b", directory: knownTo((i) => i % 3 === 0), maxBatch: 10 })
+      const slowly = (service: ContactProviderService, wait: Duration.DurationInput): ContactProviderService => ({
+        ...service,
+        results: (ref, cursor) => Stream.unwrap(Effect.as(Effect.sleep(wait), service.results(ref, cursor)))
+      })
+      const chunksOfB: Array<number> = []
+      const oneJobAtATime: ContactProviderService = {
+        ...slowly(b.service, "1 minute"),
+        capabilities: { ...b.service.capabilities, maxActiveJobs: 1 },
+        submit: (request) =>
+          Effect.zipLeft(b.service.submit(request), Effect.sync(() => chunksOfB.push(request.people.length)))
+      }
+      const fiber = yield* Effect.fork(
+        Waterfall.runCollecting({ ...options, people: many }).pipe(
+          Effect.provide(layerOf([slowly(a.service, "2 seconds"), oneJobAtATime], yield* Journal.makeMemory))
+        )
+      )
+      for (let i = 0; i < 40 * 60 && Option.isNone(yield* fiber.poll); i++) yield* TestClock.adjust("1 second")
+      const result = yield* Fiber.join(fiber)
+      assert.strictEqual(chunksOfB.reduce((n, size) => n + size, 0), many.length / 2)
+      // the first chunk goes when due (b was idle); then only full ones, and the rest at the end
+      assert.isTrue(chunksOfB.slice(1, -1).every((size) => size === 10), chunksOfB.join(", "))
+      assert.isAtMost(chunksOfB.length, 6, chunksOfB.join(", "))
+      assert.strictEqual(result.merged.size, many.length)
     }))
 
   it.effect("with stageBarrier, as before: the second provider starts once the first has finished", () =>

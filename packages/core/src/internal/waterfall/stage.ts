@@ -1,8 +1,10 @@
 /**
  * One provider's part of a run: people arrive on a bounded queue as earlier providers settle them; they are
  * answered from outcomes bought by earlier runs where possible, else gathered into chunks (sized by the
- * provider's plan, flushed after a short wait so that stragglers are not held), which run within the provider's
- * own concurrency while the other providers work at the same time.
+ * provider's plan), which run within the provider's own concurrency while the other providers work at the same
+ * time. A partly filled chunk is sent after a short wait (so that stragglers are not held) only if the provider
+ * has a free slot: while every slot is busy it keeps filling, since a small chunk would hold a scarce slot (an
+ * active job, a start) for as long as a full one.
  */
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
@@ -12,6 +14,7 @@ import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as ChunkPlan from "../../ChunkPlan.js"
 import type { Field } from "../../Contact.js"
 import { chunkKey } from "../../ContactProvider.js"
@@ -30,7 +33,7 @@ export interface StageOptions {
   readonly people: number
   readonly concurrency: number | undefined
   readonly chunkSize: number | undefined
-  /** how long a partly filled chunk waits for more people before it is sent */
+  /** how long a partly filled chunk waits for more people before it is sent (and then for a free slot) */
   readonly flushAfter: Duration.DurationInput
   readonly cacheMaxAge: Duration.DurationInput
   /** room on the queue (unbounded when stages run one after another) */
@@ -180,19 +183,6 @@ export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<St
     const syncPath = sync !== undefined && options.people <= Math.min(sync.maxBatch, sizes.maxBatch)
     const answerFromCache = makeCacheAnswer(ctx, options)
     const send = yield* makeSender(ctx, options, syncPath)
-    const formed = Stream.fromQueue(queue).pipe(
-      Stream.takeWhile(Option.isSome),
-      Stream.map((entry) => entry.value),
-      // a chunk as large as the plan says, or whatever has arrived after `flushAfter`
-      Stream.aggregateWithin(
-        Sink.suspend(() => Sink.collectAllN<Entry>(sizes.next())),
-        Schedule.spaced(options.flushAfter)
-      ),
-      Stream.filter(Chunk.isNonEmpty),
-      Stream.mapEffect((entries) => answerFromCache(Chunk.toReadonlyArray(entries))),
-      Stream.flatMap((entries) => Stream.fromIterable(groupByFields(entries))),
-      Stream.map((group) => send(group.fields, group.travelers))
-    )
 
     // With an active-job cap, one chunk more than the cap: it waits on the provider's slot, so a new job starts
     // the moment one ends, while the finished chunk's results are still being read.
@@ -203,6 +193,46 @@ export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<St
         : sizes.pacing === undefined
         ? 4
         : ChunkPlan.usefulConcurrency(sizes.pacing, sizes.maxBatch))
+    // Chunks that can run at the provider at once; a chunk beyond them waits for one to end.
+    const slots = Math.max(1, Math.min(concurrency, maxActiveJobs ?? Infinity))
+
+    // people taken into the chunk being formed; chunks formed and not yet settled
+    const forming = yield* SubscriptionRef.make(0)
+    const busy = yield* SubscriptionRef.make(0)
+    const once = (ref: SubscriptionRef.SubscriptionRef<number>, holds: (n: number) => boolean) =>
+      ref.changes.pipe(Stream.filter(holds), Stream.take(1), Stream.runDrain)
+    // A partly filled chunk is due `flushAfter` after its first person arrived, and then only once a slot is free.
+    const due = Schedule.forever.pipe(Schedule.tapInput(() =>
+      once(forming, (n) => n > 0).pipe(
+        Effect.zipRight(Effect.sleep(options.flushAfter)),
+        Effect.zipRight(once(busy, (n) => n < slots))
+      )
+    ))
+    const formed = Stream.fromQueue(queue).pipe(
+      Stream.takeWhile(Option.isSome),
+      Stream.map((entry) => entry.value),
+      Stream.mapChunksEffect((entries) => Effect.as(SubscriptionRef.update(forming, (n) => n + entries.length), entries)),
+      // a chunk as large as the plan says, or whatever has arrived once it is due
+      Stream.aggregateWithin(Sink.suspend(() => Sink.collectAllN<Entry>(sizes.next())), due),
+      Stream.filter(Chunk.isNonEmpty),
+      Stream.tap((entries) =>
+        Effect.zipRight(
+          SubscriptionRef.update(forming, (n) => n - entries.length),
+          SubscriptionRef.update(busy, (n) => n + 1)
+        )
+      ),
+      Stream.map((entries) =>
+        answerFromCache(Chunk.toReadonlyArray(entries)).pipe(
+          Effect.flatMap((toSend) =>
+            Effect.forEach(groupByFields(toSend), (group) => send(group.fields, group.travelers), {
+              concurrency: "unbounded",
+              discard: true
+            })
+          ),
+          Effect.ensuring(SubscriptionRef.update(busy, (n) => n - 1))
+        )
+      )
+    )
 
     return {
       offer: (entry) => Queue.offer(queue, Option.some(entry)),
