@@ -211,7 +211,9 @@ export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<St
     const formed = Stream.fromQueue(queue).pipe(
       Stream.takeWhile(Option.isSome),
       Stream.map((entry) => entry.value),
-      Stream.mapChunksEffect((entries) => Effect.as(SubscriptionRef.update(forming, (n) => n + entries.length), entries)),
+      Stream.mapChunksEffect((entries) =>
+        Effect.as(SubscriptionRef.update(forming, (n) => n + entries.length), entries)
+      ),
       // a chunk as large as the plan says, or whatever has arrived once it is due
       Stream.aggregateWithin(Sink.suspend(() => Sink.collectAllN<Entry>(sizes.next())), due),
       Stream.filter(Chunk.isNonEmpty),
