@@ -9,6 +9,7 @@
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as GroupBy from "effect/GroupBy"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
@@ -196,33 +197,41 @@ export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<St
     // Chunks that can run at the provider at once; a chunk beyond them waits for one to end.
     const slots = Math.max(1, Math.min(concurrency, maxActiveJobs ?? Infinity))
 
-    // people taken into the chunk being formed; chunks formed and not yet settled
-    const forming = yield* SubscriptionRef.make(0)
+    // chunks formed and not yet settled
     const busy = yield* SubscriptionRef.make(0)
     const once = (ref: SubscriptionRef.SubscriptionRef<number>, holds: (n: number) => boolean) =>
       ref.changes.pipe(Stream.filter(holds), Stream.take(1), Stream.runDrain)
-    // A partly filled chunk is due `flushAfter` after its first person arrived, and then only once a slot is free.
-    const due = Schedule.forever.pipe(Schedule.tapInput(() =>
-      once(forming, (n) => n > 0).pipe(
-        Effect.zipRight(Effect.sleep(options.flushAfter)),
-        Effect.zipRight(once(busy, (n) => n < slots))
-      )
-    ))
+    // Chunks of people who need the same fields (a chunk asks one field set): as large as the plan says, or,
+    // once due, whatever has arrived. A partly filled chunk is due `flushAfter` after its first person arrived,
+    // and then only once a slot is free.
+    const chunksOf = (entries: Stream.Stream<Entry>) =>
+      Stream.unwrap(Effect.map(SubscriptionRef.make(0), (forming) => {
+        const due = Schedule.forever.pipe(Schedule.tapInput(() =>
+          once(forming, (n) => n > 0).pipe(
+            Effect.zipRight(Effect.sleep(options.flushAfter)),
+            Effect.zipRight(once(busy, (n) => n < slots))
+          )
+        ))
+        return entries.pipe(
+          Stream.mapChunksEffect((arrived) =>
+            Effect.as(SubscriptionRef.update(forming, (n) => n + arrived.length), arrived)
+          ),
+          Stream.aggregateWithin(Sink.suspend(() => Sink.collectAllN<Entry>(sizes.next())), due),
+          Stream.filter(Chunk.isNonEmpty),
+          Stream.tap((chunk) =>
+            Effect.zipRight(
+              SubscriptionRef.update(forming, (n) => n - chunk.length),
+              SubscriptionRef.update(busy, (n) => n + 1)
+            )
+          )
+        )
+      }))
     const formed = Stream.fromQueue(queue).pipe(
       Stream.takeWhile(Option.isSome),
       Stream.map((entry) => entry.value),
-      Stream.mapChunksEffect((entries) =>
-        Effect.as(SubscriptionRef.update(forming, (n) => n + entries.length), entries)
-      ),
-      // a chunk as large as the plan says, or whatever has arrived once it is due
-      Stream.aggregateWithin(Sink.suspend(() => Sink.collectAllN<Entry>(sizes.next())), due),
-      Stream.filter(Chunk.isNonEmpty),
-      Stream.tap((entries) =>
-        Effect.zipRight(
-          SubscriptionRef.update(forming, (n) => n - entries.length),
-          SubscriptionRef.update(busy, (n) => n + 1)
-        )
-      ),
+      // little held between the queue and the chunks, so that memory stays bounded by the queue
+      Stream.groupByKey((entry) => [...entry.fields].sort().join(" "), { bufferSize: 1 }),
+      GroupBy.evaluate((_, entries) => chunksOf(entries), { bufferSize: 1 }),
       Stream.map((entries) =>
         answerFromCache(Chunk.toReadonlyArray(entries)).pipe(
           Effect.flatMap((toSend) =>
