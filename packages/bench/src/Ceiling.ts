@@ -63,12 +63,20 @@ const smallest = (enough: (t: number) => boolean): number => {
  * documented cap). The bound is the earliest time by which that many people can have finished; the poll
  * limit (100 rows a poll, 240 polls a minute) is added when it binds.
  */
-export const fiberLowerBound = (people: number): number => {
-  const latency = ChunkPlan.earliestFinish(fiberSimulatorPacing, FiberAiApi.maxBatchPeople, people)
+export const fiberLowerBound = (
+  people: number,
+  latency: { readonly firstResultMillis: number; readonly perPersonMillis: number } = fiberLatency
+): number => {
+  const pacing = {
+    ...fiberSimulatorPacing,
+    firstMillis: latency.firstResultMillis,
+    perPersonMillis: latency.perPersonMillis
+  }
+  const jobs = ChunkPlan.earliestFinish(pacing, FiberAiApi.maxBatchPeople, people)
   const polls = Math.ceil(people / FiberAiApi.maxTake)
   const pollLimit = FiberAiApi.requestsPerMinute["batch/poll"]
   const polling = Math.max(0, polls - pollLimit) / pollLimit * minute
-  return Math.max(latency, polling)
+  return Math.max(jobs, polling)
 }
 
 /**
@@ -77,8 +85,12 @@ export const fiberLowerBound = (people: number): number => {
  * time by which 5 slots, each at its best job count, can have finished everyone (submit and status limits
  * do not bind at these rates).
  */
-export const crustdataLowerBound = (people: number): number => {
-  const { pendingMillis, perUrlMillis, processingMillis } = crustdataLatency
+export const crustdataLowerBound = (
+  people: number,
+  latency: { readonly pendingMillis: number; readonly processingMillis: number; readonly perUrlMillis: number } =
+    crustdataLatency
+): number => {
+  const { pendingMillis, perUrlMillis, processingMillis } = latency
   const fixedMillis = pendingMillis + processingMillis
   const slot = (t: number) => {
     let best = 0

@@ -12,8 +12,9 @@ import { say } from "./Common.js"
 import * as Credits from "./Credits.js"
 import * as Ingest from "./Ingest.js"
 import * as SimulatorProcess from "./SimulatorProcess.js"
+import * as WaterfallBound from "./WaterfallBound.js"
 
-const parts = ["baseline", "ceiling", "ingest", "credits"] as const
+const parts = ["baseline", "ceiling", "ingest", "credits", "waterfall"] as const
 /** internal: the ingest part run alone in a child process, so its peak RSS is its own */
 const ingestChild = "ingest-child"
 type Part = typeof parts[number]
@@ -101,10 +102,18 @@ const program = (options: ReturnType<typeof parse>) =>
       yield* say("\n# credits")
       yield* Credits.run({ people: options.creditPeople, seed: options.seed, timeScale: 600 })
     }
+    if (want("waterfall")) {
+      yield* say("\n# waterfall")
+      yield* WaterfallBound.run({
+        people: options.people,
+        seed: options.seed,
+        timeScale: options.timeScale ?? WaterfallBound.defaultTimeScale
+      })
+    }
     yield* say(`\nbench finished in ${((Date.now() - started) / 1000).toFixed(0)} s`)
   })
 
-const usage = "usage: pnpm bench [baseline|ceiling|ingest|credits ...] [--people N] [--records N] " +
+const usage = "usage: pnpm bench [baseline|ceiling|ingest|credits|waterfall ...] [--people N] [--records N] " +
   "[--time-scale N] [--naive-time-scale N] [--credit-people N] [--seed N] [--no-naive] [--provider fiber|crustdata]"
 
 /** The flags, or a one-line error and exit code 2 (a mistake in the command line is not a crash). */
