@@ -25,6 +25,13 @@ const ceilingProvidersOf = (raw: string | undefined): ReadonlyArray<"fiber" | "c
   throw new Error(`--provider must be fiber or crustdata, got ${raw}`)
 }
 
+const setUpsOf = (raw: string | undefined): ReadonlyArray<string> => {
+  const names = WaterfallBound.setUps.map((s) => s.name)
+  if (raw === undefined) return names
+  if (names.includes(raw)) return [raw]
+  throw new Error(`--setup must be ${names.join(" or ")}, got ${raw}`)
+}
+
 const parse = (argv: ReadonlyArray<string>) => {
   const flags = new Map<string, string>()
   const chosen: Array<Part> = []
@@ -58,6 +65,7 @@ const parse = (argv: ReadonlyArray<string>) => {
     creditPeople: number("credit-people", 2_000),
     naive: flags.get("no-naive") === undefined,
     ceilingProviders: ceilingProvidersOf(flags.get("provider")),
+    setUps: setUpsOf(flags.get("setup")),
     child: flags.get(ingestChild) !== undefined,
     simulatorChild: flags.get(SimulatorProcess.childFlag) === undefined ? undefined : flags.get("options") ?? "{}"
   }
@@ -107,14 +115,16 @@ const program = (options: ReturnType<typeof parse>) =>
       yield* WaterfallBound.run({
         people: options.people,
         seed: options.seed,
-        timeScale: options.timeScale ?? WaterfallBound.defaultTimeScale
+        timeScale: options.timeScale ?? WaterfallBound.defaultTimeScale,
+        setUps: options.setUps
       })
     }
     yield* say(`\nbench finished in ${((Date.now() - started) / 1000).toFixed(0)} s`)
   })
 
 const usage = "usage: pnpm bench [baseline|ceiling|ingest|credits|waterfall ...] [--people N] [--records N] " +
-  "[--time-scale N] [--naive-time-scale N] [--credit-people N] [--seed N] [--no-naive] [--provider fiber|crustdata]"
+  "[--time-scale N] [--naive-time-scale N] [--credit-people N] [--seed N] [--no-naive] [--provider fiber|crustdata] " +
+  "[--setup default|comparable]"
 
 /** The flags, or a one-line error and exit code 2 (a mistake in the command line is not a crash). */
 const parseOrExit = (argv: ReadonlyArray<string>): ReturnType<typeof parse> => {

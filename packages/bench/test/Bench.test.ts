@@ -67,13 +67,29 @@ describe("pnpm bench", () => {
       }
     }))
 
+  it.effect("waterfall: both set-ups print their ratios, and pipelined and stage by stage agree person by person", () =>
+    Effect.gen(function*() {
+      const result = yield* bench(["waterfall", "--people", "300", "--time-scale", "100"])
+      assertClean(result)
+      for (const setUp of ["default", "comparable"]) {
+        figureLine(result.stdout, `waterfall makespan vs bound (${setUp})`)
+        assert.match(
+          result.stdout,
+          new RegExp(`^same outcomes and credits person by person, pipelined vs stage by stage \\(${setUp}\\): yes `, "m")
+        )
+      }
+      figureLine(result.stdout, "first finished row at")
+    }))
+
   it.effect("a mistake in the command line is one line and exit code 2", () =>
     Effect.gen(function*() {
       for (
         const [args, mentions] of [
           [["ingest", "--records", "-1"], /^bench: --records must be a positive number, got -1$/m],
           [["nope"], /^bench: unknown part "nope"/m],
-          [["ceiling", "--provider", "thehog"], /^bench: --provider must be fiber or crustdata/m]
+          [["ceiling", "--provider", "thehog"], /^bench: --provider must be fiber or crustdata/m],
+          [["waterfall", "--setup", "fast"], /^bench: --setup must be default or comparable, got fast$/m],
+          [["waterfall", "--people", "0"], /^bench: --people must be a positive number, got 0$/m]
         ] as const
       ) {
         const result = yield* bench(args)
