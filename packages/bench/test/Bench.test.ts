@@ -75,7 +75,10 @@ describe("pnpm bench", () => {
         figureLine(result.stdout, `waterfall makespan vs bound (${setUp})`)
         assert.match(
           result.stdout,
-          new RegExp(`^same outcomes and credits person by person, pipelined vs stage by stage \\(${setUp}\\): yes `, "m")
+          new RegExp(
+            `^same outcomes and credits person by person, pipelined vs stage by stage \\(${setUp}\\): yes `,
+            "m"
+          )
         )
       }
       figureLine(result.stdout, "first finished row at")
