@@ -6,15 +6,17 @@
 import { HeapTuning } from "@enrich/worker"
 import * as Effect from "effect/Effect"
 import { spawnSync } from "node:child_process"
+import * as NodePath from "node:path"
 import * as Baseline from "./Baseline.js"
 import * as Ceiling from "./Ceiling.js"
 import { say } from "./Common.js"
 import * as Credits from "./Credits.js"
 import * as Ingest from "./Ingest.js"
+import * as RunRss from "./RunRss.js"
 import * as SimulatorProcess from "./SimulatorProcess.js"
 import * as WaterfallBound from "./WaterfallBound.js"
 
-const parts = ["baseline", "ceiling", "ingest", "credits", "waterfall"] as const
+const parts = ["baseline", "ceiling", "ingest", "credits", "waterfall", "rss"] as const
 /** internal: the ingest part run alone in a child process, so its peak RSS is its own */
 const ingestChild = "ingest-child"
 type Part = typeof parts[number]
@@ -63,6 +65,8 @@ const parse = (argv: ReadonlyArray<string>) => {
     naiveTimeScale: number("naive-time-scale", 100),
     seed: number("seed", 42),
     creditPeople: number("credit-people", 2_000),
+    rssPeople: number("rss-people", 1_000_000),
+    rssTimeScale: number("rss-time-scale", RunRss.defaultTimeScale),
     naive: flags.get("no-naive") === undefined,
     ceilingProviders: ceilingProvidersOf(flags.get("provider")),
     setUps: setUpsOf(flags.get("setup")),
@@ -119,12 +123,21 @@ const program = (options: ReturnType<typeof parse>) =>
         setUps: options.setUps
       })
     }
+    if (want("rss")) {
+      yield* say("\n# rss")
+      yield* RunRss.run({
+        people: options.rssPeople,
+        timeScale: options.rssTimeScale,
+        seed: options.seed,
+        enrich: NodePath.resolve(import.meta.dirname, "../../../apps/worker/dist/main.js")
+      })
+    }
     yield* say(`\nbench finished in ${((Date.now() - started) / 1000).toFixed(0)} s`)
   })
 
-const usage = "usage: pnpm bench [baseline|ceiling|ingest|credits|waterfall ...] [--people N] [--records N] " +
+const usage = "usage: pnpm bench [baseline|ceiling|ingest|credits|waterfall|rss ...] [--people N] [--records N] " +
   "[--time-scale N] [--naive-time-scale N] [--credit-people N] [--seed N] [--no-naive] [--provider fiber|crustdata] " +
-  "[--setup default|comparable]"
+  "[--setup default|comparable] [--rss-people N] [--rss-time-scale N]"
 
 /** The flags, or a one-line error and exit code 2 (a mistake in the command line is not a crash). */
 const parseOrExit = (argv: ReadonlyArray<string>): ReturnType<typeof parse> => {
