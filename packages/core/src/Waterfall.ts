@@ -40,7 +40,7 @@ import * as Route from "./Route.js"
 export interface People {
   /** deduplicated, valid people (the first row of each PersonKey), in input order */
   readonly stream: Stream.Stream<Person, JournalError>
-  /** the people with these keys: the members of chunks a resumed run adopts */
+  /** the people with these keys, in any order: the members of chunks a resumed run adopts */
   readonly byKeys: (keys: ReadonlyArray<PersonKey>) => Effect.Effect<ReadonlyArray<Person>, JournalError>
   /** how many `stream` gives (sizes the providers' chunk plans) */
   readonly count: number
@@ -360,13 +360,23 @@ export const run = (
     }
   })
 
-/** Open chunks with their people, as travelers (nothing set aside: a resume starts that afresh). */
+/**
+ * Open chunks with their people, as travelers (nothing set aside: a resume starts that afresh). In the chunk's
+ * own order: a request sent again must be the same request (TheHog refuses an Idempotency-Key reused with
+ * another body).
+ */
 const adoptOpen = (open: ReadonlyArray<ChunkRecord>, people: People) =>
   Effect.forEach(open, (chunk) =>
-    Effect.map(people.byKeys(chunk.keys), (members) => ({
-      chunk,
-      travelers: members.map((person): Traveler => ({ person, setAside: [] }))
-    })))
+    Effect.map(people.byKeys(chunk.keys), (members) => {
+      const byKey = new Map(members.map((person) => [person.key, person]))
+      return {
+        chunk,
+        travelers: chunk.keys.flatMap((key): Array<Traveler> => {
+          const person = byKey.get(key)
+          return person === undefined ? [] : [{ person, setAside: [] }]
+        })
+      }
+    }))
 
 /** `Options` with the people as an array. */
 export type CollectingOptions = Omit<Options, "people" | "onSettled"> & { readonly people: ReadonlyArray<Person> }
