@@ -151,10 +151,10 @@ describe("Sql", () => {
         Effect.gen(function*() {
           const sql = yield* SqlClient.SqlClient
           const rows = yield* sql<{ readonly migration_id: number }>`SELECT migration_id FROM enrich_migrations`
-          assert.deepStrictEqual(rows.map((r) => Number(r.migration_id)), [1, 2, 3])
+          assert.deepStrictEqual(rows.map((r) => Number(r.migration_id)), [1, 2, 3, 4])
           yield* Effect.provide(Sql.migrate, Layer.succeed(SqlClient.SqlClient, sql))
           const again = yield* sql<{ readonly n: string }>`SELECT COUNT(*) AS n FROM enrich_migrations`
-          assert.strictEqual(Number(again[0]!.n), 3)
+          assert.strictEqual(Number(again[0]!.n), 4)
         }).pipe(Effect.provide(postgres(databaseUrl ?? "postgres://unset"))))
     }
   )
