@@ -475,6 +475,46 @@ export const status = (options: LedgerOptions & { readonly runId: Option.Option<
     if (next !== undefined) yield* Console.log(next)
   }).pipe(Effect.provide(existingLedgerLayer(options)))
 
+/**
+ * Writes a run's output from the ledger, at any time: during a run (from another process), after a crash or
+ * after it finished. People still on their way are `pending`. Nothing is sent to any provider.
+ */
+export const exportRun = (
+  options: LedgerOptions & {
+    readonly runId: Option.Option<string>
+    readonly out: Option.Option<string>
+    readonly format: Option.Option<"csv" | "jsonl">
+  }
+) =>
+  Effect.gen(function*() {
+    const ledger = yield* Ledger
+    const found = Option.isSome(options.runId) ? yield* ledger.getRun(options.runId.value) : yield* ledger.latestRun()
+    if (Option.isNone(found)) {
+      return yield* usageError(
+        Option.isSome(options.runId) ? `no run ${options.runId.value} in the ledger` : "no run to export in the ledger"
+      )
+    }
+    const stored = found.value.options as StoredOptions
+    const out = Option.match(options.out, { onNone: () => stored.out, onSome: (path) => NodePath.resolve(path) })
+    const format = Option.isSome(options.out) ? formatOf(out, options.format) : Option.getOrElse(
+      options.format,
+      () => stored.format
+    )
+    yield* outputReady(out)
+    const written = yield* Export.write({
+      runId: found.value.id,
+      plan: planOf(stored.providers, stored.fields),
+      path: out,
+      format,
+      inputColumns: stored.columns
+    })
+    const statuses = Object.entries(written.statuses).map(([status, n]) => `${n} ${status}`).join(", ")
+    yield* Console.log(
+      `run ${found.value.id} (${found.value.state}): ${written.rows} rows written to ${out}` +
+        (statuses === "" ? "" : ` (${statuses})`)
+    )
+  }).pipe(Effect.provide(existingLedgerLayer(options)))
+
 export const estimate = (options: {
   readonly input: string
   readonly format: Option.Option<"csv" | "jsonl">
