@@ -75,6 +75,12 @@ export interface Options {
    * for a paced provider, what its start limit keeps busy (`ChunkPlan.usefulConcurrency`); else 4)
    */
   readonly concurrency?: number
+  /**
+   * Unless `concurrency` is given, chunks in flight per provider are also kept to about this many people (default
+   * 50,000): a provider whose jobs are slow but not capped (Fiber) would otherwise hold most of a long list in
+   * memory at once.
+   */
+  readonly maxPeopleInFlight?: number
   /** at most this many people per chunk (default: the provider's cap, or `ChunkPlan`'s sizes when paced) */
   readonly chunkSize?: number
   /**
@@ -179,6 +185,9 @@ export interface Result {
   /** `estimated`: the part of `spent` that is our estimate (the sum of the providers' `estimatedCredits`) */
   readonly credits: { readonly spent: number; readonly estimated: number; readonly limit: number | undefined }
 }
+
+/** See `Options.maxPeopleInFlight`. */
+const defaultMaxPeopleInFlight = 50_000
 
 /** People read from the journal at once when deciding where they go. */
 const routingBatch = 500
@@ -318,6 +327,7 @@ export const run = (
         yield* Stages.make(ctx, {
           people: options.people.count,
           concurrency: options.concurrency,
+          maxPeopleInFlight: options.maxPeopleInFlight ?? defaultMaxPeopleInFlight,
           chunkSize: options.chunkSize,
           flushAfter: options.flushAfter ?? "5 seconds",
           cacheMaxAge: options.cacheMaxAge ?? Duration.days(30),
