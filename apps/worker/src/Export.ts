@@ -9,8 +9,8 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import { type Contact, ContactProvider, type Identifier, Journal, type Merge, Route } from "@enrich/core"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import { Ledger, type LedgerError, rowsOfRun, type RunRow } from "./Ledger.js"
 import type { Format } from "./Input.js"
+import { Ledger, type LedgerError, rowsOfRun, type RunRow } from "./Ledger.js"
 import * as Output from "./Output.js"
 
 /** What became of each provider a person met: its best outcome there, else why it set them aside. */

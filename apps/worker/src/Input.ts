@@ -373,7 +373,11 @@ const openCsv = (fs: FileSystem.FileSystem, path: string) =>
       if (event._tag === "Malformed") {
         return /^[\s,"]*$/.test(event.raw)
           ? Option.none()
-          : Option.some({ line: event.line, columns: {}, identifier: invalid(primary, excerpt(event.raw), event.reason) })
+          : Option.some({
+            line: event.line,
+            columns: {},
+            identifier: invalid(primary, excerpt(event.raw), event.reason)
+          })
       }
       // A record whose fields are all blank (",,," from a spreadsheet) carries nothing: treated as a blank line.
       if (event.fields.every((field) => field.trim() === "")) return Option.none()
@@ -505,7 +509,11 @@ const openJsonLines = (fs: FileSystem.FileSystem, path: string) =>
         entry._tag === "Blank"
           ? Option.none()
           : entry._tag === "Invalid"
-          ? Option.some({ line: entry.line, columns: {}, identifier: invalid(primary, excerpt(entry.text), entry.reason) })
+          ? Option.some({
+            line: entry.line,
+            columns: {},
+            identifier: invalid(primary, excerpt(entry.text), entry.reason)
+          })
           : Option.some({
             line: entry.line,
             columns: entry.columns,

@@ -13,8 +13,8 @@ import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
-import * as Either from "effect/Either"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type { ParseError } from "effect/ParseResult"
@@ -320,7 +320,9 @@ const makeRows = Effect.gen(function*() {
         Effect.forEach(Arr.chunksOf([...new Set(keys)], lookupBatch), (batch) =>
           sql`SELECT row_number, identifier_json FROM enrich_run_rows WHERE run_id = ${runId} AND ${ok}
               AND ${sql.in("person_key", batch)}`.pipe(Effect.flatMap(decodePeople))).pipe(
-            Effect.map((pages) => pages.flat().map(toPerson)),
+            Effect.map((pages) =>
+              pages.flat().map(toPerson)
+            ),
             toLedgerError("peopleOfRun"),
             asJournalError
           )

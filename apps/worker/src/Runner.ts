@@ -3,17 +3,8 @@
  * (resumable through the ledger's Journal), and write the output atomically.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import {
-  Budget,
-  type Contact,
-  ContactProvider,
-  Identifier,
-  Journal,
-  PersonResult,
-  Polling,
-  Route,
-  Waterfall
-} from "@enrich/core"
+import type { Identifier, Route } from "@enrich/core"
+import { Budget, type Contact, ContactProvider, Journal, PersonResult, Polling, Waterfall } from "@enrich/core"
 import { serve } from "@enrich/simulator/node"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"

@@ -197,18 +197,22 @@ const makeRunState = Effect.gen(function*() {
         ),
 
     setAside: (runId: string, entries: ReadonlyArray<Journal.SetAside>) =>
-      Effect.forEach(Arr.chunksOf(entries, insertBatch), (batch) =>
-        sql`INSERT INTO enrich_set_aside ${
-          sql.insert(batch.map((entry) => ({
-            run_id: runId,
-            provider: entry.provider,
-            person_key: entry.key,
-            kind: entry.kind,
-            reason: entry.reason,
-            chunk_key: entry.chunk ?? null
-          })))
-        } ON CONFLICT (run_id, person_key, provider) DO UPDATE SET kind = excluded.kind,
-            reason = excluded.reason, chunk_key = excluded.chunk_key`, { discard: true }).pipe(
+      Effect.forEach(
+        Arr.chunksOf(entries, insertBatch),
+        (batch) =>
+          sql`INSERT INTO enrich_set_aside ${
+            sql.insert(batch.map((entry) => ({
+              run_id: runId,
+              provider: entry.provider,
+              person_key: entry.key,
+              kind: entry.kind,
+              reason: entry.reason,
+              chunk_key: entry.chunk ?? null
+            })))
+          } ON CONFLICT (run_id, person_key, provider) DO UPDATE SET kind = excluded.kind,
+            reason = excluded.reason, chunk_key = excluded.chunk_key`,
+        { discard: true }
+      ).pipe(
         toJournalError("setAside")
       ),
 

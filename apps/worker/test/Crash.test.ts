@@ -251,7 +251,15 @@ describe("crash safety of the enrich binary", () => {
         assert.isTrue(killed.killed, "the run ended before two providers had chunks in flight at once")
         const exportTo = (name: string) =>
           Command.exitCode(
-            Command.make("node", main, "export", "--out", NodePath.join(dir, name), "--db", NodePath.join(dir, "ledger.db"))
+            Command.make(
+              "node",
+              main,
+              "export",
+              "--out",
+              NodePath.join(dir, name),
+              "--db",
+              NodePath.join(dir, "ledger.db")
+            )
               .pipe(
                 Command.workingDirectory(dir),
                 Command.env({ PATH: globalThis.process.env.PATH ?? "" }, { extendEnv: false })

@@ -5,6 +5,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, it } from "@effect/vitest"
 import { Contact, ContactProvider, Identifier, Journal, PersonResult } from "@enrich/core"
+import * as Chunk from "effect/Chunk"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -12,7 +13,6 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import * as Chunk from "effect/Chunk"
 import * as TestClock from "effect/TestClock"
 import type { InputRow } from "../../src/Input.js"
 import { Ledger, rowsOfRun } from "../../src/Ledger.js"
@@ -426,7 +426,11 @@ export const ledgerSuite = (db: Db) => {
       const ada = identifierOf("linkedin.com/in/Ada/")
       const grace = identifierOf("linkedin.com/in/grace")
       const rows: Array<InputRow> = [
-        { line: 2, columns: { name: "Ada", linkedin: "linkedin.com/in/Ada/", "2024": "x" }, identifier: Either.right(ada) },
+        {
+          line: 2,
+          columns: { name: "Ada", linkedin: "linkedin.com/in/Ada/", "2024": "x" },
+          identifier: Either.right(ada)
+        },
         rejectedRow(3, "no identifier"),
         { line: 4, columns: { name: "Ada again" }, identifier: Either.right(ada) },
         // more rows than one INSERT batch, and a duplicate of Ada in a later batch
