@@ -252,13 +252,39 @@ const toPerson = (row: typeof PersonRecord.Type) =>
 const asJournalError = <A, R>(effect: Effect.Effect<A, LedgerError, R>) =>
   Effect.mapError(effect, (error) => new Journal.JournalError({ message: error.message }))
 
+/** How a run's rows were judged, counted in the ledger. */
+const makeRowCounts = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const decodeCounts = Schema.decodeUnknown(Schema.Array(CountRecord))
+  const decodeRejected = Schema.decodeUnknown(Schema.Array(RejectedRecord))
+  return (runId: string) =>
+    Effect.gen(function*() {
+      const byOutcome = new Map(
+        (yield* sql`SELECT input_outcome, COUNT(*) AS n FROM enrich_run_rows WHERE run_id = ${runId}
+          GROUP BY input_outcome`.pipe(Effect.flatMap(decodeCounts))).map((r) => [r.input_outcome, r.n])
+      )
+      const rejected = yield* sql`SELECT row_number, reason FROM enrich_run_rows
+        WHERE run_id = ${runId} AND input_outcome = 'rejected' ORDER BY row_number LIMIT ${shownRejections}`.pipe(
+        Effect.flatMap(decodeRejected)
+      )
+      const people = byOutcome.get("ok") ?? 0
+      const duplicates = byOutcome.get("duplicate") ?? 0
+      const rejectedRows = byOutcome.get("rejected") ?? 0
+      return {
+        rows: people + duplicates + rejectedRows,
+        people,
+        rejected: rejectedRows,
+        duplicates,
+        rejectedLines: rejected.map((r) => ({ line: r.row_number, reason: r.reason ?? "rejected" }))
+      } satisfies RowCounts
+    }).pipe(toLedgerError("rowCounts"))
+})
+
 /** A run's input rows: written once with their verdicts, read back page by page. */
 const makeRows = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const decodeRows = Schema.decodeUnknown(Schema.Array(RowRecord))
   const decodePeople = Schema.decodeUnknown(Schema.Array(PersonRecord))
-  const decodeCounts = Schema.decodeUnknown(Schema.Array(CountRecord))
-  const decodeRejected = Schema.decodeUnknown(Schema.Array(RejectedRecord))
   const decodeFirsts = Schema.decodeUnknown(Schema.Array(FirstRecord))
   // compiled once and run synchronously: an input of a million rows goes through them
   const encodeIdentifier = Schema.encodeEither(IdentifierJson)
@@ -345,27 +371,7 @@ const makeRows = Effect.gen(function*() {
         Stream.runForEach((batch) => insertBatchOf(runId, Chunk.toReadonlyArray(batch)))
       ),
 
-    counts: (runId: string) =>
-      Effect.gen(function*() {
-        const byOutcome = new Map(
-          (yield* sql`SELECT input_outcome, COUNT(*) AS n FROM enrich_run_rows WHERE run_id = ${runId}
-            GROUP BY input_outcome`.pipe(Effect.flatMap(decodeCounts))).map((r) => [r.input_outcome, r.n])
-        )
-        const rejected = yield* sql`SELECT row_number, reason FROM enrich_run_rows
-          WHERE run_id = ${runId} AND input_outcome = 'rejected' ORDER BY row_number LIMIT ${shownRejections}`.pipe(
-          Effect.flatMap(decodeRejected)
-        )
-        const people = byOutcome.get("ok") ?? 0
-        const duplicates = byOutcome.get("duplicate") ?? 0
-        const rejectedRows = byOutcome.get("rejected") ?? 0
-        return {
-          rows: people + duplicates + rejectedRows,
-          people,
-          rejected: rejectedRows,
-          duplicates,
-          rejectedLines: rejected.map((r) => ({ line: r.row_number, reason: r.reason ?? "rejected" }))
-        } satisfies RowCounts
-      }).pipe(toLedgerError("rowCounts")),
+    counts: yield* makeRowCounts,
 
     page: (runId: string, after: number, limit: number) =>
       sql`SELECT * FROM enrich_run_rows WHERE run_id = ${runId} AND row_number > ${after}

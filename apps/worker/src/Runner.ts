@@ -384,6 +384,20 @@ export const run = (options: RunOptions) =>
     }).pipe(Effect.scoped, Effect.provide(ledgerLayer(options)))
   })
 
+/** The run named by `--run`, else the latest: a usage error when there is none. */
+const chosenRun = (runId: Option.Option<string>, verb: string) =>
+  Effect.flatMap(Ledger, (ledger) =>
+    Effect.flatMap(
+      Option.isSome(runId) ? ledger.getRun(runId.value) : ledger.latestRun(),
+      Option.match({
+        onNone: () =>
+          Effect.fail(
+            usageError(Option.isSome(runId) ? `no run ${runId.value} in the ledger` : `no run to ${verb} in the ledger`)
+          ),
+        onSome: Effect.succeed
+      })
+    ))
+
 export const resume = (
   options: LedgerOptions & {
     readonly runId: Option.Option<string>
@@ -396,31 +410,26 @@ export const resume = (
 ) =>
   Effect.gen(function*() {
     const ledger = yield* Ledger
-    const found = Option.isSome(options.runId) ? yield* ledger.getRun(options.runId.value) : yield* ledger.latestRun()
-    if (Option.isNone(found)) {
-      return yield* usageError(
-        Option.isSome(options.runId) ? `no run ${options.runId.value} in the ledger` : "no run to resume in the ledger"
-      )
-    }
+    const found = yield* chosenRun(options.runId, "resume")
     // before anything is read or sent: another process may be working on this run right now
-    yield* RunHold.hold(found.value.id, { wait: options.wait ?? false })
-    const counts = yield* ledger.rowCounts(found.value.id)
+    yield* RunHold.hold(found.id, { wait: options.wait ?? false })
+    const counts = yield* ledger.rowCounts(found.id)
     // only a ledger written before runs were created with their rows in one transaction can hold such a run
     if (counts.rows === 0) {
       return yield* usageError(
-        `run ${found.value.id} has no input rows (it was stopped while being created): nothing to resume; ` +
+        `run ${found.id} has no input rows (it was stopped while being created): nothing to resume; ` +
           `start it again with enrich run`
       )
     }
-    const recorded = found.value.options as StoredOptions
+    const recorded = found.options as StoredOptions
     const stored: StoredOptions = Option.match(options.out ?? Option.none(), {
       onNone: () => recorded,
       onSome: (out) => ({ ...recorded, out: NodePath.resolve(out) })
     })
     yield* outputReady(stored.out)
-    yield* Console.error(`resuming ${found.value.id} (${found.value.state})`)
-    yield* ledger.setRunState(found.value.id, "running")
-    return yield* runStored(found.value.id, stored, options.resubmitAmbiguous)
+    yield* Console.error(`resuming ${found.id} (${found.state})`)
+    yield* ledger.setRunState(found.id, "running")
+    return yield* runStored(found.id, stored, options.resubmitAmbiguous)
   }).pipe(Effect.scoped, Effect.provide(existingLedgerLayer(options)))
 
 /** For a run that did not finish, how to continue it (the ledger cannot tell a live run from a killed one). */
@@ -478,14 +487,8 @@ export const exportRun = (
   }
 ) =>
   Effect.gen(function*() {
-    const ledger = yield* Ledger
-    const found = Option.isSome(options.runId) ? yield* ledger.getRun(options.runId.value) : yield* ledger.latestRun()
-    if (Option.isNone(found)) {
-      return yield* usageError(
-        Option.isSome(options.runId) ? `no run ${options.runId.value} in the ledger` : "no run to export in the ledger"
-      )
-    }
-    const stored = found.value.options as StoredOptions
+    const found = yield* chosenRun(options.runId, "export")
+    const stored = found.options as StoredOptions
     const out = Option.match(options.out, { onNone: () => stored.out, onSome: (path) => NodePath.resolve(path) })
     const format = Option.isSome(options.out) ? formatOf(out, options.format) : Option.getOrElse(
       options.format,
@@ -493,7 +496,7 @@ export const exportRun = (
     )
     yield* outputReady(out)
     const written = yield* Export.write({
-      runId: found.value.id,
+      runId: found.id,
       plan: planOf(stored.providers, stored.fields),
       path: out,
       format,
@@ -501,7 +504,7 @@ export const exportRun = (
     })
     const statuses = Object.entries(written.statuses).map(([status, n]) => `${n} ${status}`).join(", ")
     yield* Console.log(
-      `run ${found.value.id} (${found.value.state}): ${written.rows} rows written to ${out}` +
+      `run ${found.id} (${found.state}): ${written.rows} rows written to ${out}` +
         (statuses === "" ? "" : ` (${statuses})`)
     )
   }).pipe(Effect.provide(existingLedgerLayer(options)))

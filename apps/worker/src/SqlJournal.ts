@@ -239,6 +239,48 @@ const makeRunState = Effect.gen(function*() {
   } satisfies Partial<Journal.JournalService>
 })
 
+/** Outcomes bought by any run, for reuse: the newest observation per person that covers the fields asked. */
+const makeCacheLookup = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const decodeCached = Schema.decodeUnknown(Schema.Array(CachedRow))
+  const decodeFields = Schema.decodeUnknown(FieldsJson)
+  const decodeOutcome = Schema.decodeUnknown(OutcomeJson)
+  return (
+    provider: string,
+    keys: ReadonlyArray<Identifier.PersonKey>,
+    fields: ReadonlyArray<Contact.Field>,
+    maxAge: Duration.DurationInput
+  ) =>
+    Effect.gen(function*() {
+      const found = new Map<Identifier.PersonKey, PersonResult.ProviderOutcome>()
+      // a Set, not Arr.dedupe: that compares with Equal pairwise, quadratic in the keys (seconds for 20,000)
+      const unique = [...new Set(keys)]
+      if (unique.length === 0) return found
+      const now = yield* Clock.currentTimeMillis
+      const age = Duration.toMillis(maxAge)
+      // Only Found/NotFound carry an observation time; Failed/Rejected are never reused.
+      const clauses = [
+        sql`provider = ${provider}`,
+        sql`outcome_tag IN ('Found', 'NotFound')`,
+        ...(Number.isFinite(age) ? [sql`observed_at >= ${Math.ceil(now - age)}`] : [])
+      ]
+      for (const batch of Arr.chunksOf(unique, lookupBatch)) {
+        const rows = yield* sql`SELECT person_key, fields_json, outcome_json FROM enrich_outcomes
+            WHERE ${sql.and([...clauses, sql.in("person_key", batch)])}
+            ORDER BY observed_at DESC, id DESC`.pipe(Effect.flatMap(decodeCached))
+        for (const row of rows) {
+          if (found.has(row.person_key)) continue
+          const had = yield* decodeFields(row.fields_json)
+          if (Journal.covers(had, fields)) found.set(row.person_key, yield* decodeOutcome(row.outcome_json))
+        }
+      }
+      return found
+    }).pipe(
+      Effect.map((found): ReadonlyMap<Identifier.PersonKey, PersonResult.ProviderOutcome> => found),
+      toJournalError("outcomesFor")
+    )
+})
+
 /**
  * The core `Journal` on the ledger's tables, with the semantics of `Journal.makeMemory`. One difference by
  * design: among cached outcomes, "newest" is the latest `observedAt` (ties: the latest committed), where the
@@ -250,9 +292,6 @@ export const make: Effect.Effect<Journal.JournalService, never, SqlClient.SqlCli
   const sql = yield* SqlClient.SqlClient
   const order = insertionOrder(sql)
   const decodeChunks = Schema.decodeUnknown(Schema.Array(ChunkRow))
-  const decodeCached = Schema.decodeUnknown(Schema.Array(CachedRow))
-  const decodeFields = Schema.decodeUnknown(FieldsJson)
-  const decodeOutcome = Schema.decodeUnknown(OutcomeJson)
   const encodeKeys = Schema.encode(KeysJson)
   const encodeFields = Schema.encode(FieldsJson)
   const encodeJob = Schema.encode(JobJson)
@@ -261,6 +300,7 @@ export const make: Effect.Effect<Journal.JournalService, never, SqlClient.SqlCli
 
   const unknownChunk = (key: string) => new Journal.JournalError({ message: `unknown chunk ${key}` })
   const runState = yield* makeRunState
+  const outcomesFor = yield* makeCacheLookup
 
   const getChunk = (key: string) =>
     sql`SELECT * FROM enrich_chunks WHERE idempotency_key = ${key}`.pipe(
@@ -363,36 +403,7 @@ export const make: Effect.Effect<Journal.JournalService, never, SqlClient.SqlCli
       ),
 
     ...runState,
-
-    outcomesFor: (provider, keys, fields, maxAge) =>
-      Effect.gen(function*() {
-        const found = new Map<Identifier.PersonKey, PersonResult.ProviderOutcome>()
-        // a Set, not Arr.dedupe: that compares with Equal pairwise, quadratic in the keys (seconds for 20,000)
-        const unique = [...new Set(keys)]
-        if (unique.length === 0) return found
-        const now = yield* Clock.currentTimeMillis
-        const age = Duration.toMillis(maxAge)
-        // Only Found/NotFound carry an observation time; Failed/Rejected are never reused.
-        const clauses = [
-          sql`provider = ${provider}`,
-          sql`outcome_tag IN ('Found', 'NotFound')`,
-          ...(Number.isFinite(age) ? [sql`observed_at >= ${Math.ceil(now - age)}`] : [])
-        ]
-        for (const batch of Arr.chunksOf(unique, lookupBatch)) {
-          const rows = yield* sql`SELECT person_key, fields_json, outcome_json FROM enrich_outcomes
-            WHERE ${sql.and([...clauses, sql.in("person_key", batch)])}
-            ORDER BY observed_at DESC, id DESC`.pipe(Effect.flatMap(decodeCached))
-          for (const row of rows) {
-            if (found.has(row.person_key)) continue
-            const had = yield* decodeFields(row.fields_json)
-            if (Journal.covers(had, fields)) found.set(row.person_key, yield* decodeOutcome(row.outcome_json))
-          }
-        }
-        return found
-      }).pipe(
-        Effect.map((found): ReadonlyMap<Identifier.PersonKey, PersonResult.ProviderOutcome> => found),
-        toJournalError("outcomesFor")
-      )
+    outcomesFor
   })
 })
 
