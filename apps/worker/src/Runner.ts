@@ -441,6 +441,9 @@ const nextStep = (run: LedgerModule.Run): string | undefined => {
     : how
 }
 
+/** Open chunks listed by `status --run`. */
+const shownOpenChunks = 20
+
 export const status = (options: LedgerOptions & { readonly runId: Option.Option<string> }) =>
   Effect.gen(function*() {
     const ledger = yield* Ledger
@@ -462,14 +465,21 @@ export const status = (options: LedgerOptions & { readonly runId: Option.Option<
     const run = yield* ledger.getRun(options.runId.value)
     if (Option.isNone(run)) return yield* usageError(`no run ${options.runId.value} in the ledger`)
     yield* Console.log(`${run.value.id}: ${run.value.state}, input ${run.value.inputPath}`)
-    for (const chunk of yield* journal.chunks(run.value.id)) {
+    // per provider, then the chunks still open: a run of a million people has thousands of finished chunks
+    for (const p of yield* journal.creditsOfRun(run.value.id)) {
       yield* Console.log(
-        `  ${chunk.provider.padEnd(10)} ${chunk.state.padEnd(9)} ${String(chunk.keys.length).padStart(5)} people  ` +
-          `job ${chunk.job?.id ?? "-"}  charged ${
-            chunk.charged === undefined ? "-" : chunk.estimated ? `~${chunk.charged} (estimated)` : chunk.charged
-          }${chunk.message === undefined ? "" : `  ${chunk.message}`}`
+        `  ${p.provider.padEnd(10)} booked ${credits(p.charged, p.estimated)}` +
+          (p.reserved > 0 ? `, ${p.reserved} reserved by chunks not finished` : "")
       )
     }
+    const open = yield* journal.openChunks(run.value.id)
+    for (const chunk of open.slice(0, shownOpenChunks)) {
+      yield* Console.log(
+        `  ${chunk.provider.padEnd(10)} ${chunk.state.padEnd(9)} ${String(chunk.keys.length).padStart(5)} people  ` +
+          `job ${chunk.job?.id ?? "-"}${chunk.message === undefined ? "" : `  ${chunk.message}`}`
+      )
+    }
+    if (open.length > shownOpenChunks) yield* Console.log(`  … and ${open.length - shownOpenChunks} more open chunks`)
     if (run.value.summary !== undefined) yield* Console.log(report(run.value.summary as Summary))
     const next = nextStep(run.value)
     if (next !== undefined) yield* Console.log(next)
