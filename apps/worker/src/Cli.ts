@@ -180,6 +180,22 @@ const resume = Command.make(
   )
 )
 
+const exportOut = Options.text("out").pipe(
+  Options.withDescription("Write the output here (default: where the run writes it)."),
+  Options.optional
+)
+
+const exportCommand = Command.make(
+  "export",
+  { ...ledger, runId, out: exportOut, format },
+  (o) => Runner.exportRun(o)
+).pipe(
+  Command.withDescription(
+    "Write a run's output from the ledger, at any time: while it runs, after a crash, or after it finished " +
+      "(rows still on their way have status pending). Sends nothing to any provider."
+  )
+)
+
 // resolved from this module (dist/ or src/ of apps/worker), so `enrich demo` works from any directory
 const examplePeople = fileURLToPath(new URL("../../../examples/people.csv", import.meta.url))
 
@@ -284,7 +300,7 @@ export const command = Command.make("enrich").pipe(
       "emails and phones through Fiber AI, Crustdata and TheHog, with a durable ledger. Keys: FIBER_API_KEY, " +
       "CRUSTDATA_API_KEY, THEHOG_ACCESS_KEY + THEHOG_SECRET_KEY (and *_BASE_URL to point elsewhere). " + exitCodes
   ),
-  Command.withSubcommands([run, estimate, status, resume, demo, simulate])
+  Command.withSubcommands([run, estimate, status, resume, exportCommand, demo, simulate])
 )
 
 export const cli = Command.run(command, { name: "enrich", version: "0.1.0" })

@@ -11,6 +11,7 @@ import type { CsvError } from "csv-parse"
 import { parse } from "csv-parse"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 
@@ -265,9 +266,12 @@ const csvReason = (error: CsvError, line: number, raw: string): string => {
   }
 }
 
-/** Parses the file into records and malformed records, in file order, each with its starting line. */
-const parseCsv = (fs: FileSystem.FileSystem, path: string) =>
-  Effect.suspend(() => {
+/**
+ * The file's records and malformed records, in file order, each with its starting line: parsed as the text
+ * arrives, so that only the records of one chunk of text are held at a time.
+ */
+const csvEvents = (fs: FileSystem.FileSystem, path: string): Stream.Stream<CsvEvent, InputError> =>
+  Stream.suspend(() => {
     const events: Array<CsvEvent> = []
     const lineOf = makeLineCounter()
     const parser = parse({
@@ -280,8 +284,9 @@ const parseCsv = (fs: FileSystem.FileSystem, path: string) =>
       relax_column_count_less: true,
       skip_empty_lines: true,
       skip_records_with_error: true,
-      // Records are collected here, in parse order, instead of being pushed through the readable side.
-      // With `raw`, each record arrives as `{ record, raw }`.
+      // Records are collected here, in parse order, as each chunk of text is written (the parser handles a
+      // write synchronously), instead of being pushed through the readable side. With `raw`, each record
+      // arrives as `{ record, raw }`.
       on_record: (record: unknown) => {
         const { raw, record: fields } = record as { readonly record: Array<string>; readonly raw: string }
         events.push({ _tag: "Record", line: lineOf(raw), fields })
@@ -321,12 +326,18 @@ const parseCsv = (fs: FileSystem.FileSystem, path: string) =>
       if (settled !== undefined) settle()
       else notify = settle
     })
+    const taken = () => events.splice(0, events.length)
+    const end = Effect.sync(() => parser.end()).pipe(Effect.zipRight(finished), Effect.map(taken))
     return readTextStream(fs, path).pipe(
-      Stream.runForEach((chunk) => Effect.sync(() => parser.write(chunk))),
-      Effect.zipRight(Effect.sync(() => parser.end())),
-      Effect.zipRight(finished),
-      Effect.onInterrupt(() => Effect.sync(() => parser.destroy())),
-      Effect.as(events)
+      Stream.mapEffect((text) =>
+        Effect.sync(() => {
+          parser.write(text)
+          return taken()
+        })
+      ),
+      Stream.concat(Stream.fromEffect(end)),
+      Stream.flattenIterables,
+      Stream.ensuring(Effect.sync(() => parser.destroy()))
     )
   })
 
@@ -342,11 +353,12 @@ const uniqueColumns = (header: ReadonlyArray<string>): Array<string> => {
   })
 }
 
-const readCsv = (fs: FileSystem.FileSystem, path: string) =>
+const openCsv = (fs: FileSystem.FileSystem, path: string) =>
   Effect.gen(function*() {
-    const events = yield* parseCsv(fs, path)
-    const first = events[0]
-    if (first === undefined) return yield* new InputError({ path, message: `${path} is empty: no header row` })
+    // the header is the first record: read up to it, then the rows are read afresh as they are consumed
+    const head = yield* Stream.runHead(csvEvents(fs, path))
+    if (Option.isNone(head)) return yield* new InputError({ path, message: `${path} is empty: no header row` })
+    const first = head.value
     if (first._tag === "Malformed") {
       return yield* new InputError({ path, message: `cannot read the header of ${path}: ${first.reason}` })
     }
@@ -356,22 +368,26 @@ const readCsv = (fs: FileSystem.FileSystem, path: string) =>
     const found = findIdentifierColumns(columns)
     if (found.length === 0) return yield* noIdentifierColumn(path, columns)
     const primary = found[0]!.kind
-    const rows: Array<InputRow> = []
-    for (const event of events.slice(1)) {
+    const toRow = (event: CsvEvent): Option.Option<InputRow> => {
       // A record of nothing but separators (",,,,", wider than the header or not) carries nothing: a blank line.
-      if (event._tag === "Malformed" && /^[\s,"]*$/.test(event.raw)) continue
       if (event._tag === "Malformed") {
-        rows.push({ line: event.line, columns: {}, identifier: invalid(primary, excerpt(event.raw), event.reason) })
-        continue
+        return /^[\s,"]*$/.test(event.raw)
+          ? Option.none()
+          : Option.some({
+            line: event.line,
+            columns: {},
+            identifier: invalid(primary, excerpt(event.raw), event.reason)
+          })
       }
       // A record whose fields are all blank (",,," from a spreadsheet) carries nothing: treated as a blank line.
-      if (event.fields.every((field) => field.trim() === "")) continue
+      if (event.fields.every((field) => field.trim() === "")) return Option.none()
       const record: Record<string, string> = {}
       columns.forEach((column, i) => {
         record[column] = event.fields[i] ?? ""
       })
-      rows.push({ line: event.line, columns: record, identifier: identify(found, record) })
+      return Option.some({ line: event.line, columns: record, identifier: identify(found, record) })
     }
+    const rows = csvEvents(fs, path).pipe(Stream.drop(1), Stream.filterMap(toRow))
     return { path, format: "csv" as const, columns, rows }
   })
 
@@ -387,82 +403,158 @@ const textOf = (value: unknown): string =>
     ? JSON.stringify(value)
     : String(value)
 
-const readJsonLines = (fs: FileSystem.FileSystem, path: string) =>
-  Effect.gen(function*() {
-    const lines = yield* readTextStream(fs, path).pipe(Stream.splitLines, Stream.runCollect)
-    const columns: Array<string> = []
-    const seen = new Set<string>()
-    let anyIdentifierColumn = false
-    const parsed: Array<
-      & { readonly line: number; readonly text: string }
-      & (
-        | { readonly _tag: "Object"; readonly columns: Record<string, string> }
-        | { readonly _tag: "Invalid"; readonly reason: string }
-      )
-    > = []
-    let line = 0
-    for (const raw of lines) {
-      line++
-      const text = line === 1 ? raw.replace(/^\uFEFF/, "") : raw
-      if (text.trim() === "") continue
-      if (parsed.length === 0 && text.trimStart().startsWith("[")) {
-        return yield* new InputError({
-          path,
-          message: `${path} holds a JSON array; write one JSON object per line (JSON lines) instead`
-        })
-      }
-      let value: unknown
-      try {
-        value = JSON.parse(text)
-      } catch (error) {
-        parsed.push({ _tag: "Invalid", line, text, reason: `invalid JSON: ${(error as Error).message}` })
-        continue
-      }
-      if (typeof value !== "object" || value === null || Array.isArray(value)) {
-        parsed.push({ _tag: "Invalid", line, text, reason: "not a JSON object" })
-        continue
-      }
-      const record: Record<string, string> = {}
-      for (const [key, field] of Object.entries(value)) {
-        record[key] = textOf(field)
-        if (!seen.has(key)) {
-          seen.add(key)
-          columns.push(key)
+/** One line of a JSON-lines file: blank, an object (as text columns), or invalid with the reason. */
+type JsonLine =
+  | { readonly _tag: "Blank"; readonly line: number }
+  | { readonly _tag: "Object"; readonly line: number; readonly columns: Record<string, string> }
+  | { readonly _tag: "Invalid"; readonly line: number; readonly text: string; readonly reason: string }
+
+const parseJsonLine = (raw: string, line: number): JsonLine => {
+  const text = line === 1 ? raw.replace(/^\uFEFF/, "") : raw
+  if (text.trim() === "") return { _tag: "Blank", line }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (error) {
+    return { _tag: "Invalid", line, text, reason: `invalid JSON: ${(error as Error).message}` }
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { _tag: "Invalid", line, text, reason: "not a JSON object" }
+  }
+  const columns: Record<string, string> = {}
+  for (const [key, field] of Object.entries(value)) columns[key] = textOf(field)
+  return { _tag: "Object", line, columns }
+}
+
+const jsonLines = (fs: FileSystem.FileSystem, path: string): Stream.Stream<JsonLine, InputError> =>
+  readTextStream(fs, path).pipe(
+    Stream.splitLines,
+    Stream.zipWithIndex,
+    Stream.map(([raw, i]) => parseJsonLine(raw, i + 1))
+  )
+
+/** What the whole file says before any row is used: its columns and whether it is JSON lines at all. */
+interface JsonScan {
+  readonly columns: Array<string>
+  readonly seen: Set<string>
+  lines: number
+  invalid: number
+  firstInvalid: (JsonLine & { readonly _tag: "Invalid" }) | undefined
+  anyIdentifierColumn: boolean
+  array: boolean
+}
+
+const scanJsonLines = (fs: FileSystem.FileSystem, path: string) =>
+  jsonLines(fs, path).pipe(
+    Stream.filter((entry) => entry._tag !== "Blank"),
+    Stream.runFold(
+      {
+        columns: [],
+        seen: new Set(),
+        lines: 0,
+        invalid: 0,
+        firstInvalid: undefined,
+        anyIdentifierColumn: false,
+        array: false
+      } as JsonScan,
+      (scan, entry) => {
+        if (scan.lines === 0 && entry._tag === "Invalid" && entry.text.trimStart().startsWith("[")) scan.array = true
+        scan.lines++
+        if (entry._tag === "Invalid") {
+          scan.invalid++
+          scan.firstInvalid ??= entry
+        } else if (entry._tag === "Object") {
+          for (const key of Object.keys(entry.columns)) {
+            if (!scan.seen.has(key)) {
+              scan.seen.add(key)
+              scan.columns.push(key)
+            }
+          }
+          if (!scan.anyIdentifierColumn && findIdentifierColumns(Object.keys(entry.columns)).length > 0) {
+            scan.anyIdentifierColumn = true
+          }
         }
+        return scan
       }
-      if (findIdentifierColumns(Object.keys(record)).length > 0) anyIdentifierColumn = true
-      parsed.push({ _tag: "Object", line, text, columns: record })
-    }
-    const first = parsed[0]
-    // Not one object: this is no JSON lines file (CSV read as JSONL, say), not a file of bad rows.
-    if (first !== undefined && first._tag === "Invalid" && parsed.every((p) => p._tag === "Invalid")) {
+    )
+  )
+
+const openJsonLines = (fs: FileSystem.FileSystem, path: string) =>
+  Effect.gen(function*() {
+    // Two passes: the columns (and whether there is an identifier column at all) are known only at the end of
+    // the file; the rows are then read afresh as they are consumed, so neither pass holds the file.
+    const scan = yield* scanJsonLines(fs, path)
+    if (scan.array) {
       return yield* new InputError({
         path,
-        message: `${path} was read as JSON lines, but none of its ${parsed.length} lines is a JSON object ` +
-          `(line ${first.line}: ${first.reason}); if it is CSV, name it .csv or pass --format csv`
+        message: `${path} holds a JSON array; write one JSON object per line (JSON lines) instead`
       })
     }
-    if (parsed.length > 0 && !anyIdentifierColumn) return yield* noIdentifierColumn(path, columns)
+    // Not one object: this is no JSON lines file (CSV read as JSONL, say), not a file of bad rows.
+    if (scan.lines > 0 && scan.invalid === scan.lines && scan.firstInvalid !== undefined) {
+      return yield* new InputError({
+        path,
+        message: `${path} was read as JSON lines, but none of its ${scan.lines} lines is a JSON object ` +
+          `(line ${scan.firstInvalid.line}: ${scan.firstInvalid.reason}); if it is CSV, name it .csv or pass ` +
+          `--format csv`
+      })
+    }
+    const columns = scan.columns
+    if (scan.lines > 0 && !scan.anyIdentifierColumn) return yield* noIdentifierColumn(path, columns)
     const ambiguous = ambiguousIdentifierColumns(path, columns)
     if (ambiguous !== undefined) return yield* ambiguous
     const primary = findIdentifierColumns(columns)[0]?.kind ?? "linkedin"
-    const rows = parsed.map((entry): InputRow =>
-      entry._tag === "Invalid"
-        ? { line: entry.line, columns: {}, identifier: invalid(primary, excerpt(entry.text), entry.reason) }
-        : {
-          line: entry.line,
-          columns: entry.columns,
-          identifier: identify(findIdentifierColumns(Object.keys(entry.columns)), entry.columns)
-        }
+    const rows = jsonLines(fs, path).pipe(
+      Stream.filterMap((entry): Option.Option<InputRow> =>
+        entry._tag === "Blank"
+          ? Option.none()
+          : entry._tag === "Invalid"
+          ? Option.some({
+            line: entry.line,
+            columns: {},
+            identifier: invalid(primary, excerpt(entry.text), entry.reason)
+          })
+          : Option.some({
+            line: entry.line,
+            columns: entry.columns,
+            identifier: identify(findIdentifierColumns(Object.keys(entry.columns)), entry.columns)
+          })
+      )
     )
     return { path, format: "jsonl" as const, columns, rows }
   })
 
 // ---------------------------------------------------------------------------------------------------------------
 
+/** An input file whose rows are read as they are consumed (and again each time the stream is run). */
+export interface InputSource {
+  readonly path: string
+  readonly format: Format
+  /** column names in input order (CSV: the header; JSONL: keys in order of first appearance) */
+  readonly columns: ReadonlyArray<string>
+  readonly rows: Stream.Stream<InputRow, InputError>
+}
+
 /**
- * Reads every row of `path`. Fails with `InputError` only for problems with the whole file (missing, unreadable,
- * unknown format, no identifier column); problems with single rows are rows.
+ * Opens `path` for streaming: problems with the whole file (missing, unreadable, unknown format, no identifier
+ * column) fail here; problems with single rows are rows. Memory does not grow with the file.
+ *
+ * @since 0.1.0 @category Reading
+ */
+export const open = (
+  path: string,
+  format?: Format | undefined
+): Effect.Effect<InputSource, InputError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const chosen = yield* formatOf(path, format)
+    const fs = yield* FileSystem.FileSystem
+    yield* checkFile(fs, path)
+    return chosen === "csv" ? yield* openCsv(fs, path) : yield* openJsonLines(fs, path)
+  })
+
+/**
+ * Reads every row of `path` into memory (`open` streams them). Fails with `InputError` only for problems with
+ * the whole file; problems with single rows are rows.
  *
  * @since 0.1.0 @category Reading
  */
@@ -471,8 +563,7 @@ export const read = (
   format?: Format | undefined
 ): Effect.Effect<InputFile, InputError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
-    const chosen = yield* formatOf(path, format)
-    const fs = yield* FileSystem.FileSystem
-    yield* checkFile(fs, path)
-    return chosen === "csv" ? yield* readCsv(fs, path) : yield* readJsonLines(fs, path)
+    const source = yield* open(path, format)
+    const rows = yield* Stream.runCollect(source.rows)
+    return { path: source.path, format: source.format, columns: source.columns, rows: Array.from(rows) }
   })

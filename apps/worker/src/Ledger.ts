@@ -7,17 +7,20 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Contact, ContactProvider, Identifier, Journal, PersonResult } from "@enrich/core"
+import { ContactProvider, Identifier, Journal, type Waterfall } from "@enrich/core"
 import * as Arr from "effect/Array"
+import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type { ParseError } from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import type { InputRow } from "./Input.js"
 
 /** @since 0.1.0 @category Errors */
 export class LedgerError extends Schema.TaggedError<LedgerError>()("LedgerError", {
@@ -64,12 +67,15 @@ export class RunRow extends Schema.Class<RunRow>("RunRow")({
   duplicateOf: Schema.optional(Schema.Number)
 }) {}
 
-/** An outcome committed by one of a run's chunks, with what that chunk asked for. */
-export interface CommittedOutcome {
-  readonly provider: string
-  readonly chunkKey: string
-  readonly fields: ReadonlyArray<Contact.Field>
-  readonly outcome: PersonResult.ProviderOutcome
+/** How a run's input rows were judged, from the ledger (so a resume says the same as the run did). */
+export interface RowCounts {
+  readonly rows: number
+  /** distinct valid people (the first row of each) */
+  readonly people: number
+  readonly rejected: number
+  readonly duplicates: number
+  /** the first rejected rows, so the reasons are seen without opening the output */
+  readonly rejectedLines: ReadonlyArray<{ readonly line: number; readonly reason: string }>
 }
 
 /** @since 0.1.0 @category Models */
@@ -79,12 +85,16 @@ export interface LedgerService {
    * large input is being written leaves nothing, not an empty run that `resume` would call finished). Fails if
    * a run with this id exists.
    */
-  readonly createRun: (run: {
+  readonly createRun: <E = never>(run: {
     readonly id: string
     readonly inputPath: string
     readonly options: unknown
-    readonly rows?: ReadonlyArray<RunRow>
-  }) => Effect.Effect<Run, LedgerError>
+    /**
+     * read as they come, in batches: each row is written once with its verdict (valid, rejected with its reason,
+     * or duplicate of the first row naming the same person, found with the ledger's index, not in memory)
+     */
+    readonly rows?: Stream.Stream<InputRow, E>
+  }) => Effect.Effect<Run, LedgerError | E>
   readonly getRun: (id: string) => Effect.Effect<Option.Option<Run>, LedgerError>
   /** the most recently created run */
   readonly latestRun: () => Effect.Effect<Option.Option<Run>, LedgerError>
@@ -105,11 +115,26 @@ export interface LedgerService {
   ) => Effect.Effect<Option.Option<RunHolder>, LedgerError>
   /** gives the hold up, if `holder` has it */
   readonly releaseRun: (id: string, holder: string) => Effect.Effect<void, LedgerError>
-  /** by row number */
-  readonly rows: (runId: string) => Effect.Effect<ReadonlyArray<RunRow>, LedgerError>
-  /** every outcome committed by this run's chunks, in commit order */
-  readonly outcomesOfRun: (runId: string) => Effect.Effect<ReadonlyArray<CommittedOutcome>, LedgerError>
+  readonly rowCounts: (runId: string) => Effect.Effect<RowCounts, LedgerError>
+  /** up to `limit` rows after row number `after`, by row number */
+  readonly rowsPage: (runId: string, after: number, limit: number) => Effect.Effect<ReadonlyArray<RunRow>, LedgerError>
+  /** the run's valid people (the first row of each), page by page in input order: nothing is held */
+  readonly peopleOfRun: (runId: string) => Effect.Effect<Waterfall.People, LedgerError>
 }
+
+/** Rows read from the ledger at once when a run's rows or people are streamed. */
+export const pageSize = 1000
+
+/** Rejected rows named in a run's counts. */
+const shownRejections = 5
+
+/** Every row of a run by row number, read a page at a time. */
+export const rowsOfRun = (ledger: LedgerService, runId: string): Stream.Stream<RunRow, LedgerError> =>
+  Stream.paginateChunkEffect(0, (after) =>
+    Effect.map(ledger.rowsPage(runId, after, pageSize), (rows) => [
+      Chunk.unsafeFromArray(rows as Array<RunRow>),
+      rows.length < pageSize ? Option.none() : Option.some(rows[rows.length - 1]!.rowNumber)
+    ]))
 
 /** Who holds a run, and until when (epoch ms) unless it renews its lease. */
 export interface RunHolder {
@@ -123,21 +148,9 @@ export class Ledger extends Context.Tag("@enrich/worker/Ledger")<Ledger, LedgerS
 // ---------------------------------------------------------------------------------------------------------------
 // Row codecs (rows are decoded with Schema, so the records built from them skip a second validation)
 
-/** The Schema of what a provider's result stream emits, for the JSON column. */
-export const ProviderOutcomeSchema = Schema.Union(
-  PersonResult.Found,
-  PersonResult.NotFound,
-  PersonResult.Failed,
-  PersonResult.Rejected
-)
-
 // Postgres returns BIGINT as a string, SQLite as a number.
-const Num = Schema.Union(Schema.Number, Schema.NumberFromString)
+export const Num = Schema.Union(Schema.Number, Schema.NumberFromString)
 const AnyJson = Schema.parseJson()
-const KeysJson = Schema.parseJson(Schema.Array(Identifier.PersonKey))
-const FieldsJson = Schema.parseJson(Schema.NonEmptyArray(Contact.Field))
-const JobJson = Schema.parseJson(ContactProvider.JobRef)
-const OutcomeJson = Schema.parseJson(ProviderOutcomeSchema)
 const IdentifierJson = Schema.parseJson(Identifier.Identifier)
 const ColumnsJson = Schema.parseJson(Schema.Record({ key: Schema.String, value: Schema.String }))
 
@@ -183,56 +196,10 @@ const toRunRow = (row: typeof RowRecord.Type): RunRow =>
     ...(row.duplicate_of === null ? {} : { duplicateOf: row.duplicate_of })
   }, true)
 
-const ChunkRow = Schema.Struct({
-  idempotency_key: Schema.String,
-  run_id: Schema.String,
-  provider: Schema.String,
-  keys_json: KeysJson,
-  fields_json: FieldsJson,
-  path: ContactProvider.ChunkPath,
-  state: Journal.ChunkState,
-  job_json: Schema.NullOr(JobJson),
-  result_cursor: Schema.NullOr(Schema.String),
-  reserved: Num,
-  charged: Schema.NullOr(Num),
-  charge_estimated: Num,
-  message: Schema.NullOr(Schema.String)
-})
-
-const toChunkRecord = (row: typeof ChunkRow.Type): Journal.ChunkRecord =>
-  new Journal.ChunkRecord({
-    runId: row.run_id,
-    provider: row.provider,
-    idempotencyKey: row.idempotency_key,
-    keys: row.keys_json,
-    fields: row.fields_json,
-    path: row.path,
-    state: row.state,
-    reserved: row.reserved,
-    estimated: row.charge_estimated !== 0,
-    ...(row.job_json === null ? {} : { job: row.job_json }),
-    ...(row.result_cursor === null ? {} : { cursor: row.result_cursor }),
-    ...(row.charged === null ? {} : { charged: row.charged }),
-    ...(row.message === null ? {} : { message: row.message })
-  }, true)
-
-const CommittedRow = Schema.Struct({
-  provider: Schema.String,
-  chunk_key: Schema.String,
-  fields_json: FieldsJson,
-  outcome_json: OutcomeJson
-})
-
-const CachedRow = Schema.Struct({
-  person_key: Identifier.PersonKey,
-  fields_json: Schema.String,
-  outcome_json: Schema.String
-})
-
 // Rows per multi-row INSERT: well under SQLite's and Postgres' bound-parameter limits.
-const insertBatch = 200
+export const insertBatch = 200
 // Keys per `IN (...)` lookup, for the same reason.
-const lookupBatch = 500
+export const lookupBatch = 500
 
 const describeCause = (cause: unknown): string =>
   cause instanceof Error && cause.message !== "" ? `: ${cause.message}` : ""
@@ -251,50 +218,180 @@ export const describeError = (error: SqlError | ParseError): string => {
     : `${error.message}${cause}`
 }
 
-const toJournalError =
-  (operation: string) => <A, R>(effect: Effect.Effect<A, SqlError | ParseError | Journal.JournalError, R>) =>
-    Effect.catchTags(effect, {
-      SqlError: (error) =>
-        Effect.fail(new Journal.JournalError({ message: `Journal.${operation}: ${describeError(error)}` })),
-      ParseError: (error) =>
-        Effect.fail(new Journal.JournalError({ message: `Journal.${operation}: ${describeError(error)}` }))
-    })
+const isStorageError = (error: unknown): error is SqlError | ParseError =>
+  typeof error === "object" && error !== null && "_tag" in error &&
+  (error._tag === "SqlError" || error._tag === "ParseError")
 
-const toLedgerError = (operation: string) => <A, R>(effect: Effect.Effect<A, SqlError | ParseError | LedgerError, R>) =>
-  Effect.catchTags(effect, {
-    SqlError: (error) => Effect.fail(new LedgerError({ message: `Ledger.${operation}: ${describeError(error)}` })),
-    ParseError: (error) => Effect.fail(new LedgerError({ message: `Ledger.${operation}: ${describeError(error)}` }))
-  })
+/** SQL and decoding failures become `LedgerError`s naming the operation; other errors (the input's) pass. */
+const toLedgerError =
+  (operation: string) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, SqlError | ParseError> | LedgerError, R> =>
+    Effect.mapError(effect, (error) =>
+      isStorageError(error)
+        ? new LedgerError({ message: `Ledger.${operation}: ${describeError(error)}` })
+        : error as Exclude<E, SqlError | ParseError>)
 
 /** Insertion order: the `seq` column on Postgres, `rowid` on SQLite (see the migration). */
-const insertionOrder = (sql: SqlClient.SqlClient) =>
+export const insertionOrder = (sql: SqlClient.SqlClient) =>
   sql.onDialectOrElse({ pg: () => sql.literal("seq"), orElse: () => sql.literal("rowid") })
 
 // ---------------------------------------------------------------------------------------------------------------
 // Ledger
+
+// ---------------------------------------------------------------------------------------------------------------
+// Input rows
+
+const PersonRecord = Schema.Struct({ row_number: Num, identifier_json: IdentifierJson })
+const CountRecord = Schema.Struct({ input_outcome: InputOutcome, n: Num })
+const RejectedRecord = Schema.Struct({ row_number: Num, reason: Schema.NullOr(Schema.String) })
+const FirstRecord = Schema.Struct({ person_key: Identifier.PersonKey, first: Num })
+
+const toPerson = (row: typeof PersonRecord.Type) =>
+  new ContactProvider.Person({ key: row.identifier_json.key, identifier: row.identifier_json }, true)
+
+const asJournalError = <A, R>(effect: Effect.Effect<A, LedgerError, R>) =>
+  Effect.mapError(effect, (error) => new Journal.JournalError({ message: error.message }))
+
+/** How a run's rows were judged, counted in the ledger. */
+const makeRowCounts = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const decodeCounts = Schema.decodeUnknown(Schema.Array(CountRecord))
+  const decodeRejected = Schema.decodeUnknown(Schema.Array(RejectedRecord))
+  return (runId: string) =>
+    Effect.gen(function*() {
+      const byOutcome = new Map(
+        (yield* sql`SELECT input_outcome, COUNT(*) AS n FROM enrich_run_rows WHERE run_id = ${runId}
+          GROUP BY input_outcome`.pipe(Effect.flatMap(decodeCounts))).map((r) => [r.input_outcome, r.n])
+      )
+      const rejected = yield* sql`SELECT row_number, reason FROM enrich_run_rows
+        WHERE run_id = ${runId} AND input_outcome = 'rejected' ORDER BY row_number LIMIT ${shownRejections}`.pipe(
+        Effect.flatMap(decodeRejected)
+      )
+      const people = byOutcome.get("ok") ?? 0
+      const duplicates = byOutcome.get("duplicate") ?? 0
+      const rejectedRows = byOutcome.get("rejected") ?? 0
+      return {
+        rows: people + duplicates + rejectedRows,
+        people,
+        rejected: rejectedRows,
+        duplicates,
+        rejectedLines: rejected.map((r) => ({ line: r.row_number, reason: r.reason ?? "rejected" }))
+      } satisfies RowCounts
+    }).pipe(toLedgerError("rowCounts"))
+})
+
+/** A run's input rows: written once with their verdicts, read back page by page. */
+const makeRows = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const decodeRows = Schema.decodeUnknown(Schema.Array(RowRecord))
+  const decodePeople = Schema.decodeUnknown(Schema.Array(PersonRecord))
+  const decodeFirsts = Schema.decodeUnknown(Schema.Array(FirstRecord))
+  // compiled once and run synchronously: an input of a million rows goes through them
+  const encodeIdentifier = Schema.encodeEither(IdentifierJson)
+  const ok = sql`input_outcome = 'ok'`
+
+  /** The first row already written for each of these people, if any (the index on run and person). */
+  const firstRows = (runId: string, keys: ReadonlyArray<Identifier.PersonKey>) =>
+    keys.length === 0 ? Effect.succeed([]) : sql`SELECT person_key, MIN(row_number) AS first FROM enrich_run_rows
+      WHERE run_id = ${runId} AND ${ok} AND ${sql.in("person_key", keys)} GROUP BY person_key`.pipe(
+      Effect.flatMap(decodeFirsts)
+    )
+
+  const insertBatchOf = (runId: string, batch: ReadonlyArray<InputRow>) =>
+    Effect.gen(function*() {
+      const keys = new Set<Identifier.PersonKey>()
+      for (const row of batch) if (Either.isRight(row.identifier)) keys.add(row.identifier.right.key)
+      const firsts = new Map((yield* firstRows(runId, [...keys])).map((r) => [r.person_key, r.first]))
+      const records: Array<Record<string, string | number | null>> = []
+      for (const row of batch) {
+        const base = { run_id: runId, row_number: row.line, columns_json: JSON.stringify(row.columns) }
+        if (Either.isLeft(row.identifier)) {
+          records.push({
+            ...base,
+            person_key: null,
+            identifier_json: null,
+            input_outcome: "rejected",
+            reason: row.identifier.left.reason,
+            duplicate_of: null
+          })
+          continue
+        }
+        const identifier = row.identifier.right
+        const first = firsts.get(identifier.key)
+        if (first === undefined) firsts.set(identifier.key, row.line)
+        records.push({
+          ...base,
+          person_key: identifier.key,
+          identifier_json: yield* encodeIdentifier(identifier),
+          input_outcome: first === undefined ? "ok" : "duplicate",
+          reason: null,
+          duplicate_of: first ?? null
+        })
+      }
+      yield* sql`INSERT INTO enrich_run_rows ${sql.insert(records)}`
+    })
+
+  const people = (runId: string) =>
+    Effect.gen(function*() {
+      const counted = yield* sql<{ readonly n: number | string }>`
+        SELECT COUNT(*) AS n FROM enrich_run_rows WHERE run_id = ${runId} AND ${ok}`
+      const page = (after: number) =>
+        sql`SELECT row_number, identifier_json FROM enrich_run_rows WHERE run_id = ${runId} AND ${ok}
+            AND row_number > ${after} ORDER BY row_number LIMIT ${pageSize}`.pipe(
+          Effect.flatMap(decodePeople),
+          toLedgerError("peopleOfRun"),
+          asJournalError
+        )
+      const byKeys = (keys: ReadonlyArray<Identifier.PersonKey>) =>
+        Effect.forEach(Arr.chunksOf([...new Set(keys)], lookupBatch), (batch) =>
+          sql`SELECT row_number, identifier_json FROM enrich_run_rows WHERE run_id = ${runId} AND ${ok}
+              AND ${sql.in("person_key", batch)}`.pipe(Effect.flatMap(decodePeople))).pipe(
+            Effect.map((pages) =>
+              pages.flat().map(toPerson)
+            ),
+            toLedgerError("peopleOfRun"),
+            asJournalError
+          )
+      const people: Waterfall.People = {
+        count: Number(counted[0]?.n ?? 0),
+        stream: Stream.paginateChunkEffect(0, (after) =>
+          Effect.map(page(after), (rows) => [
+            Chunk.unsafeFromArray(rows.map(toPerson)),
+            rows.length < pageSize ? Option.none() : Option.some(rows[rows.length - 1]!.row_number)
+          ])),
+        byKeys
+      }
+      return people
+    }).pipe(toLedgerError("peopleOfRun"))
+
+  return {
+    insert: <E>(runId: string, input: Stream.Stream<InputRow, E>) =>
+      input.pipe(
+        Stream.grouped(insertBatch),
+        Stream.runForEach((batch) => insertBatchOf(runId, Chunk.toReadonlyArray(batch)))
+      ),
+
+    counts: yield* makeRowCounts,
+
+    page: (runId: string, after: number, limit: number) =>
+      sql`SELECT * FROM enrich_run_rows WHERE run_id = ${runId} AND row_number > ${after}
+          ORDER BY row_number LIMIT ${Math.max(0, Math.floor(limit))}`.pipe(
+        Effect.flatMap(decodeRows),
+        Effect.map(Arr.map(toRunRow)),
+        toLedgerError("rowsPage")
+      ),
+
+    people
+  }
+})
 
 /** @since 0.1.0 @category Constructors */
 export const make: Effect.Effect<LedgerService, never, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const order = insertionOrder(sql)
   const decodeRuns = Schema.decodeUnknown(Schema.Array(RunRecord))
-  const decodeRows = Schema.decodeUnknown(Schema.Array(RowRecord))
-  const decodeCommitted = Schema.decodeUnknown(Schema.Array(CommittedRow))
   const encodeJson = Schema.encode(AnyJson)
-  const encodeIdentifier = Schema.encode(IdentifierJson)
-  const encodeColumns = Schema.encode(ColumnsJson)
-
-  const rowRecord = (runId: string, row: RunRow) =>
-    Effect.all({
-      run_id: Effect.succeed(runId),
-      row_number: Effect.succeed(row.rowNumber),
-      person_key: Effect.succeed(row.key ?? null),
-      columns_json: encodeColumns(row.columns),
-      identifier_json: row.identifier === undefined ? Effect.succeed(null) : encodeIdentifier(row.identifier),
-      input_outcome: Effect.succeed(row.outcome),
-      reason: Effect.succeed(row.reason ?? null),
-      duplicate_of: Effect.succeed(row.duplicateOf ?? null)
-    })
+  const rows = yield* makeRows
 
   const getRun = (id: string) =>
     sql`SELECT * FROM enrich_runs WHERE id = ${id}`.pipe(
@@ -312,11 +409,10 @@ export const make: Effect.Effect<LedgerService, never, SqlClient.SqlClient> = Ef
       )
 
   return Ledger.of({
-    createRun: ({ id, inputPath, options, rows = [] }) =>
+    createRun: ({ id, inputPath, options, rows: input }) =>
       Effect.gen(function*() {
         const at = yield* Clock.currentTimeMillis
         const optionsJson = yield* encodeJson(options)
-        const records = yield* Effect.forEach(rows, (row) => rowRecord(id, row))
         yield* sql.withTransaction(Effect.gen(function*() {
           const inserted = yield* sql`INSERT INTO enrich_runs ${
             sql.insert({
@@ -330,11 +426,7 @@ export const make: Effect.Effect<LedgerService, never, SqlClient.SqlClient> = Ef
             })
           } ON CONFLICT (id) DO NOTHING RETURNING id`
           if (inserted.length === 0) return yield* new LedgerError({ message: `a run with id ${id} already exists` })
-          yield* Effect.forEach(
-            Arr.chunksOf(records, insertBatch),
-            (batch) => sql`INSERT INTO enrich_run_rows ${sql.insert(batch)}`,
-            { discard: true }
-          )
+          if (input !== undefined) yield* rows.insert(id, input)
         }))
         const run = yield* getRun(id)
         return yield* Option.match(run, {
@@ -381,190 +473,11 @@ export const make: Effect.Effect<LedgerService, never, SqlClient.SqlClient> = Ef
         toLedgerError("releaseRun")
       ),
 
-    rows: (runId) =>
-      sql`SELECT * FROM enrich_run_rows WHERE run_id = ${runId} ORDER BY row_number`.pipe(
-        Effect.flatMap(decodeRows),
-        Effect.map(Arr.map(toRunRow)),
-        toLedgerError("rows")
-      ),
-
-    outcomesOfRun: (runId) =>
-      sql`SELECT o.provider, o.chunk_key, o.fields_json, o.outcome_json
-          FROM enrich_outcomes o JOIN enrich_chunks c ON c.idempotency_key = o.chunk_key
-          WHERE c.run_id = ${runId} ORDER BY o.id`.pipe(
-        Effect.flatMap(decodeCommitted),
-        Effect.map(Arr.map((row): CommittedOutcome => ({
-          provider: row.provider,
-          chunkKey: row.chunk_key,
-          fields: row.fields_json,
-          outcome: row.outcome_json
-        }))),
-        toLedgerError("outcomesOfRun")
-      )
+    rowCounts: rows.counts,
+    rowsPage: rows.page,
+    peopleOfRun: rows.people
   })
 })
 
 /** @since 0.1.0 @category Layers */
 export const layer: Layer.Layer<Ledger, never, SqlClient.SqlClient> = Layer.effect(Ledger, make)
-
-// ---------------------------------------------------------------------------------------------------------------
-// Journal
-
-/**
- * The core `Journal` on the ledger's tables, with the semantics of `Journal.makeMemory`. One difference by
- * design: among cached outcomes, "newest" is the latest `observedAt` (ties: the latest committed), where the
- * in-memory journal takes the latest committed.
- *
- * @since 0.1.0 @category Constructors
- */
-export const makeJournal: Effect.Effect<Journal.JournalService, never, SqlClient.SqlClient> = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const order = insertionOrder(sql)
-  const decodeChunks = Schema.decodeUnknown(Schema.Array(ChunkRow))
-  const decodeCached = Schema.decodeUnknown(Schema.Array(CachedRow))
-  const decodeFields = Schema.decodeUnknown(FieldsJson)
-  const decodeOutcome = Schema.decodeUnknown(OutcomeJson)
-  const encodeKeys = Schema.encode(KeysJson)
-  const encodeFields = Schema.encode(FieldsJson)
-  const encodeJob = Schema.encode(JobJson)
-  // compiled once and run synchronously: on the commit path an effect per outcome cost more than the insert
-  const encodeOutcome = Schema.encodeEither(OutcomeJson)
-
-  const unknownChunk = (key: string) => new Journal.JournalError({ message: `unknown chunk ${key}` })
-
-  const getChunk = (key: string) =>
-    sql`SELECT * FROM enrich_chunks WHERE idempotency_key = ${key}`.pipe(
-      Effect.flatMap(decodeChunks),
-      Effect.flatMap((rows) => rows.length === 0 ? Effect.fail(unknownChunk(key)) : Effect.succeed(rows[0]!)),
-      Effect.map(toChunkRecord)
-    )
-
-  /** fails with "unknown chunk" when the statement (which must end in RETURNING) touched nothing */
-  const expectRow = (key: string) => (rows: ReadonlyArray<unknown>) =>
-    rows.length === 0 ? Effect.fail(unknownChunk(key)) : Effect.void
-
-  return Journal.Journal.of({
-    recordChunk: (chunk) =>
-      Effect.gen(function*() {
-        const at = yield* Clock.currentTimeMillis
-        const row = {
-          idempotency_key: chunk.idempotencyKey,
-          run_id: chunk.runId,
-          provider: chunk.provider,
-          keys_json: yield* encodeKeys(chunk.keys),
-          fields_json: yield* encodeFields(chunk.fields),
-          path: chunk.path,
-          state: "recorded",
-          job_json: null,
-          result_cursor: null,
-          reserved: chunk.reserved,
-          charged: null,
-          message: null,
-          created_at: at,
-          updated_at: at
-        }
-        // Resume: a chunk recorded earlier (by this or a crashed process) is returned as it is.
-        yield* sql`INSERT INTO enrich_chunks ${sql.insert(row)} ON CONFLICT (idempotency_key) DO NOTHING`
-        return yield* getChunk(chunk.idempotencyKey)
-      }).pipe(toJournalError("recordChunk")),
-
-    markSubmitted: (key, job) =>
-      Effect.gen(function*() {
-        const at = yield* Clock.currentTimeMillis
-        const jobJson = yield* encodeJob(job)
-        yield* sql`UPDATE enrich_chunks SET state = 'submitted', job_json = ${jobJson}, updated_at = ${at}
-                   WHERE idempotency_key = ${key} RETURNING idempotency_key`.pipe(Effect.flatMap(expectRow(key)))
-      }).pipe(toJournalError("markSubmitted")),
-
-    commitPage: (key, outcomes, cursor) =>
-      Effect.gen(function*() {
-        const at = yield* Clock.currentTimeMillis
-        const json: Array<string> = []
-        for (const outcome of outcomes) json.push(yield* encodeOutcome(outcome))
-        // The cursor moves first and the outcomes follow in the same transaction: if any insert fails, the
-        // cursor is rolled back too, so a resume re-reads the page instead of skipping it.
-        yield* sql.withTransaction(Effect.gen(function*() {
-          // One statement moves the cursor and reads what the outcome rows repeat from their chunk.
-          const chunks = yield* (cursor === undefined
-            ? sql`UPDATE enrich_chunks SET updated_at = ${at} WHERE idempotency_key = ${key}
-                  RETURNING provider, fields_json`
-            : sql`UPDATE enrich_chunks SET result_cursor = ${cursor}, updated_at = ${at}
-                  WHERE idempotency_key = ${key} RETURNING provider, fields_json`)
-          const chunk = chunks[0]
-          if (chunk === undefined) return yield* unknownChunk(key)
-          const rows = outcomes.map((outcome, i) => ({
-            provider: chunk.provider as string,
-            person_key: outcome.key ?? null,
-            fields_json: chunk.fields_json as string,
-            outcome_tag: outcome._tag,
-            outcome_json: json[i]!,
-            observed_at: Journal.observedMillis(outcome) ?? null,
-            chunk_key: key,
-            created_at: at
-          }))
-          yield* Effect.forEach(
-            Arr.chunksOf(rows, insertBatch),
-            (batch) => sql`INSERT INTO enrich_outcomes ${sql.insert(batch)}`,
-            { discard: true }
-          )
-        }))
-      }).pipe(toJournalError("commitPage")),
-
-    finishChunk: (key, result) =>
-      Effect.gen(function*() {
-        const at = yield* Clock.currentTimeMillis
-        const estimated = result.estimated ? 1 : 0
-        // As in the in-memory journal, an absent message keeps the one recorded before.
-        yield* (result.message === undefined
-          ? sql`UPDATE enrich_chunks SET state = ${result.state}, charged = ${result.charged},
-                charge_estimated = ${estimated}, updated_at = ${at}
-                WHERE idempotency_key = ${key} RETURNING idempotency_key`
-          : sql`UPDATE enrich_chunks SET state = ${result.state}, charged = ${result.charged},
-                charge_estimated = ${estimated}, message = ${result.message}, updated_at = ${at}
-                WHERE idempotency_key = ${key} RETURNING idempotency_key`).pipe(Effect.flatMap(expectRow(key)))
-      }).pipe(toJournalError("finishChunk")),
-
-    chunks: (runId) =>
-      sql`SELECT * FROM enrich_chunks WHERE run_id = ${runId} ORDER BY ${order}`.pipe(
-        Effect.flatMap(decodeChunks),
-        Effect.map(Arr.map(toChunkRecord)),
-        toJournalError("chunks")
-      ),
-
-    outcomesFor: (provider, keys, fields, maxAge) =>
-      Effect.gen(function*() {
-        const found = new Map<Identifier.PersonKey, PersonResult.ProviderOutcome>()
-        // a Set, not Arr.dedupe: that compares with Equal pairwise, quadratic in the keys (seconds for 20,000)
-        const unique = [...new Set(keys)]
-        if (unique.length === 0) return found
-        const now = yield* Clock.currentTimeMillis
-        const age = Duration.toMillis(maxAge)
-        // Only Found/NotFound carry an observation time; Failed/Rejected are never reused.
-        const clauses = [
-          sql`provider = ${provider}`,
-          sql`outcome_tag IN ('Found', 'NotFound')`,
-          ...(Number.isFinite(age) ? [sql`observed_at >= ${Math.ceil(now - age)}`] : [])
-        ]
-        for (const batch of Arr.chunksOf(unique, lookupBatch)) {
-          const rows = yield* sql`SELECT person_key, fields_json, outcome_json FROM enrich_outcomes
-            WHERE ${sql.and([...clauses, sql.in("person_key", batch)])}
-            ORDER BY observed_at DESC, id DESC`.pipe(Effect.flatMap(decodeCached))
-          for (const row of rows) {
-            if (found.has(row.person_key)) continue
-            const had = yield* decodeFields(row.fields_json)
-            if (Journal.covers(had, fields)) found.set(row.person_key, yield* decodeOutcome(row.outcome_json))
-          }
-        }
-        return found
-      }).pipe(
-        Effect.map((found): ReadonlyMap<Identifier.PersonKey, PersonResult.ProviderOutcome> => found),
-        toJournalError("outcomesFor")
-      )
-  })
-})
-
-/** @since 0.1.0 @category Layers */
-export const layerJournal: Layer.Layer<Journal.Journal, never, SqlClient.SqlClient> = Layer.effect(
-  Journal.Journal,
-  makeJournal
-)

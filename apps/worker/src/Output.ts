@@ -7,9 +7,10 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import { stringify } from "csv-stringify/sync"
-import * as Arr from "effect/Array"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import { randomBytes } from "node:crypto"
 import * as NodePath from "node:path"
 import type { Format } from "./Input.js"
@@ -132,36 +133,60 @@ export const write = (
   rows: ReadonlyArray<OutputRow>,
   options: { readonly inputColumns?: ReadonlyArray<string> | undefined } = {}
 ): Effect.Effect<void, OutputError, FileSystem.FileSystem> =>
+  writeStream(path, format, Stream.fromIterable(rows), { inputColumns: options.inputColumns ?? columnsOf(rows) })
+
+/**
+ * Writes a stream of rows to `path` atomically: into a temporary file beside it (removed if anything fails,
+ * the stream's own errors included), synced, then renamed over `path`. Rows are rendered and written in
+ * batches, so memory does not grow with the output.
+ *
+ * @since 0.1.0 @category Writing
+ */
+export const writeStream = <E, R>(
+  path: string,
+  format: Format,
+  rows: Stream.Stream<OutputRow, E, R>,
+  options: { readonly inputColumns: ReadonlyArray<string> }
+): Effect.Effect<void, OutputError | E, FileSystem.FileSystem | R> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const shape = layout(options.inputColumns ?? columnsOf(rows))
+    const shape = layout(options.inputColumns)
     const temp = `${path}.tmp-${randomBytes(6).toString("hex")}`
     const encoder = new TextEncoder()
     const fail = (message: string) => new OutputError({ path, message: `cannot write ${path}: ${message}` })
 
     const writeTemp = Effect.scoped(Effect.gen(function*() {
       // "wx": never reuse a file that is already there
-      const file = yield* fs.open(temp, { flag: "wx" })
+      const file = yield* fs.open(temp, { flag: "wx" }).pipe(Effect.mapError((error) => fail(error.message)))
+      const append = (text: string) =>
+        file.writeAll(encoder.encode(text)).pipe(Effect.mapError((error) => fail(error.message)))
       let first = true
-      for (const batch of Arr.chunksOf(rows, batchSize)) {
-        const text = yield* Effect.try({
-          try: () => format === "csv" ? renderCsv(shape, batch, first) : renderJsonLines(shape, batch),
-          catch: (error) => fail(error instanceof Error ? error.message : String(error))
-        })
-        first = false
-        yield* file.writeAll(encoder.encode(text))
-      }
-      if (first && format === "csv") yield* file.writeAll(encoder.encode(renderCsv(shape, [], true)))
+      yield* rows.pipe(
+        Stream.grouped(batchSize),
+        Stream.runForEach((batch) =>
+          Effect.gen(function*() {
+            const text = yield* Effect.try({
+              try: () =>
+                format === "csv"
+                  ? renderCsv(shape, Chunk.toReadonlyArray(batch), first)
+                  : renderJsonLines(shape, Chunk.toReadonlyArray(batch)),
+              catch: (error) => fail(error instanceof Error ? error.message : String(error))
+            })
+            first = false
+            yield* append(text)
+          })
+        )
+      )
+      if (first && format === "csv") yield* append(renderCsv(shape, [], true))
       // on disk before the rename makes it visible
-      yield* file.sync
+      yield* file.sync.pipe(Effect.mapError((error) => fail(error.message)))
     }))
 
     yield* fs.makeDirectory(NodePath.dirname(NodePath.resolve(path)), { recursive: true }).pipe(
       Effect.mapError((error) => fail(error.message))
     )
     yield* writeTemp.pipe(
-      Effect.zipRight(fs.rename(temp, path)),
-      Effect.mapError((error) => error._tag === "OutputError" ? error : fail(error.message)),
+      Effect.zipRight(fs.rename(temp, path).pipe(Effect.mapError((error) => fail(error.message)))),
       Effect.onError(() => Effect.ignore(fs.remove(temp)))
     )
   })

@@ -39,6 +39,18 @@ const adapt = (
   }
 }
 
+/** What a provider can do and what it costs: static, so known without a client or any request. */
+export const capabilitiesOf = (name: ProviderName): ContactProvider.Capabilities => {
+  switch (name) {
+    case "fiber":
+      return FiberAiProvider.capabilities
+    case "crustdata":
+      return CrustdataProvider.capabilities
+    case "thehog":
+      return TheHogProvider.capabilities
+  }
+}
+
 /** The registry for `names`, with clients configured from the environment (keys required only for those used). */
 export const fromEnv = (names: ReadonlyArray<ProviderName>) =>
   Layer.effect(

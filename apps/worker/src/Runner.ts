@@ -3,16 +3,8 @@
  * (resumable through the ledger's Journal), and write the output atomically.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import {
-  Budget,
-  type Contact,
-  ContactProvider,
-  Identifier,
-  Journal,
-  PersonResult,
-  Polling,
-  Waterfall
-} from "@enrich/core"
+import type { Identifier, Route } from "@enrich/core"
+import { Budget, type Contact, ContactProvider, Journal, PersonResult, Polling, Waterfall } from "@enrich/core"
 import { serve } from "@enrich/simulator/node"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
@@ -25,6 +17,7 @@ import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
+import * as Export from "./Export.js"
 import * as Input from "./Input.js"
 import * as LedgerModule from "./Ledger.js"
 import { Ledger } from "./Ledger.js"
@@ -33,6 +26,7 @@ import * as Progress from "./Progress.js"
 import * as Providers from "./Providers.js"
 import * as RunHold from "./RunHold.js"
 import * as Sql from "./Sql.js"
+import * as SqlJournal from "./SqlJournal.js"
 
 /** A mistake in how the command was called: printed as one line, exit code 2. */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
@@ -89,55 +83,6 @@ export const prepare = (rows: ReadonlyArray<Input.InputRow>) => {
   return { people, verdicts }
 }
 
-/** One output row per input row, in input order. */
-export const toOutput = (
-  rows: ReadonlyArray<Input.InputRow>,
-  verdicts: ReadonlyArray<PersonResult.Rejected | PersonResult.Duplicate | undefined>,
-  result: Waterfall.Result
-): ReadonlyArray<Output.OutputRow> =>
-  rows.map((row, i) => {
-    const verdict = verdicts[i]
-    if (verdict?._tag === "Rejected") {
-      return { columns: row.columns, values: {}, status: "rejected", reason: verdict.reason }
-    }
-    const key = Either.getOrThrow(row.identifier).key
-    const merged = result.merged.get(key)
-    const best = merged?.best ?? {}
-    const values: Output.OutputRow["values"] = {
-      ...(best.work_email === undefined ? {} : {
-        work_email: best.work_email.value,
-        work_email_verdict: best.work_email.verdict,
-        provider_work_email: best.work_email.provenance.provider
-      }),
-      ...(best.personal_email === undefined ? {} : {
-        personal_email: best.personal_email.value,
-        personal_email_verdict: best.personal_email.verdict,
-        provider_personal_email: best.personal_email.provenance.provider
-      }),
-      ...(best.phone === undefined ? {} : {
-        phone: best.phone.value,
-        phone_kind: best.phone.phoneKind ?? "unknown",
-        provider_phone: best.phone.provenance.provider
-      })
-    }
-    if (verdict?._tag === "Duplicate") {
-      return { columns: row.columns, values, status: "duplicate", reason: `same person as line ${verdict.of}` }
-    }
-    const outcomes = result.outcomes.get(key) ?? []
-    const failures = outcomes.filter((o): o is PersonResult.Failed => o._tag === "Failed")
-    const found = Object.keys(best).length > 0
-    const status = found ? "found" : result.unsentForBudget.includes(key) ? "skipped" : failures.length > 0 &&
-        failures.length === outcomes.length
-      ? "failed"
-      : "not_found"
-    const reason = status === "skipped"
-      ? "budget reached before this person was sent"
-      : status === "failed"
-      ? failures.map((f) => `${f.provider}: ${f.reason}`).join("; ")
-      : ""
-    return { columns: row.columns, values, status, reason }
-  })
-
 /** A provider's summary as stored with a run (those stored before failures and estimates were kept lack them). */
 export type StoredProviderSummary =
   & Omit<Waterfall.ProviderSummary, "failures" | "estimatedCredits">
@@ -163,12 +108,21 @@ export interface Summary {
   readonly seconds: number
 }
 
-const shownRejections = 5
+/** The waterfall's plan for a run's providers, fields and the default stop policy (what its output is read with). */
+export const planOf = (
+  providers: ReadonlyArray<string>,
+  fields: ReadonlyArray<Contact.Field>
+): Route.Plan => ({
+  providers: providers.map((name) => Providers.capabilitiesOf(name as ContactProvider.ProviderName)),
+  fields
+})
 
-/** The whole pipeline for one run id; used by `run`, `resume` and `demo`. */
+/**
+ * The whole pipeline for a run recorded in the ledger; used by `run`, `resume` and `demo`. People are read from
+ * the ledger as the providers take them and the output is streamed from it: memory holds what is in flight.
+ */
 export const execute = (options: {
   readonly runId: string
-  readonly rows: ReadonlyArray<Input.InputRow>
   readonly providers: ReadonlyArray<string>
   readonly fields: readonly [Contact.Field, ...Array<Contact.Field>]
   readonly budget: number | undefined
@@ -181,8 +135,10 @@ export const execute = (options: {
 }) =>
   Effect.gen(function*() {
     const started = Date.now()
-    const { people, verdicts } = prepare(options.rows)
-    const progress = yield* Progress.make(people.length)
+    const ledger = yield* Ledger
+    const counts = yield* ledger.rowCounts(options.runId)
+    const people = yield* ledger.peopleOfRun(options.runId)
+    const progress = yield* Progress.make(people.count)
     const result = yield* Waterfall.run({
       runId: options.runId,
       people,
@@ -196,25 +152,26 @@ export const execute = (options: {
       // also when interrupted or failed: the live line ends before any message that follows it
       Effect.ensuring(progress.done)
     )
-    const output = toOutput(options.rows, verdicts, result)
-    yield* Output.write(options.out, options.format, output, { inputColumns: options.columns })
-    const filled = (field: Contact.Field) => output.filter((r) => r.values[field] !== undefined).length
+    const written = yield* Export.write({
+      runId: options.runId,
+      plan: planOf(options.providers, options.fields),
+      path: options.out,
+      format: options.format,
+      inputColumns: options.columns
+    })
     const summary: Summary = {
       runId: options.runId,
-      rows: options.rows.length,
-      people: people.length,
-      rejected: verdicts.filter((v) => v?._tag === "Rejected").length,
-      rejectedLines: options.rows.flatMap((row, i) => {
-        const verdict = verdicts[i]
-        return verdict?._tag === "Rejected" ? [{ line: row.line, reason: verdict.reason }] : []
-      }).slice(0, shownRejections),
-      duplicates: verdicts.filter((v) => v?._tag === "Duplicate").length,
-      filled: { work_email: filled("work_email"), personal_email: filled("personal_email"), phone: filled("phone") },
+      rows: counts.rows,
+      people: counts.people,
+      rejected: counts.rejected,
+      rejectedLines: counts.rejectedLines,
+      duplicates: counts.duplicates,
+      filled: written.filled,
       providers: result.providers,
       credits: result.credits.spent,
       estimatedCredits: result.credits.estimated,
       budget: result.credits.limit,
-      unsentForBudget: result.unsentForBudget.length,
+      unsentForBudget: result.unsentForBudget,
       ambiguousChunks: result.ambiguousChunks.length,
       out: options.out,
       seconds: (Date.now() - started) / 1000
@@ -301,7 +258,7 @@ const newRunId = () =>
 
 const ledgerLayer = (options: LedgerOptions) =>
   Layer.provideMerge(
-    Layer.merge(LedgerModule.layer, LedgerModule.layerJournal),
+    Layer.merge(LedgerModule.layer, SqlJournal.layer),
     Sql.layerFromOptions({
       db: options.db,
       databaseUrl: Option.getOrUndefined(options.databaseUrl)
@@ -331,32 +288,6 @@ interface StoredOptions {
   readonly columns: ReadonlyArray<string>
   readonly target: Target
 }
-
-const toRunRows = (rows: ReadonlyArray<Input.InputRow>) => {
-  const { verdicts } = prepare(rows)
-  return rows.map((row, i) => {
-    const verdict = verdicts[i]
-    return new LedgerModule.RunRow({
-      rowNumber: row.line,
-      columns: { ...row.columns },
-      ...(Either.isRight(row.identifier) ? { key: row.identifier.right.key, identifier: row.identifier.right } : {}),
-      outcome: verdict === undefined ? "ok" : verdict._tag === "Rejected" ? "rejected" : "duplicate",
-      ...(verdict?._tag === "Rejected" ? { reason: verdict.reason } : {}),
-      ...(verdict?._tag === "Duplicate" ? { duplicateOf: verdict.of } : {})
-    })
-  })
-}
-
-const fromRunRows = (rows: ReadonlyArray<LedgerModule.RunRow>): ReadonlyArray<Input.InputRow> =>
-  rows.map((row) => ({
-    line: row.rowNumber,
-    columns: row.columns,
-    identifier: row.identifier !== undefined
-      ? Either.right(row.identifier)
-      : Either.left(
-        new Identifier.InvalidIdentifier({ kind: "linkedin", input: "", reason: row.reason ?? "rejected" })
-      )
-  }))
 
 /** The provider registry for a run's target. */
 const providersLayer = (names: ReadonlyArray<ContactProvider.ProviderName>, target: Target) =>
@@ -394,15 +325,10 @@ const interruptedNote = (runId: string, target: Target): string =>
   `enrich: interrupted; run ${runId} ${target._tag === "InProcess" ? "" : "is saved in the ledger: "}` +
   howToContinue(target, "enrich resume")
 
-const runStored = (
-  runId: string,
-  rows: ReadonlyArray<Input.InputRow>,
-  stored: StoredOptions,
-  resubmitAmbiguous: boolean
-) =>
+const runStored = (runId: string, stored: StoredOptions, resubmitAmbiguous: boolean) =>
   Effect.gen(function*() {
     const ledger = yield* Ledger
-    const summary = yield* execute({ runId, rows, ...stored, resubmitAmbiguous }).pipe(
+    const summary = yield* execute({ runId, ...stored, resubmitAmbiguous }).pipe(
       Effect.provide(providersLayer(stored.providers as ReadonlyArray<ContactProvider.ProviderName>, stored.target)),
       withPolling(stored.target),
       // Marking the run is a courtesy to `enrich status`: when the ledger cannot take even that (a full disk),
@@ -430,8 +356,7 @@ export const run = (options: RunOptions) =>
     // Keys and input first: a mistake there must not leave a run (or a ledger file) behind.
     if (options.target._tag === "Providers") yield* Providers.requiredKeys(options.providers)
     const format = formatOf(options.input, options.format)
-    const file = yield* Input.read(options.input, format)
-    const rows = file.rows
+    const source = yield* Input.open(options.input, format)
     const [first, ...rest] = options.fields
     const stored: StoredOptions = {
       providers: options.providers,
@@ -441,7 +366,7 @@ export const run = (options: RunOptions) =>
       // absolute, so `enrich resume` from another directory writes to the same place
       out: NodePath.resolve(Option.getOrElse(options.out, () => defaultOut(options.input, format))),
       format,
-      columns: file.columns,
+      columns: source.columns,
       target: options.target
     }
     yield* outputReady(stored.out)
@@ -452,12 +377,26 @@ export const run = (options: RunOptions) =>
         id: runId,
         inputPath: NodePath.resolve(options.input),
         options: stored,
-        rows: toRunRows(rows)
+        rows: source.rows
       })
       yield* RunHold.hold(runId, { wait: false })
-      return yield* runStored(runId, rows, stored, options.resubmitAmbiguous)
+      return yield* runStored(runId, stored, options.resubmitAmbiguous)
     }).pipe(Effect.scoped, Effect.provide(ledgerLayer(options)))
   })
+
+/** The run named by `--run`, else the latest: a usage error when there is none. */
+const chosenRun = (runId: Option.Option<string>, verb: string) =>
+  Effect.flatMap(Ledger, (ledger) =>
+    Effect.flatMap(
+      Option.isSome(runId) ? ledger.getRun(runId.value) : ledger.latestRun(),
+      Option.match({
+        onNone: () =>
+          Effect.fail(
+            usageError(Option.isSome(runId) ? `no run ${runId.value} in the ledger` : `no run to ${verb} in the ledger`)
+          ),
+        onSome: Effect.succeed
+      })
+    ))
 
 export const resume = (
   options: LedgerOptions & {
@@ -471,31 +410,26 @@ export const resume = (
 ) =>
   Effect.gen(function*() {
     const ledger = yield* Ledger
-    const found = Option.isSome(options.runId) ? yield* ledger.getRun(options.runId.value) : yield* ledger.latestRun()
-    if (Option.isNone(found)) {
-      return yield* usageError(
-        Option.isSome(options.runId) ? `no run ${options.runId.value} in the ledger` : "no run to resume in the ledger"
-      )
-    }
+    const found = yield* chosenRun(options.runId, "resume")
     // before anything is read or sent: another process may be working on this run right now
-    yield* RunHold.hold(found.value.id, { wait: options.wait ?? false })
-    const rows = fromRunRows(yield* ledger.rows(found.value.id))
+    yield* RunHold.hold(found.id, { wait: options.wait ?? false })
+    const counts = yield* ledger.rowCounts(found.id)
     // only a ledger written before runs were created with their rows in one transaction can hold such a run
-    if (rows.length === 0) {
+    if (counts.rows === 0) {
       return yield* usageError(
-        `run ${found.value.id} has no input rows (it was stopped while being created): nothing to resume; ` +
+        `run ${found.id} has no input rows (it was stopped while being created): nothing to resume; ` +
           `start it again with enrich run`
       )
     }
-    const recorded = found.value.options as StoredOptions
+    const recorded = found.options as StoredOptions
     const stored: StoredOptions = Option.match(options.out ?? Option.none(), {
       onNone: () => recorded,
       onSome: (out) => ({ ...recorded, out: NodePath.resolve(out) })
     })
     yield* outputReady(stored.out)
-    yield* Console.error(`resuming ${found.value.id} (${found.value.state})`)
-    yield* ledger.setRunState(found.value.id, "running")
-    return yield* runStored(found.value.id, rows, stored, options.resubmitAmbiguous)
+    yield* Console.error(`resuming ${found.id} (${found.state})`)
+    yield* ledger.setRunState(found.id, "running")
+    return yield* runStored(found.id, stored, options.resubmitAmbiguous)
   }).pipe(Effect.scoped, Effect.provide(existingLedgerLayer(options)))
 
 /** For a run that did not finish, how to continue it (the ledger cannot tell a live run from a killed one). */
@@ -506,6 +440,9 @@ const nextStep = (run: LedgerModule.Run): string | undefined => {
     ? `still running, or killed before it could say so: if no enrich process is working on it, ${how}`
     : how
 }
+
+/** Open chunks listed by `status --run`. */
+const shownOpenChunks = 20
 
 export const status = (options: LedgerOptions & { readonly runId: Option.Option<string> }) =>
   Effect.gen(function*() {
@@ -528,17 +465,58 @@ export const status = (options: LedgerOptions & { readonly runId: Option.Option<
     const run = yield* ledger.getRun(options.runId.value)
     if (Option.isNone(run)) return yield* usageError(`no run ${options.runId.value} in the ledger`)
     yield* Console.log(`${run.value.id}: ${run.value.state}, input ${run.value.inputPath}`)
-    for (const chunk of yield* journal.chunks(run.value.id)) {
+    // per provider, then the chunks still open: a run of a million people has thousands of finished chunks
+    for (const p of yield* journal.creditsOfRun(run.value.id)) {
       yield* Console.log(
-        `  ${chunk.provider.padEnd(10)} ${chunk.state.padEnd(9)} ${String(chunk.keys.length).padStart(5)} people  ` +
-          `job ${chunk.job?.id ?? "-"}  charged ${
-            chunk.charged === undefined ? "-" : chunk.estimated ? `~${chunk.charged} (estimated)` : chunk.charged
-          }${chunk.message === undefined ? "" : `  ${chunk.message}`}`
+        `  ${p.provider.padEnd(10)} booked ${credits(p.charged, p.estimated)}` +
+          (p.reserved > 0 ? `, ${p.reserved} reserved by chunks not finished` : "")
       )
     }
+    const open = yield* journal.openChunks(run.value.id)
+    for (const chunk of open.slice(0, shownOpenChunks)) {
+      yield* Console.log(
+        `  ${chunk.provider.padEnd(10)} ${chunk.state.padEnd(9)} ${String(chunk.keys.length).padStart(5)} people  ` +
+          `job ${chunk.job?.id ?? "-"}${chunk.message === undefined ? "" : `  ${chunk.message}`}`
+      )
+    }
+    if (open.length > shownOpenChunks) yield* Console.log(`  … and ${open.length - shownOpenChunks} more open chunks`)
     if (run.value.summary !== undefined) yield* Console.log(report(run.value.summary as Summary))
     const next = nextStep(run.value)
     if (next !== undefined) yield* Console.log(next)
+  }).pipe(Effect.provide(existingLedgerLayer(options)))
+
+/**
+ * Writes a run's output from the ledger, at any time: during a run (from another process), after a crash or
+ * after it finished. People still on their way are `pending`. Nothing is sent to any provider.
+ */
+export const exportRun = (
+  options: LedgerOptions & {
+    readonly runId: Option.Option<string>
+    readonly out: Option.Option<string>
+    readonly format: Option.Option<"csv" | "jsonl">
+  }
+) =>
+  Effect.gen(function*() {
+    const found = yield* chosenRun(options.runId, "export")
+    const stored = found.options as StoredOptions
+    const out = Option.match(options.out, { onNone: () => stored.out, onSome: (path) => NodePath.resolve(path) })
+    const format = Option.isSome(options.out) ? formatOf(out, options.format) : Option.getOrElse(
+      options.format,
+      () => stored.format
+    )
+    yield* outputReady(out)
+    const written = yield* Export.write({
+      runId: found.id,
+      plan: planOf(stored.providers, stored.fields),
+      path: out,
+      format,
+      inputColumns: stored.columns
+    })
+    const statuses = Object.entries(written.statuses).map(([status, n]) => `${n} ${status}`).join(", ")
+    yield* Console.log(
+      `run ${found.id} (${found.state}): ${written.rows} rows written to ${out}` +
+        (statuses === "" ? "" : ` (${statuses})`)
+    )
   }).pipe(Effect.provide(existingLedgerLayer(options)))
 
 export const estimate = (options: {

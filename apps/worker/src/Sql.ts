@@ -19,6 +19,7 @@ import { LedgerError } from "./Ledger.js"
 import Ledger0001 from "./migrations/0001_ledger.js"
 import Ledger0002 from "./migrations/0002_chunk_path_estimated.js"
 import Ledger0003 from "./migrations/0003_run_hold.js"
+import Ledger0004 from "./migrations/0004_run_outcomes.js"
 
 /** Where the SQLite ledger lives unless `--db` says otherwise. */
 export const defaultSqliteFile = ".enrich/ledger.db"
@@ -27,7 +28,8 @@ export const defaultSqliteFile = ".enrich/ledger.db"
 export const migrations = Migrator.fromRecord({
   "0001_ledger": Ledger0001,
   "0002_chunk_path_estimated": Ledger0002,
-  "0003_run_hold": Ledger0003
+  "0003_run_hold": Ledger0003,
+  "0004_run_outcomes": Ledger0004
 })
 
 /** The dialect-neutral migrator: needs only a SqlClient (the dialect ones also want FileSystem for schema dumps). */

@@ -234,6 +234,54 @@ describe("crash safety of the enrich binary", () => {
   )
 
   it.live(
+    "SIGKILL while two providers have chunks in flight; export before and after resume: every row, then the same output",
+    () =>
+      Effect.gen(function*() {
+        const expected = yield* Effect.scoped(reference)
+        const served = yield* world
+        const dir = yield* tempDir
+        // kill when a later provider submits while an earlier one still has a job out: providers at once
+        const inFlight = new Map<string, number>()
+        const killed = yield* runUntil(enrich(served.url, dir, "run"), (event) => {
+          const provider = event.provider ?? ""
+          if (event._tag === "ChunkSubmitted") inFlight.set(provider, (inFlight.get(provider) ?? 0) + 1)
+          if (event._tag === "ChunkFinished") inFlight.set(provider, (inFlight.get(provider) ?? 1) - 1)
+          return [...inFlight.values()].filter((n) => n > 0).length >= 2
+        })
+        assert.isTrue(killed.killed, "the run ended before two providers had chunks in flight at once")
+        const exportTo = (name: string) =>
+          Command.exitCode(
+            Command.make(
+              "node",
+              main,
+              "export",
+              "--out",
+              NodePath.join(dir, name),
+              "--db",
+              NodePath.join(dir, "ledger.db")
+            )
+              .pipe(
+                Command.workingDirectory(dir),
+                Command.env({ PATH: globalThis.process.env.PATH ?? "" }, { extendEnv: false })
+              )
+          )
+        assert.strictEqual(Number(yield* exportTo("early.csv")), 0)
+        const early = NodeFs.readFileSync(NodePath.join(dir, "early.csv"), "utf8").trimEnd().split("\n")
+        const uninterrupted = expected.output.trimEnd().split("\n")
+        assert.strictEqual(early.length, uninterrupted.length, "one row per input row, also mid-run")
+        assert.isTrue(early.some((line) => line.endsWith(",pending,not finished yet: enrich resume continues")))
+        const last = yield* runUntil(enrich(served.url, dir, "resume"), undefined)
+        assert.strictEqual(Number(last.exitCode), 0)
+        assert.strictEqual(NodeFs.readFileSync(NodePath.join(dir, "out.csv"), "utf8"), expected.output)
+        assert.strictEqual(Number(yield* exportTo("late.csv")), 0)
+        assert.strictEqual(NodeFs.readFileSync(NodePath.join(dir, "late.csv"), "utf8"), expected.output)
+        assert.deepStrictEqual(resubmitted(served), [])
+        assert.deepStrictEqual(netCredits(served), expected.credits)
+      }).pipe(Effect.scoped, Effect.provide(environment)),
+    120_000
+  )
+
+  it.live(
     "a second run of the same list reuses the ledger's results: same output, no new charge",
     () =>
       Effect.gen(function*() {

@@ -8,11 +8,13 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
 import * as NodePath from "node:path"
 import * as Ledger from "../src/Ledger.js"
 import Ledger0001 from "../src/migrations/0001_ledger.js"
 import * as Sql from "../src/Sql.js"
 import { databaseUrl, postgres } from "./utils/db.js"
+import { rejectedRow } from "./utils/suites.js"
 
 const withLedger = <A, E>(
   db: Layer.Layer<SqlClient.SqlClient, Ledger.LedgerError>,
@@ -46,7 +48,7 @@ describe("Sql", () => {
       // NORMAL (1): a killed process loses nothing in WAL mode; fsyncs only at checkpoints, every 10,000 pages
       assert.strictEqual(first.synchronous, 1)
       assert.strictEqual(first.checkpoint, 10000)
-      assert.deepStrictEqual(first.migrations, [1, 2, 3])
+      assert.deepStrictEqual(first.migrations, [1, 2, 3, 4])
       assert.isTrue(yield* fs.exists(db))
       // a second opening finds its migrations applied and the run still there
       const run = yield* withLedger(Sql.layerSqlite(db), Effect.flatMap(Ledger.Ledger, (ledger) => ledger.getRun("r1")))
@@ -105,11 +107,7 @@ describe("Sql", () => {
           // SQLite's own "disk": no more pages than it has now, so the next write finds it full
           const [pages] = yield* sql<{ readonly page_count: number }>`PRAGMA page_count`
           yield* sql.unsafe(`PRAGMA max_page_count = ${pages!.page_count}`)
-          const rows = Array.from({ length: 2000 }, (_, i) => ({
-            rowNumber: i + 1,
-            columns: { note: "x".repeat(200) },
-            outcome: "rejected" as const
-          }))
+          const rows = Stream.fromIterable(Array.from({ length: 2000 }, (_, i) => rejectedRow(i + 1, "x".repeat(200))))
           return yield* Effect.flip(
             (yield* Ledger.Ledger).createRun({ id: "r1", inputPath: "in.csv", options: {}, rows })
           )
@@ -153,10 +151,10 @@ describe("Sql", () => {
         Effect.gen(function*() {
           const sql = yield* SqlClient.SqlClient
           const rows = yield* sql<{ readonly migration_id: number }>`SELECT migration_id FROM enrich_migrations`
-          assert.deepStrictEqual(rows.map((r) => Number(r.migration_id)), [1, 2, 3])
+          assert.deepStrictEqual(rows.map((r) => Number(r.migration_id)), [1, 2, 3, 4])
           yield* Effect.provide(Sql.migrate, Layer.succeed(SqlClient.SqlClient, sql))
           const again = yield* sql<{ readonly n: string }>`SELECT COUNT(*) AS n FROM enrich_migrations`
-          assert.strictEqual(Number(again[0]!.n), 3)
+          assert.strictEqual(Number(again[0]!.n), 4)
         }).pipe(Effect.provide(postgres(databaseUrl ?? "postgres://unset"))))
     }
   )

@@ -7,7 +7,7 @@ import type * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { Budget, ContactProvider, Identifier, Journal, Polling } from "@enrich/core"
 import type { Universe } from "@enrich/simulator"
-import { Ledger, Providers, Sql } from "@enrich/worker"
+import { Providers, Sql, SqlJournal } from "@enrich/worker"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -93,7 +93,7 @@ export const tempDir = (prefix: string) =>
 
 /** The worker's SQL journal on a SQLite file, and an unlimited budget: what `enrich run` uses. */
 export const ledger = (file: string) =>
-  Layer.merge(Ledger.layerJournal.pipe(Layer.provide(Sql.layerSqlite(file))), Budget.layer(undefined))
+  Layer.merge(SqlJournal.layer.pipe(Layer.provide(Sql.layerSqlite(file))), Budget.layer(undefined))
 
 export const memoryJournal = Layer.merge(Journal.layerMemory, Budget.layer(undefined))
 

@@ -19,7 +19,7 @@ import {
   Journal
 } from "@enrich/core"
 import { CrustdataApi, FiberAiApi } from "@enrich/core/wire"
-import { Ledger, Sql } from "@enrich/worker"
+import { Sql, SqlJournal } from "@enrich/worker"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -390,7 +390,7 @@ const ours = (layout: Layout, dbFile: string) =>
   }).pipe(
     Effect.provide(
       Layer.mergeAll(
-        Ledger.layerJournal.pipe(Layer.provide(Sql.layerSqlite(dbFile))),
+        SqlJournal.layer.pipe(Layer.provide(Sql.layerSqlite(dbFile))),
         CrustdataClient.layer({ apiKey: Redacted.make("bench"), baseUrl: `${base}/crustdata`, limits: {} }),
         FiberAiClient.layer({ apiKey: Redacted.make("bench"), baseUrl: `${base}/fiber`, limits: {} })
       ).pipe(Layer.provide(Layer.sync(HttpClient.HttpClient, () => filesClient(layout))))

@@ -40,7 +40,7 @@ import * as Route from "./Route.js"
 export interface People {
   /** deduplicated, valid people (the first row of each PersonKey), in input order */
   readonly stream: Stream.Stream<Person, JournalError>
-  /** the people with these keys: the members of chunks a resumed run adopts */
+  /** the people with these keys, in any order: the members of chunks a resumed run adopts */
   readonly byKeys: (keys: ReadonlyArray<PersonKey>) => Effect.Effect<ReadonlyArray<Person>, JournalError>
   /** how many `stream` gives (sizes the providers' chunk plans) */
   readonly count: number
@@ -75,6 +75,12 @@ export interface Options {
    * for a paced provider, what its start limit keeps busy (`ChunkPlan.usefulConcurrency`); else 4)
    */
   readonly concurrency?: number
+  /**
+   * Unless `concurrency` is given, chunks in flight per provider are also kept to about this many people (default
+   * 50,000): a provider whose jobs are slow but not capped (Fiber) would otherwise hold most of a long list in
+   * memory at once.
+   */
+  readonly maxPeopleInFlight?: number
   /** at most this many people per chunk (default: the provider's cap, or `ChunkPlan`'s sizes when paced) */
   readonly chunkSize?: number
   /**
@@ -179,6 +185,9 @@ export interface Result {
   /** `estimated`: the part of `spent` that is our estimate (the sum of the providers' `estimatedCredits`) */
   readonly credits: { readonly spent: number; readonly estimated: number; readonly limit: number | undefined }
 }
+
+/** See `Options.maxPeopleInFlight`. */
+const defaultMaxPeopleInFlight = 50_000
 
 /** People read from the journal at once when deciding where they go. */
 const routingBatch = 500
@@ -318,6 +327,7 @@ export const run = (
         yield* Stages.make(ctx, {
           people: options.people.count,
           concurrency: options.concurrency,
+          maxPeopleInFlight: options.maxPeopleInFlight ?? defaultMaxPeopleInFlight,
           chunkSize: options.chunkSize,
           flushAfter: options.flushAfter ?? "5 seconds",
           cacheMaxAge: options.cacheMaxAge ?? Duration.days(30),
@@ -360,13 +370,23 @@ export const run = (
     }
   })
 
-/** Open chunks with their people, as travelers (nothing set aside: a resume starts that afresh). */
+/**
+ * Open chunks with their people, as travelers (nothing set aside: a resume starts that afresh). In the chunk's
+ * own order: a request sent again must be the same request (TheHog refuses an Idempotency-Key reused with
+ * another body).
+ */
 const adoptOpen = (open: ReadonlyArray<ChunkRecord>, people: People) =>
   Effect.forEach(open, (chunk) =>
-    Effect.map(people.byKeys(chunk.keys), (members) => ({
-      chunk,
-      travelers: members.map((person): Traveler => ({ person, setAside: [] }))
-    })))
+    Effect.map(people.byKeys(chunk.keys), (members) => {
+      const byKey = new Map(members.map((person) => [person.key, person]))
+      return {
+        chunk,
+        travelers: chunk.keys.flatMap((key): Array<Traveler> => {
+          const person = byKey.get(key)
+          return person === undefined ? [] : [{ person, setAside: [] }]
+        })
+      }
+    }))
 
 /** `Options` with the people as an array. */
 export type CollectingOptions = Omit<Options, "people" | "onSettled"> & { readonly people: ReadonlyArray<Person> }

@@ -10,6 +10,7 @@ import * as Redacted from "effect/Redacted"
 import * as NodePath from "node:path"
 import * as Ledger from "../../src/Ledger.js"
 import * as Sql from "../../src/Sql.js"
+import * as SqlJournal from "../../src/SqlJournal.js"
 
 export type Db = Layer.Layer<SqlClient.SqlClient, Ledger.LedgerError>
 
@@ -45,6 +46,6 @@ export const postgres = (url: string): Db =>
   })).pipe(Layer.provide(Reactivity.layer), Layer.orDie)
 
 /** Ledger, Journal and the SqlClient (for tests that look at the tables) on one database. */
-export const services = (db: Db) => Layer.mergeAll(Ledger.layer, Ledger.layerJournal).pipe(Layer.provideMerge(db))
+export const services = (db: Db) => Layer.mergeAll(Ledger.layer, SqlJournal.layer).pipe(Layer.provideMerge(db))
 
 export type Services = Ledger.Ledger | Journal.Journal | SqlClient.SqlClient

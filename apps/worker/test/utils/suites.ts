@@ -5,14 +5,17 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, it } from "@effect/vitest"
 import { Contact, ContactProvider, Identifier, Journal, PersonResult } from "@enrich/core"
+import * as Chunk from "effect/Chunk"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import { Ledger, RunRow } from "../../src/Ledger.js"
+import type { InputRow } from "../../src/Input.js"
+import { Ledger, rowsOfRun } from "../../src/Ledger.js"
 import { type Db, services } from "./db.js"
 
 const day = 24 * 60 * 60 * 1000
@@ -270,9 +273,79 @@ export const journalSuite = (db: Db) => {
       const cached = yield* journal.outcomesFor("fiber", keys, ["work_email"], Duration.days(7))
       assert.strictEqual(cached.size, 1200)
     }))
+
+  test("a run's open chunks and its credits: booked, estimated, still reserved", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      yield* journal.recordChunk(newChunk("a", { reserved: 4 }))
+      yield* journal.recordChunk(newChunk("b", { reserved: 6 }))
+      yield* journal.recordChunk(newChunk("c", { reserved: 3, provider: "thehog" }))
+      yield* journal.recordChunk(newChunk("d", { reserved: 5, provider: "thehog" }))
+      yield* journal.recordChunk(newChunk("elsewhere", { runId: "run-2", reserved: 9 }))
+      yield* journal.markSubmitted("b", jobRef)
+      yield* journal.finishChunk("c", { state: "finished", charged: 2, estimated: false })
+      yield* journal.finishChunk("d", { state: "failed", charged: 1.5, estimated: true })
+      assert.deepStrictEqual((yield* journal.openChunks("run-1")).map((c) => [c.idempotencyKey, c.state]), [
+        ["a", "recorded"],
+        ["b", "submitted"]
+      ])
+      const credits = [...(yield* journal.creditsOfRun("run-1"))].sort((x, y) => x.provider.localeCompare(y.provider))
+      assert.deepStrictEqual(credits.map((c) => ({ ...c })), [
+        { provider: "fiber", charged: 0, estimated: 0, reserved: 10 },
+        { provider: "thehog", charged: 3.5, estimated: 1.5, reserved: 0 }
+      ])
+      assert.deepStrictEqual(yield* journal.creditsOfRun("run-9"), [])
+    }))
+
+  test("outcomesOfRun: a run's committed and reused outcomes per person, in commit order", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      yield* journal.recordChunk(newChunk("fiber-1", { runId: "r1", fields: ["work_email", "phone"] }))
+      yield* journal.recordChunk(newChunk("elsewhere", { runId: "r0" }))
+      yield* journal.commitPage("fiber-1", [found(ada, "ada@acme.io", 5)], "1")
+      yield* journal.commitPage("elsewhere", [found(alan, "other@acme.io", 5)], "1")
+      yield* journal.reuse("r1", "thehog", ["phone"], [notFound(ada, 6, "thehog")])
+      yield* journal.commitPage("fiber-1", [notFound(alan, 7)], "2")
+      const outcomes = yield* journal.outcomesOfRun("r1", [ada, alan, grace])
+      assert.deepStrictEqual(
+        outcomes.get(ada)?.map((o) => [o.provider, o.outcome._tag, o.chunk]),
+        [["fiber", "Found", "fiber-1"], ["thehog", "NotFound", undefined]]
+      )
+      assert.deepStrictEqual(outcomes.get(alan)?.map((o) => [o.provider, o.outcome._tag]), [["fiber", "NotFound"]])
+      assert.isFalse(outcomes.has(grace))
+      // a reused outcome is this run's, not another cache entry's owner
+      assert.strictEqual((yield* journal.outcomesOfRun("r0", [ada])).size, 0)
+    }))
+
+  test("set-aside people: one entry per provider and person, replaced by a later one, cleared by a resume", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      const aside = (person: Identifier.PersonKey, provider: string, kind: "budget" | "failed", reason: string) =>
+        new Journal.SetAside({ key: person, provider, kind, reason })
+      yield* journal.setAside("r1", [aside(ada, "fiber", "budget", "budget"), aside(alan, "fiber", "failed", "x")])
+      yield* journal.setAside("r1", [aside(ada, "fiber", "failed", "stalled"), aside(ada, "thehog", "budget", "b")])
+      yield* journal.setAside("r2", [aside(grace, "fiber", "failed", "y")])
+      const found = yield* journal.setAsideOf("r1", [ada, alan, grace])
+      assert.deepStrictEqual(
+        [...(found.get(ada) ?? [])].map((s) => [s.provider, s.kind, s.reason]).sort(),
+        [["fiber", "failed", "stalled"], ["thehog", "budget", "b"]]
+      )
+      assert.strictEqual(found.get(alan)?.length, 1)
+      assert.isFalse(found.has(grace))
+      yield* journal.clearSetAside("r1")
+      assert.strictEqual((yield* journal.setAsideOf("r1", [ada, alan])).size, 0)
+      assert.strictEqual((yield* journal.setAsideOf("r2", [grace])).size, 1, "other runs keep theirs")
+    }))
 }
 
 const identifierOf = (url: string) => Either.getOrThrow(Identifier.parse("linkedin", url))
+
+/** An input row without a usable identifier. */
+export const rejectedRow = (line: number, reason: string): InputRow => ({
+  line,
+  columns: { note: reason },
+  identifier: Either.left(new Identifier.InvalidIdentifier({ kind: "linkedin", input: "", reason }))
+})
 
 export const ledgerSuite = (db: Db) => {
   const test = (
@@ -347,91 +420,80 @@ export const ledgerSuite = (db: Db) => {
       assert.strictEqual(Option.getOrThrow(yield* ledger.latestRun()).id, "0")
     }))
 
-  test("creates a run with its input rows and reads them back", () =>
+  test("creates a run with its input rows, judged and deduplicated, and reads them back by page", () =>
     Effect.gen(function*() {
       const ledger = yield* Ledger
-      const identifier = identifierOf("linkedin.com/in/Ada/")
-      const rows = [
-        new RunRow({
-          rowNumber: 2,
-          key: identifier.key,
-          identifier,
-          columns: { name: "Ada", linkedin: "linkedin.com/in/Ada/", "2024": "x" },
-          outcome: "ok"
-        }),
-        { rowNumber: 3, columns: { name: "?", linkedin: "" }, outcome: "rejected" as const, reason: "no identifier" },
+      const ada = identifierOf("linkedin.com/in/Ada/")
+      const grace = identifierOf("linkedin.com/in/grace")
+      const rows: Array<InputRow> = [
         {
-          rowNumber: 4,
-          key: identifier.key,
-          identifier,
-          columns: { name: "Ada again", linkedin: "https://www.linkedin.com/in/ada" },
-          outcome: "duplicate" as const,
-          duplicateOf: 2
+          line: 2,
+          columns: { name: "Ada", linkedin: "linkedin.com/in/Ada/", "2024": "x" },
+          identifier: Either.right(ada)
         },
-        // more rows than one INSERT batch
-        ...Array.from({ length: 300 }, (_, i) => ({
-          rowNumber: 10 + i,
-          columns: { name: `n${i}` },
-          outcome: "rejected" as const,
-          reason: "r"
-        }))
+        rejectedRow(3, "no identifier"),
+        { line: 4, columns: { name: "Ada again" }, identifier: Either.right(ada) },
+        // more rows than one INSERT batch, and a duplicate of Ada in a later batch
+        ...Array.from({ length: 300 }, (_, i) => rejectedRow(10 + i, "r")),
+        { line: 400, columns: { name: "Grace" }, identifier: Either.right(grace) },
+        { line: 401, columns: { name: "Ada, third" }, identifier: Either.right(ada) }
       ]
-      yield* ledger.createRun({ id: "r1", inputPath: "people.csv", options: {}, rows })
-      const stored = yield* ledger.rows("r1")
-      assert.strictEqual(stored.length, 303)
+      yield* ledger.createRun({ id: "r1", inputPath: "people.csv", options: {}, rows: Stream.fromIterable(rows) })
+      const stored = yield* Stream.runCollect(rowsOfRun(ledger, "r1")).pipe(Effect.map(Chunk.toReadonlyArray))
+      assert.strictEqual(stored.length, 305)
       const [first, second, third] = stored
       assert.strictEqual(first!.rowNumber, 2)
-      assert.strictEqual(first!.key, identifier.key)
+      assert.strictEqual(first!.outcome, "ok")
+      assert.strictEqual(first!.key, ada.key)
       assert.deepStrictEqual(first!.columns, rows[0]!.columns)
-      assert.strictEqual(first!.identifier?._tag, "LinkedInProfile")
-      assert.strictEqual(first!.identifier?.key, identifier.key, "decoded back into the Identifier class")
-      assert.isUndefined(first!.reason)
+      assert.strictEqual(first!.identifier?.key, ada.key, "decoded back into the Identifier class")
+      assert.strictEqual(second!.outcome, "rejected")
       assert.strictEqual(second!.reason, "no identifier")
       assert.isUndefined(second!.key)
-      assert.isUndefined(second!.identifier)
       assert.strictEqual(third!.outcome, "duplicate")
       assert.strictEqual(third!.duplicateOf, 2)
-      assert.deepStrictEqual(yield* ledger.rows("other"), [])
+      assert.deepStrictEqual(stored.slice(-2).map((r) => [r.outcome, r.duplicateOf]), [["ok", undefined], [
+        "duplicate",
+        2
+      ]])
+      const page = yield* ledger.rowsPage("r1", 4, 2)
+      assert.deepStrictEqual(page.map((r) => r.rowNumber), [10, 11])
+      const counts = yield* ledger.rowCounts("r1")
+      assert.deepStrictEqual(
+        [counts.rows, counts.people, counts.rejected, counts.duplicates],
+        [305, 2, 301, 2]
+      )
+      assert.deepStrictEqual(counts.rejectedLines.map((r) => r.line), [3, 10, 11, 12, 13])
+      const people = yield* ledger.peopleOfRun("r1")
+      assert.strictEqual(people.count, 2)
+      const streamed = yield* Stream.runCollect(people.stream)
+      assert.deepStrictEqual(Chunk.toReadonlyArray(streamed).map((p) => p.key), [ada.key, grace.key])
+      assert.deepStrictEqual((yield* people.byKeys([grace.key, key("nobody")])).map((p) => p.key), [grace.key])
+      assert.deepStrictEqual(yield* ledger.rowsPage("other", 0, 10), [])
     }))
 
-  test("a run exists only with all its rows: a failure while writing them leaves no run", () =>
+  test("a run exists only with all its rows: a failure while reading or writing them leaves no run", () =>
     Effect.gen(function*() {
       const ledger = yield* Ledger
-      const rows = Array.from({ length: 250 }, (_, i) => ({
-        rowNumber: i === 249 ? 1 : i + 1, // the last one repeats row 1, in the second INSERT batch
-        columns: {},
-        outcome: "rejected" as const
-      }))
-      const error = yield* Effect.flip(ledger.createRun({ id: "r1", inputPath: "people.csv", options: {}, rows }))
+      // the last row repeats row 1, in the second INSERT batch
+      const rows = Array.from({ length: 250 }, (_, i) => rejectedRow(i === 249 ? 1 : i + 1, "r"))
+      const error = yield* Effect.flip(
+        ledger.createRun({ id: "r1", inputPath: "people.csv", options: {}, rows: Stream.fromIterable(rows) })
+      )
       assert.strictEqual(error._tag, "LedgerError")
       assert.include(error.message, "createRun")
       assert.isTrue(Option.isNone(yield* ledger.getRun("r1")), "no run without its rows")
-      assert.strictEqual((yield* ledger.rows("r1")).length, 0)
-    }))
-
-  test("outcomesOfRun gives what this run's chunks committed, in commit order", () =>
-    Effect.gen(function*() {
-      const ledger = yield* Ledger
-      const journal = yield* Journal.Journal
-      yield* ledger.createRun({ id: "r1", inputPath: "people.csv", options: {} })
-      yield* journal.recordChunk(newChunk("fiber-1", { runId: "r1", fields: ["work_email", "phone"] }))
-      yield* journal.recordChunk(newChunk("hog-1", { runId: "r1", provider: "thehog", keys: [grace] }))
-      yield* journal.recordChunk(newChunk("elsewhere", { runId: "r0" }))
-      yield* journal.commitPage("fiber-1", [found(ada, "ada@acme.io", 5)], "1")
-      yield* journal.commitPage("elsewhere", [found(ada, "other@acme.io", 5)], "1")
-      yield* journal.commitPage("hog-1", [notFound(grace, 6, "thehog")], "1")
-      yield* journal.commitPage("fiber-1", [notFound(alan, 7)], "2")
-      const outcomes = yield* ledger.outcomesOfRun("r1")
-      assert.deepStrictEqual(
-        outcomes.map((o) => [o.chunkKey, o.provider, o.outcome._tag, o.outcome.key]),
-        [["fiber-1", "fiber", "Found", ada], ["hog-1", "thehog", "NotFound", grace], [
-          "fiber-1",
-          "fiber",
-          "NotFound",
-          alan
-        ]]
+      assert.strictEqual((yield* ledger.rowCounts("r1")).rows, 0)
+      // the input fails after two batches were written: the input's own error, and no run
+      const failing = Stream.concat(
+        Stream.fromIterable(Array.from({ length: 450 }, (_, i) => rejectedRow(i + 1, "r"))),
+        Stream.fail("unreadable input" as const)
       )
-      assert.deepStrictEqual(outcomes[0]!.fields, ["work_email", "phone"])
-      assert.deepStrictEqual(yield* ledger.outcomesOfRun("r9"), [])
+      const inputError = yield* Effect.flip(
+        ledger.createRun({ id: "r2", inputPath: "people.csv", options: {}, rows: failing })
+      )
+      assert.strictEqual(inputError, "unreadable input")
+      assert.isTrue(Option.isNone(yield* ledger.getRun("r2")))
+      assert.strictEqual((yield* ledger.rowCounts("r2")).rows, 0)
     }))
 }

@@ -110,6 +110,25 @@ const requestOf = (chunk: ChunkRecord, people: ReadonlyArray<Person>) =>
   })
 
 /**
+ * What a chunk's answers cost by the adapter's per-person figures, added up as pages arrive: a chunk keeps
+ * these sums and the keys it answered, not the answers (those are in the journal), so that memory in flight
+ * stays small when many large chunks are out at once.
+ */
+interface Delivered {
+  credits: number
+  /** some of `credits` is our estimate from the price list */
+  estimated: boolean
+}
+
+const deliver = (tally: Delivered, outcomes: Iterable<ProviderOutcome>) => {
+  for (const o of outcomes) {
+    if (o._tag !== "Found" && o._tag !== "NotFound") continue
+    tally.credits += o.provenance.cost
+    tally.estimated ||= o.provenance.estimated && o.provenance.cost > 0
+  }
+}
+
+/**
  * What a finished chunk cost: the provider's own report on the job (`charged - refunded`) when it gives one,
  * since only that also counts what it bills for people it returns nothing usable for (TheHog charges per
  * identifier submitted, failed items included); else the sum of the per-person costs the adapter reports.
@@ -118,18 +137,12 @@ const requestOf = (chunk: ChunkRecord, people: ReadonlyArray<Person>) =>
 const costOf = (
   provider: ContactProviderService,
   ref: JobRef | undefined,
-  seen: ReadonlyArray<ProviderOutcome>,
+  tally: Delivered,
   final: JobStatus | undefined
 ) =>
   Effect.gen(function*() {
-    let delivered = 0
-    let deliveredEstimated = false
-    for (const o of seen) {
-      if (o._tag !== "Found" && o._tag !== "NotFound") continue
-      delivered += o.provenance.cost
-      deliveredEstimated ||= o.provenance.estimated && o.provenance.cost > 0
-    }
-    const byOutcomes = { charged: delivered, estimated: deliveredEstimated }
+    const delivered = tally.credits
+    const byOutcomes = { charged: delivered, estimated: tally.estimated }
     if (ref === undefined) return byOutcomes // answered synchronously: the per-person costs are the answer
     const status = final === undefined ? yield* Effect.option(provider.poll(ref)) : Option.some(final)
     // no status now: what the provider said it charged at submit is the safe side for the cap
@@ -150,15 +163,22 @@ const makeReader = (ctx: StageContext, chunk: ChunkRecord, people: ReadonlyArray
     const { journal, provider } = ctx
     const name = provider.capabilities.provider
     const members = new Set<string>(chunk.keys)
-    const seen: Array<ProviderOutcome> = []
+    // whom this chunk answered so far and what that cost, including pages committed before a crash
+    const answered = new Set<string>()
+    const delivered: Delivered = { credits: 0, estimated: false }
+    const note = (outcomes: ReadonlyArray<ProviderOutcome>) => {
+      for (const o of outcomes) if (o.key !== undefined) answered.add(o.key)
+      deliver(delivered, outcomes)
+    }
     if (chunk.cursor !== undefined || chunk.state === "submitted") {
       const before = yield* journal.outcomesOfRun(ctx.runId, chunk.keys)
       for (const list of before.values()) {
-        for (const o of list) if (o.chunk === chunk.idempotencyKey) seen.push(o.outcome)
+        note(list.filter((o) => o.chunk === chunk.idempotencyKey).map((o) => o.outcome))
       }
     }
     const reader = {
-      seen,
+      answered: answered as ReadonlySet<string>,
+      delivered: delivered as Readonly<Delivered>,
       // where a read of the job resumes: after the last page committed
       cursor: chunk.cursor,
       // the job, once there is one: a job that fails after submit was still charged for
@@ -169,7 +189,7 @@ const makeReader = (ctx: StageContext, chunk: ChunkRecord, people: ReadonlyArray
           const mine = page.filter((o) => o.key !== undefined && members.has(o.key))
           yield* journal.commitPage(chunk.idempotencyKey, mine, next)
           if (next !== undefined) reader.cursor = next
-          seen.push(...mine)
+          note(mine)
           yield* ctx.emit({
             _tag: "PageCommitted",
             provider: name,
@@ -225,13 +245,12 @@ const settle = (
 ) =>
   Effect.gen(function*() {
     const name = ctx.provider.capabilities.provider
-    const answered = new Set(reader.seen.map((o) => o.key))
-    const missing = people.filter((p) => !answered.has(p.key))
+    const missing = people.filter((p) => !reader.answered.has(p.key))
     const reason = error !== undefined ? `${error._tag}: ${error.message}` : notInOutput
     if (missing.length > 0) {
       yield* reader.accept(missing.map((p) => new Failed({ key: p.key, provider: name, reason })), undefined)
     }
-    const { charged, estimated } = yield* costOf(ctx.provider, reader.job, reader.seen, reader.final)
+    const { charged, estimated } = yield* costOf(ctx.provider, reader.job, reader.delivered, reader.final)
     yield* ctx.budget.settle(chunk.reserved, charged)
     const state = error !== undefined ? "failed" as const : "finished" as const
     const message = error !== undefined ? { message: reason } : {}
@@ -274,8 +293,7 @@ export const run = (
     if (failure !== undefined && reader.job !== undefined && isReadError(failure)) {
       const reason = `stalled: ${failure._tag}: ${failure.message}; the job is sent (and may be paid): ` +
         "enrich resume reads it again"
-      const answered = new Set(reader.seen.map((o) => o.key))
-      const unanswered = travelers.filter((t) => !answered.has(t.person.key))
+      const unanswered = travelers.filter((t) => !reader.answered.has(t.person.key))
       yield* setAside(ctx, unanswered, "failed", reason, chunk.idempotencyKey)
       yield* ctx.emit({ _tag: "ChunkStalled", provider: name, people: people.length, reason })
       return

@@ -33,6 +33,8 @@ export interface StageOptions {
   /** people in the whole list: sizes the plan's chunks (an upper bound of who reaches this provider) */
   readonly people: number
   readonly concurrency: number | undefined
+  /** at most about this many people in chunks in flight at once (bounds memory for long lists) */
+  readonly maxPeopleInFlight: number
   readonly chunkSize: number | undefined
   /** how long a partly filled chunk waits for more people before it is sent (and then for a free slot) */
   readonly flushAfter: Duration.DurationInput
@@ -189,11 +191,15 @@ export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<St
     // the moment one ends, while the finished chunk's results are still being read.
     const { maxActiveJobs } = provider.capabilities
     const concurrency = options.concurrency ??
-      (maxActiveJobs !== undefined
-        ? maxActiveJobs + 1
-        : sizes.pacing === undefined
-        ? 4
-        : ChunkPlan.usefulConcurrency(sizes.pacing, sizes.maxBatch))
+      Math.min(
+        maxActiveJobs !== undefined
+          ? maxActiveJobs + 1
+          : sizes.pacing === undefined
+          ? 4
+          : ChunkPlan.usefulConcurrency(sizes.pacing, sizes.maxBatch),
+        // a paced provider with slow jobs keeps hundreds of chunks busy: memory holds their people
+        Math.max(1, Math.floor(options.maxPeopleInFlight / sizes.maxBatch))
+      )
     // Chunks that can run at the provider at once; a chunk beyond them waits for one to end.
     const slots = Math.max(1, Math.min(concurrency, maxActiveJobs ?? Infinity))
 

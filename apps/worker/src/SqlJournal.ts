@@ -1,0 +1,411 @@
+/**
+ * The core `Journal` on the ledger's tables (SQLite or Postgres, see `migrations/`): chunks, pages of outcomes,
+ * what a run set aside, and the cache lookups across runs. Same contract as `Journal.makeMemory`; the run's
+ * state lives here, so the waterfall holds only what is in flight.
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Contact, ContactProvider, Identifier, Journal, PersonResult } from "@enrich/core"
+import * as Arr from "effect/Array"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type { ParseError } from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { describeError, insertBatch, insertionOrder, lookupBatch, Num } from "./Ledger.js"
+
+/** The Schema of what a provider's result stream emits, for the JSON column. */
+export const ProviderOutcomeSchema = Schema.Union(
+  PersonResult.Found,
+  PersonResult.NotFound,
+  PersonResult.Failed,
+  PersonResult.Rejected
+)
+
+const KeysJson = Schema.parseJson(Schema.Array(Identifier.PersonKey))
+const FieldsJson = Schema.parseJson(Schema.NonEmptyArray(Contact.Field))
+const JobJson = Schema.parseJson(ContactProvider.JobRef)
+const OutcomeJson = Schema.parseJson(ProviderOutcomeSchema)
+
+const ChunkRow = Schema.Struct({
+  idempotency_key: Schema.String,
+  run_id: Schema.String,
+  provider: Schema.String,
+  keys_json: KeysJson,
+  fields_json: FieldsJson,
+  path: ContactProvider.ChunkPath,
+  state: Journal.ChunkState,
+  job_json: Schema.NullOr(JobJson),
+  result_cursor: Schema.NullOr(Schema.String),
+  reserved: Num,
+  charged: Schema.NullOr(Num),
+  charge_estimated: Num,
+  message: Schema.NullOr(Schema.String)
+})
+
+const toChunkRecord = (row: typeof ChunkRow.Type): Journal.ChunkRecord =>
+  new Journal.ChunkRecord({
+    runId: row.run_id,
+    provider: row.provider,
+    idempotencyKey: row.idempotency_key,
+    keys: row.keys_json,
+    fields: row.fields_json,
+    path: row.path,
+    state: row.state,
+    reserved: row.reserved,
+    estimated: row.charge_estimated !== 0,
+    ...(row.job_json === null ? {} : { job: row.job_json }),
+    ...(row.result_cursor === null ? {} : { cursor: row.result_cursor }),
+    ...(row.charged === null ? {} : { charged: row.charged }),
+    ...(row.message === null ? {} : { message: row.message })
+  }, true)
+
+const CachedRow = Schema.Struct({
+  person_key: Identifier.PersonKey,
+  fields_json: Schema.String,
+  outcome_json: Schema.String
+})
+
+const RunOutcomeRow = Schema.Struct({
+  person_key: Identifier.PersonKey,
+  provider: Schema.String,
+  chunk_key: Schema.String,
+  outcome_json: OutcomeJson
+})
+
+const SetAsideRow = Schema.Struct({
+  person_key: Identifier.PersonKey,
+  provider: Schema.String,
+  kind: Schema.Literal("budget", "failed"),
+  reason: Schema.String,
+  chunk_key: Schema.NullOr(Schema.String)
+})
+
+const CreditsRow = Schema.Struct({ provider: Schema.String, charged: Num, estimated: Num, reserved: Num })
+
+/** Outcomes reused from earlier runs have no chunk of this run: their `chunk_key` is empty. */
+const reusedChunk = ""
+
+const toJournalError =
+  (operation: string) => <A, R>(effect: Effect.Effect<A, SqlError | ParseError | Journal.JournalError, R>) =>
+    Effect.catchTags(effect, {
+      SqlError: (error) =>
+        Effect.fail(new Journal.JournalError({ message: `Journal.${operation}: ${describeError(error)}` })),
+      ParseError: (error) =>
+        Effect.fail(new Journal.JournalError({ message: `Journal.${operation}: ${describeError(error)}` }))
+    })
+
+/** Per-person lookups run in batches of this many keys (bound parameters stay well under the dialects' limits). */
+const perKeys = <A, E, R>(
+  keys: ReadonlyArray<Identifier.PersonKey>,
+  lookup: (batch: ReadonlyArray<Identifier.PersonKey>) => Effect.Effect<ReadonlyArray<A>, E, R>
+) =>
+  Effect.map(
+    Effect.forEach(Arr.chunksOf([...new Set(keys)], lookupBatch), lookup),
+    (pages) => pages.flat()
+  )
+
+const groupByKey = <A extends { readonly key: Identifier.PersonKey }>(items: ReadonlyArray<A>) => {
+  const grouped = new Map<Identifier.PersonKey, Array<A>>()
+  for (const item of items) {
+    const list = grouped.get(item.key)
+    if (list === undefined) grouped.set(item.key, [item])
+    else list.push(item)
+  }
+  return grouped as ReadonlyMap<Identifier.PersonKey, ReadonlyArray<A>>
+}
+
+/** What a run holds besides its chunks' lives: open chunks, credits, reused outcomes, people set aside. */
+const makeRunState = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const order = insertionOrder(sql)
+  const decodeChunks = Schema.decodeUnknown(Schema.Array(ChunkRow))
+  const decodeRunOutcomes = Schema.decodeUnknown(Schema.Array(RunOutcomeRow))
+  const decodeSetAside = Schema.decodeUnknown(Schema.Array(SetAsideRow))
+  const decodeCredits = Schema.decodeUnknown(Schema.Array(CreditsRow))
+  const encodeFields = Schema.encode(FieldsJson)
+  const encodeOutcome = Schema.encodeEither(OutcomeJson)
+  const open = sql`state IN ('recorded', 'submitted')`
+
+  return {
+    openChunks: (runId: string) =>
+      sql`SELECT * FROM enrich_chunks WHERE run_id = ${runId} AND ${open} ORDER BY ${order}`.pipe(
+        Effect.flatMap(decodeChunks),
+        Effect.map(Arr.map(toChunkRecord)),
+        toJournalError("openChunks")
+      ),
+
+    creditsOfRun: (runId: string) =>
+      sql`SELECT provider,
+            SUM(CASE WHEN ${open} THEN 0 ELSE COALESCE(charged, 0) END) AS charged,
+            SUM(CASE WHEN ${open} OR charge_estimated = 0 THEN 0 ELSE COALESCE(charged, 0) END) AS estimated,
+            SUM(CASE WHEN ${open} THEN reserved ELSE 0 END) AS reserved
+          FROM enrich_chunks WHERE run_id = ${runId} GROUP BY provider`.pipe(
+        Effect.flatMap(decodeCredits),
+        toJournalError("creditsOfRun")
+      ),
+
+    reuse: (
+      runId: string,
+      provider: string,
+      fields: ReadonlyArray<Contact.Field>,
+      outcomes: ReadonlyArray<PersonResult.ProviderOutcome>
+    ) =>
+      Effect.gen(function*() {
+        if (outcomes.length === 0) return
+        const at = yield* Clock.currentTimeMillis
+        const fieldsJson = yield* encodeFields(fields as readonly [Contact.Field, ...Array<Contact.Field>])
+        const rows: Array<Record<string, string | number | null>> = []
+        for (const outcome of outcomes) {
+          rows.push({
+            provider,
+            person_key: outcome.key ?? null,
+            fields_json: fieldsJson,
+            outcome_tag: outcome._tag,
+            outcome_json: yield* encodeOutcome(outcome),
+            observed_at: Journal.observedMillis(outcome) ?? null,
+            chunk_key: reusedChunk,
+            run_id: runId,
+            created_at: at
+          })
+        }
+        yield* Effect.forEach(
+          Arr.chunksOf(rows, insertBatch),
+          (batch) => sql`INSERT INTO enrich_outcomes ${sql.insert(batch)}`,
+          { discard: true }
+        )
+      }).pipe(toJournalError("reuse")),
+
+    outcomesOfRun: (runId: string, keys: ReadonlyArray<Identifier.PersonKey>) =>
+      perKeys(keys, (batch) =>
+        sql`SELECT person_key, provider, chunk_key, outcome_json FROM enrich_outcomes
+            WHERE run_id = ${runId} AND ${sql.in("person_key", batch)} ORDER BY id`.pipe(
+          Effect.flatMap(decodeRunOutcomes)
+        )).pipe(
+          Effect.map((rows) =>
+            groupByKey(rows.map((row) => ({
+              key: row.person_key,
+              provider: row.provider,
+              outcome: row.outcome_json,
+              chunk: row.chunk_key === reusedChunk ? undefined : row.chunk_key
+            })))
+          ),
+          toJournalError("outcomesOfRun")
+        ),
+
+    setAside: (runId: string, entries: ReadonlyArray<Journal.SetAside>) =>
+      Effect.forEach(
+        Arr.chunksOf(entries, insertBatch),
+        (batch) =>
+          sql`INSERT INTO enrich_set_aside ${
+            sql.insert(batch.map((entry) => ({
+              run_id: runId,
+              provider: entry.provider,
+              person_key: entry.key,
+              kind: entry.kind,
+              reason: entry.reason,
+              chunk_key: entry.chunk ?? null
+            })))
+          } ON CONFLICT (run_id, person_key, provider) DO UPDATE SET kind = excluded.kind,
+            reason = excluded.reason, chunk_key = excluded.chunk_key`,
+        { discard: true }
+      ).pipe(
+        toJournalError("setAside")
+      ),
+
+    clearSetAside: (runId: string) =>
+      sql`DELETE FROM enrich_set_aside WHERE run_id = ${runId}`.pipe(Effect.asVoid, toJournalError("clearSetAside")),
+
+    setAsideOf: (runId: string, keys: ReadonlyArray<Identifier.PersonKey>) =>
+      perKeys(keys, (batch) =>
+        sql`SELECT person_key, provider, kind, reason, chunk_key FROM enrich_set_aside
+            WHERE run_id = ${runId} AND ${sql.in("person_key", batch)}`.pipe(Effect.flatMap(decodeSetAside))).pipe(
+          Effect.map((rows) =>
+            groupByKey(rows.map((row) =>
+              new Journal.SetAside({
+                key: row.person_key,
+                provider: row.provider,
+                kind: row.kind,
+                reason: row.reason,
+                ...(row.chunk_key === null ? {} : { chunk: row.chunk_key })
+              }, true)
+            ))
+          ),
+          toJournalError("setAsideOf")
+        )
+  } satisfies Partial<Journal.JournalService>
+})
+
+/** Outcomes bought by any run, for reuse: the newest observation per person that covers the fields asked. */
+const makeCacheLookup = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const decodeCached = Schema.decodeUnknown(Schema.Array(CachedRow))
+  const decodeFields = Schema.decodeUnknown(FieldsJson)
+  const decodeOutcome = Schema.decodeUnknown(OutcomeJson)
+  return (
+    provider: string,
+    keys: ReadonlyArray<Identifier.PersonKey>,
+    fields: ReadonlyArray<Contact.Field>,
+    maxAge: Duration.DurationInput
+  ) =>
+    Effect.gen(function*() {
+      const found = new Map<Identifier.PersonKey, PersonResult.ProviderOutcome>()
+      // a Set, not Arr.dedupe: that compares with Equal pairwise, quadratic in the keys (seconds for 20,000)
+      const unique = [...new Set(keys)]
+      if (unique.length === 0) return found
+      const now = yield* Clock.currentTimeMillis
+      const age = Duration.toMillis(maxAge)
+      // Only Found/NotFound carry an observation time; Failed/Rejected are never reused.
+      const clauses = [
+        sql`provider = ${provider}`,
+        sql`outcome_tag IN ('Found', 'NotFound')`,
+        ...(Number.isFinite(age) ? [sql`observed_at >= ${Math.ceil(now - age)}`] : [])
+      ]
+      for (const batch of Arr.chunksOf(unique, lookupBatch)) {
+        const rows = yield* sql`SELECT person_key, fields_json, outcome_json FROM enrich_outcomes
+            WHERE ${sql.and([...clauses, sql.in("person_key", batch)])}
+            ORDER BY observed_at DESC, id DESC`.pipe(Effect.flatMap(decodeCached))
+        for (const row of rows) {
+          if (found.has(row.person_key)) continue
+          const had = yield* decodeFields(row.fields_json)
+          if (Journal.covers(had, fields)) found.set(row.person_key, yield* decodeOutcome(row.outcome_json))
+        }
+      }
+      return found
+    }).pipe(
+      Effect.map((found): ReadonlyMap<Identifier.PersonKey, PersonResult.ProviderOutcome> => found),
+      toJournalError("outcomesFor")
+    )
+})
+
+/**
+ * The core `Journal` on the ledger's tables, with the semantics of `Journal.makeMemory`. One difference by
+ * design: among cached outcomes, "newest" is the latest `observedAt` (ties: the latest committed), where the
+ * in-memory journal takes the latest committed.
+ *
+ * @since 0.1.0 @category Constructors
+ */
+export const make: Effect.Effect<Journal.JournalService, never, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const order = insertionOrder(sql)
+  const decodeChunks = Schema.decodeUnknown(Schema.Array(ChunkRow))
+  const encodeKeys = Schema.encode(KeysJson)
+  const encodeFields = Schema.encode(FieldsJson)
+  const encodeJob = Schema.encode(JobJson)
+  // compiled once and run synchronously: on the commit path an effect per outcome cost more than the insert
+  const encodeOutcome = Schema.encodeEither(OutcomeJson)
+
+  const unknownChunk = (key: string) => new Journal.JournalError({ message: `unknown chunk ${key}` })
+  const runState = yield* makeRunState
+  const outcomesFor = yield* makeCacheLookup
+
+  const getChunk = (key: string) =>
+    sql`SELECT * FROM enrich_chunks WHERE idempotency_key = ${key}`.pipe(
+      Effect.flatMap(decodeChunks),
+      Effect.flatMap((rows) => rows.length === 0 ? Effect.fail(unknownChunk(key)) : Effect.succeed(rows[0]!)),
+      Effect.map(toChunkRecord)
+    )
+
+  /** fails with "unknown chunk" when the statement (which must end in RETURNING) touched nothing */
+  const expectRow = (key: string) => (rows: ReadonlyArray<unknown>) =>
+    rows.length === 0 ? Effect.fail(unknownChunk(key)) : Effect.void
+
+  return Journal.Journal.of({
+    recordChunk: (chunk) =>
+      Effect.gen(function*() {
+        const at = yield* Clock.currentTimeMillis
+        const row = {
+          idempotency_key: chunk.idempotencyKey,
+          run_id: chunk.runId,
+          provider: chunk.provider,
+          keys_json: yield* encodeKeys(chunk.keys),
+          fields_json: yield* encodeFields(chunk.fields),
+          path: chunk.path,
+          state: "recorded",
+          job_json: null,
+          result_cursor: null,
+          reserved: chunk.reserved,
+          charged: null,
+          message: null,
+          created_at: at,
+          updated_at: at
+        }
+        // Resume: a chunk recorded earlier (by this or a crashed process) is returned as it is.
+        yield* sql`INSERT INTO enrich_chunks ${sql.insert(row)} ON CONFLICT (idempotency_key) DO NOTHING`
+        return yield* getChunk(chunk.idempotencyKey)
+      }).pipe(toJournalError("recordChunk")),
+
+    markSubmitted: (key, job) =>
+      Effect.gen(function*() {
+        const at = yield* Clock.currentTimeMillis
+        const jobJson = yield* encodeJob(job)
+        yield* sql`UPDATE enrich_chunks SET state = 'submitted', job_json = ${jobJson}, updated_at = ${at}
+                   WHERE idempotency_key = ${key} RETURNING idempotency_key`.pipe(Effect.flatMap(expectRow(key)))
+      }).pipe(toJournalError("markSubmitted")),
+
+    commitPage: (key, outcomes, cursor) =>
+      Effect.gen(function*() {
+        const at = yield* Clock.currentTimeMillis
+        const json: Array<string> = []
+        for (const outcome of outcomes) json.push(yield* encodeOutcome(outcome))
+        // The cursor moves first and the outcomes follow in the same transaction: if any insert fails, the
+        // cursor is rolled back too, so a resume re-reads the page instead of skipping it.
+        yield* sql.withTransaction(Effect.gen(function*() {
+          // One statement moves the cursor and reads what the outcome rows repeat from their chunk.
+          const chunks = yield* (cursor === undefined
+            ? sql`UPDATE enrich_chunks SET updated_at = ${at} WHERE idempotency_key = ${key}
+                  RETURNING run_id, provider, fields_json`
+            : sql`UPDATE enrich_chunks SET result_cursor = ${cursor}, updated_at = ${at}
+                  WHERE idempotency_key = ${key} RETURNING run_id, provider, fields_json`)
+          const chunk = chunks[0]
+          if (chunk === undefined) return yield* unknownChunk(key)
+          const rows = outcomes.map((outcome, i) => ({
+            provider: chunk.provider as string,
+            person_key: outcome.key ?? null,
+            fields_json: chunk.fields_json as string,
+            outcome_tag: outcome._tag,
+            outcome_json: json[i]!,
+            observed_at: Journal.observedMillis(outcome) ?? null,
+            chunk_key: key,
+            run_id: chunk.run_id as string,
+            created_at: at
+          }))
+          yield* Effect.forEach(
+            Arr.chunksOf(rows, insertBatch),
+            (batch) => sql`INSERT INTO enrich_outcomes ${sql.insert(batch)}`,
+            { discard: true }
+          )
+        }))
+      }).pipe(toJournalError("commitPage")),
+
+    finishChunk: (key, result) =>
+      Effect.gen(function*() {
+        const at = yield* Clock.currentTimeMillis
+        const estimated = result.estimated ? 1 : 0
+        // As in the in-memory journal, an absent message keeps the one recorded before.
+        yield* (result.message === undefined
+          ? sql`UPDATE enrich_chunks SET state = ${result.state}, charged = ${result.charged},
+                charge_estimated = ${estimated}, updated_at = ${at}
+                WHERE idempotency_key = ${key} RETURNING idempotency_key`
+          : sql`UPDATE enrich_chunks SET state = ${result.state}, charged = ${result.charged},
+                charge_estimated = ${estimated}, message = ${result.message}, updated_at = ${at}
+                WHERE idempotency_key = ${key} RETURNING idempotency_key`).pipe(Effect.flatMap(expectRow(key)))
+      }).pipe(toJournalError("finishChunk")),
+
+    chunks: (runId) =>
+      sql`SELECT * FROM enrich_chunks WHERE run_id = ${runId} ORDER BY ${order}`.pipe(
+        Effect.flatMap(decodeChunks),
+        Effect.map(Arr.map(toChunkRecord)),
+        toJournalError("chunks")
+      ),
+
+    ...runState,
+    outcomesFor
+  })
+})
+
+/** @since 0.1.0 @category Layers */
+export const layer: Layer.Layer<Journal.Journal, never, SqlClient.SqlClient> = Layer.effect(Journal.Journal, make)
