@@ -84,6 +84,15 @@ describe("pnpm bench", () => {
       figureLine(result.stdout, "first finished row at")
     }))
 
+  it.effect("rss: the built enrich run over a list writes one output row per input row", () =>
+    Effect.gen(function*() {
+      const result = yield* bench(["rss", "--rss-people", "300"])
+      assertClean(result)
+      assert.match(result.stdout, /  enrich run: 300 input rows, exit 0 /)
+      figureLine(result.stdout, "run peak RSS 300 people")
+      assert.match(figureLine(result.stdout, "run output rows"), /: 300 of 300 input rows .*  OK$/)
+    }))
+
   it.effect("a mistake in the command line is one line and exit code 2", () =>
     Effect.gen(function*() {
       for (
@@ -92,7 +101,8 @@ describe("pnpm bench", () => {
           [["nope"], /^bench: unknown part "nope"/m],
           [["ceiling", "--provider", "thehog"], /^bench: --provider must be fiber or crustdata/m],
           [["waterfall", "--setup", "fast"], /^bench: --setup must be default or comparable, got fast$/m],
-          [["waterfall", "--people", "0"], /^bench: --people must be a positive number, got 0$/m]
+          [["waterfall", "--people", "0"], /^bench: --people must be a positive number, got 0$/m],
+          [["rss", "--rss-people", "many"], /^bench: --rss-people must be a positive number, got many$/m]
         ] as const
       ) {
         const result = yield* bench(args)
