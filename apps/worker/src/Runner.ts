@@ -118,6 +118,12 @@ export const planOf = (
 })
 
 /**
+ * The waterfall's wait for stragglers (5 provider-seconds), in real time for simulators whose clock runs
+ * `timeScale`× faster, as their rate limits and polling are scaled.
+ */
+const simulatorFlushAfter = (timeScale: number) => Duration.millis(5_000 / timeScale)
+
+/**
  * The whole pipeline for a run recorded in the ledger; used by `run`, `resume` and `demo`. People are read from
  * the ledger as the providers take them and the output is streamed from it: memory holds what is in flight.
  */
@@ -132,6 +138,7 @@ export const execute = (options: {
   readonly format: "csv" | "jsonl"
   /** the input's columns, in order, so the output keeps them first */
   readonly columns: ReadonlyArray<string>
+  readonly target: Target
 }) =>
   Effect.gen(function*() {
     const started = Date.now()
@@ -146,6 +153,7 @@ export const execute = (options: {
       fields: options.fields,
       cacheMaxAge: Duration.days(options.cacheDays),
       resubmitAmbiguous: options.resubmitAmbiguous,
+      ...(options.target._tag === "Providers" ? {} : { flushAfter: simulatorFlushAfter(options.target.timeScale) }),
       onEvent: progress.onEvent
     }).pipe(
       Effect.provide(Budget.layer(options.budget)),
