@@ -229,6 +229,9 @@ const makeDispatch = (deps: {
   readonly stages: () => ReadonlyArray<Stages.Stage>
   readonly tally: Tally.Tally
   readonly unsent: { count: number }
+  /** providers whose open chunks (adopted on resume) hold a person, until each settles */
+  readonly heldAt: Map<PersonKey, Set<string>>
+  readonly setAsideWhileHeld: Map<PersonKey, ReadonlyArray<SetAside>>
   readonly options: Options
 }) =>
 (from: number) =>
@@ -236,9 +239,29 @@ const makeDispatch = (deps: {
   Effect.gen(function*() {
     const { journal, plan, tally } = deps
     if (travelers.length === 0) return
-    const known = yield* journal.outcomesOfRun(deps.runId, travelers.map((t) => t.person.key))
+    const here = deps.plan.providers[from]?.provider
+    // After a crash a person can be in open chunks at two providers (an ambiguous one at the first, a job at the
+    // next): they go on only from the last of those chunks to settle, never to a provider that already has them.
+    // What the earlier chunks set them aside for travels with them to the last one.
+    const moving = travelers.filter((traveler) => {
+      const key = traveler.person.key
+      const holders = deps.heldAt.get(key)
+      if (holders === undefined) return true
+      if (here !== undefined) holders.delete(here)
+      const earlier = deps.setAsideWhileHeld.get(key) ?? []
+      if (holders.size > 0) {
+        deps.setAsideWhileHeld.set(key, [...earlier, ...traveler.setAside])
+        return false
+      }
+      deps.heldAt.delete(key)
+      deps.setAsideWhileHeld.delete(key)
+      traveler.setAside.push(...earlier.filter((s) => !traveler.setAside.includes(s)))
+      return true
+    })
+    if (moving.length === 0) return
+    const known = yield* journal.outcomesOfRun(deps.runId, moving.map((t) => t.person.key))
     let done = 0
-    for (const traveler of travelers) {
+    for (const traveler of moving) {
       const { person } = traveler
       const outcomes = known.get(person.key) ?? []
       const best = Route.bestPerProvider(plan, outcomes.map((o) => o.outcome))
@@ -310,7 +333,21 @@ export const run = (
     const unsent = { count: 0 }
     const ambiguous: Array<string> = []
     const stages: Array<Stages.Stage> = []
-    const dispatch = makeDispatch({ runId: options.runId, plan, journal, stages: () => stages, tally, unsent, options })
+    const heldAt = new Map<PersonKey, Set<string>>()
+    for (const chunk of open) {
+      for (const key of chunk.keys) heldAt.set(key, (heldAt.get(key) ?? new Set()).add(chunk.provider))
+    }
+    const dispatch = makeDispatch({
+      runId: options.runId,
+      plan,
+      journal,
+      stages: () => stages,
+      tally,
+      unsent,
+      heldAt,
+      setAsideWhileHeld: new Map(),
+      options
+    })
     for (const [index, provider] of providers.entries()) {
       const ctx: StageContext = {
         runId: options.runId,
@@ -338,7 +375,7 @@ export const run = (
     }
 
     const adopted = yield* adoptOpen(open, options.people)
-    const held = new Set(open.flatMap((c) => c.keys))
+    const held = new Set(heldAt.keys())
     // Everyone not held by an open chunk starts where the journal says they are (a new run: the first provider).
     const source = options.people.stream.pipe(
       Stream.filter((person) => !held.has(person.key)),

@@ -9,7 +9,13 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as Budget from "../src/Budget.js"
 import { Email, makePhone } from "../src/Contact.js"
-import { ContactProviders, type ContactProviderService, type JobRef, Person } from "../src/ContactProvider.js"
+import {
+  ContactProviders,
+  type ContactProviderService,
+  EnrichRequest,
+  type JobRef,
+  Person
+} from "../src/ContactProvider.js"
 import * as EnrichmentError from "../src/EnrichmentError.js"
 import { JobFailed } from "../src/EnrichmentError.js"
 import * as Identifier from "../src/Identifier.js"
@@ -304,6 +310,67 @@ describe("Waterfall", () => {
         [...result.outcomes.values()].flat().every((o) => o._tag !== "Found" || o.provenance.mode === "sync")
       )
       assert.strictEqual(filled(result, "work_email"), 3)
+    }))
+
+  it.effect("after a crash, a person in open chunks at two providers is sent to neither again", () =>
+    Effect.gen(function*() {
+      // as a kill can leave it with providers at work at once: an ambiguous chunk at "a" (no idempotency key,
+      // no job list) and a job out at "b" for the same people
+      const journal = yield* Journal.makeMemory
+      const { a, b, registry } = yield* providers
+      const ambiguousA: ContactProviderService = {
+        ...a.service,
+        capabilities: { ...a.service.capabilities, resubmitSafety: "none" }
+      }
+      const both = people.slice(20, 25)
+      const keys = both.map((p) => p.key)
+      yield* journal.recordChunk({
+        runId: "r",
+        provider: "a",
+        idempotencyKey: "a-open",
+        keys,
+        fields: ["work_email"],
+        path: "batch",
+        reserved: 10
+      })
+      yield* journal.recordChunk({
+        runId: "r",
+        provider: "b",
+        idempotencyKey: "b-open",
+        keys,
+        fields: ["work_email"],
+        path: "batch",
+        reserved: 15
+      })
+      const job = yield* b.service.submit(
+        new EnrichRequest({
+          people: both as [Person, ...Array<Person>],
+          fields: ["work_email"],
+          idempotencyKey: "b-open"
+        })
+      )
+      yield* journal.markSubmitted("b-open", job)
+      const layer = layerOf(ContactProviders.fromServices([ambiguousA, b.service, registry.get("c")!]), journal)
+      const resumed = yield* Waterfall.runCollecting({
+        runId: "r",
+        people: people.slice(20, 30),
+        providers: ["a", "b"],
+        fields: ["work_email"]
+      }).pipe(Effect.provide(layer))
+      const seenA = yield* a.counters
+      const seenB = yield* b.counters
+      // b got them once (the job before the crash), a never (its chunk stays ambiguous)
+      for (const key of keys) assert.strictEqual(seenB.perPerson.get(key), 1, key)
+      assert.isFalse(keys.some((key) => (seenA.perPerson.get(key) ?? 0) > 0))
+      assert.deepStrictEqual(resumed.ambiguousChunks, ["a-open"])
+      // each is counted once at each provider: failed at a (ambiguous), answered by b
+      const [summaryA, summaryB] = resumed.providers
+      assert.deepStrictEqual([summaryA!.requested, summaryA!.failed], [10, 5])
+      assert.strictEqual(summaryB!.requested, 10)
+      assertAddsUp(resumed)
+      for (const key of keys) {
+        assert.deepStrictEqual(resumed.outcomes.get(key)!.map((o) => o._tag), ["Failed", "Found"])
+      }
     }))
 
   describe("resuming a chunk recorded but never marked submitted", () => {
