@@ -4,7 +4,7 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type { Identifier, Route } from "@enrich/core"
-import { Budget, type Contact, ContactProvider, Journal, PersonResult, Polling, Waterfall } from "@enrich/core"
+import { Budget, type Contact, ContactProvider, Journal, Polling, Waterfall } from "@enrich/core"
 import { serve } from "@enrich/simulator/node"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
@@ -15,6 +15,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import * as Export from "./Export.js"
@@ -64,24 +65,6 @@ export type Target =
   | { readonly _tag: "Providers" }
   | { readonly _tag: "InProcess"; readonly timeScale: number }
   | { readonly _tag: "Simulator"; readonly url: string; readonly timeScale: number }
-
-/** Input rows → people to enrich (first of each key) and the per-row verdicts. */
-export const prepare = (rows: ReadonlyArray<Input.InputRow>) => {
-  const firstRow = new Map<Identifier.PersonKey, number>()
-  const people: Array<ContactProvider.Person> = []
-  const verdicts = rows.map((row) => {
-    if (Either.isLeft(row.identifier)) {
-      return new PersonResult.Rejected({ input: row.identifier.left.input, reason: row.identifier.left.reason })
-    }
-    const identifier = row.identifier.right
-    const earlier = firstRow.get(identifier.key)
-    if (earlier !== undefined) return new PersonResult.Duplicate({ key: identifier.key, of: earlier })
-    firstRow.set(identifier.key, row.line)
-    people.push(new ContactProvider.Person({ key: identifier.key, identifier }))
-    return undefined
-  })
-  return { people, verdicts }
-}
 
 /** A provider's summary as stored with a run (those stored before failures and estimates were kept lack them). */
 export type StoredProviderSummary =
@@ -534,18 +517,28 @@ export const estimate = (options: {
   readonly fields: ReadonlyArray<Contact.Field>
 }) =>
   Effect.gen(function*() {
-    const { rows } = yield* Input.read(options.input, formatOf(options.input, options.format))
-    const { people, verdicts } = prepare(rows)
+    // Read as a stream: only the distinct keys are held (to tell duplicates, which are not charged), not the rows.
+    const source = yield* Input.open(options.input, formatOf(options.input, options.format))
+    const seen = new Set<Identifier.PersonKey>()
+    const byKind = new Map<Identifier.IdentifierKind, number>()
+    const counts = { rows: 0, rejected: 0, duplicates: 0 }
+    yield* Stream.runForEach(source.rows, (row) =>
+      Effect.sync(() => {
+        counts.rows++
+        if (Either.isLeft(row.identifier)) return void counts.rejected++
+        const { key, kind } = row.identifier.right
+        if (seen.has(key)) return void counts.duplicates++
+        seen.add(key)
+        byKind.set(kind, (byKind.get(kind) ?? 0) + 1)
+      }))
     // Capabilities and cost models are static: clients pointed nowhere give them without any request.
     const registry = yield* ContactProvider.ContactProviders.pipe(
       Effect.provide(Providers.forSimulators("http://127.0.0.1:9", 1).pipe(Layer.provide(NodeHttpClient.layerUndici)))
     )
-    const quotes = Waterfall.quote(people, options.providers.map((p) => registry.get(p)!), options.fields)
+    const quotes = Waterfall.quoteByKind(byKind, options.providers.map((p) => registry.get(p)!), options.fields)
     yield* Console.log(
-      `${rows.length} rows: ${people.length} people, ${
-        verdicts.filter((v) => v?._tag === "Rejected").length
-      } rejected, ` +
-        `${verdicts.filter((v) => v?._tag === "Duplicate").length} duplicates (not charged)`
+      `${counts.rows} rows: ${seen.size} people, ${counts.rejected} rejected, ` +
+        `${counts.duplicates} duplicates (not charged)`
     )
     for (const q of quotes) {
       yield* Console.log(

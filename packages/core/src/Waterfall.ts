@@ -14,7 +14,7 @@ import { Budget } from "./Budget.js"
 import type { Field } from "./Contact.js"
 import { ContactProviders, type ContactProviderService, type Person } from "./ContactProvider.js"
 import { type EnrichmentError, InvalidRequest } from "./EnrichmentError.js"
-import type { PersonKey } from "./Identifier.js"
+import type { IdentifierKind, PersonKey } from "./Identifier.js"
 import * as Chunks from "./internal/waterfall/chunk.js"
 import type { StageContext, Traveler } from "./internal/waterfall/chunk.js"
 import * as Stages from "./internal/waterfall/stage.js"
@@ -492,12 +492,28 @@ export const quote = (
   people: ReadonlyArray<Person>,
   providers: ReadonlyArray<ContactProviderService>,
   fields: ReadonlyArray<Field>
+): ReadonlyArray<Quote> => {
+  const byKind = new Map<IdentifierKind, number>()
+  for (const p of people) byKind.set(p.identifier.kind, (byKind.get(p.identifier.kind) ?? 0) + 1)
+  return quoteByKind(byKind, providers, fields)
+}
+
+/**
+ * `quote` from how many distinct people there are of each identifier kind: a list can be priced while it is
+ * read, without holding it.
+ *
+ * @since 0.1.0 @category Combinators
+ */
+export const quoteByKind = (
+  peopleByKind: ReadonlyMap<IdentifierKind, number>,
+  providers: ReadonlyArray<ContactProviderService>,
+  fields: ReadonlyArray<Field>
 ): ReadonlyArray<Quote> =>
   providers.map((provider) => {
     const asked = fields.filter((f) => provider.capabilities.fields.includes(f))
     const n = asked.length === 0
       ? 0
-      : people.filter((p) => provider.capabilities.identifierKinds.includes(p.identifier.kind)).length
+      : provider.capabilities.identifierKinds.reduce((sum, kind) => sum + (peopleByKind.get(kind) ?? 0), 0)
     return {
       provider: provider.capabilities.provider,
       people: n,
