@@ -1,7 +1,7 @@
 /**
- * The worker's ledger on SQL (SQLite or Postgres, tables from `migrations/`): runs and their input rows,
- * plus the core `Journal` (chunks, pages of outcomes, cache lookups) on the same tables, so that a killed
- * run can be resumed and outcomes already bought are reused.
+ * The worker's ledger on SQL (SQLite or Postgres, tables from `migrations/`): runs and their input rows, each
+ * written once with its verdict and read back page by page. The core `Journal` lives on the same tables
+ * (`SqlJournal`), so that a killed run can be resumed and outcomes already bought are reused.
  *
  * @since 0.1.0
  */

@@ -1,6 +1,7 @@
 /**
- * What each CLI command does: read and dedupe the input, record the run in the ledger, run the waterfall
- * (resumable through the ledger's Journal), and write the output atomically.
+ * What each CLI command does: stream the input into the ledger (judged and deduplicated there), run the
+ * waterfall over the people read back from it (resumable through the ledger's Journal), and stream the output
+ * from the ledger, written atomically.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type { Identifier, Route } from "@enrich/core"
