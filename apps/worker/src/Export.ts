@@ -13,24 +13,7 @@ import type { Format } from "./Input.js"
 import { Ledger, type LedgerError, rowsOfRun, type RunRow } from "./Ledger.js"
 import * as Output from "./Output.js"
 
-/** What became of each provider a person met: its best outcome there, else why it set them aside. */
-type Ending =
-  | { readonly _tag: "Outcome"; readonly outcome: Journal.RunOutcome["outcome"] }
-  | { readonly _tag: "SetAside"; readonly setAside: Journal.SetAside }
-
-const endingsOf = (
-  plan: Route.Plan,
-  outcomes: ReadonlyArray<Journal.RunOutcome>,
-  setAside: ReadonlyArray<Journal.SetAside>
-): ReadonlyArray<readonly [provider: string, ending: Ending]> =>
-  plan.providers.flatMap(({ provider }): Array<readonly [string, Ending]> => {
-    const best = Route.bestPerProvider(plan, outcomes.filter((o) => o.provider === provider).map((o) => o.outcome))
-    if (best[0] !== undefined) return [[provider, { _tag: "Outcome", outcome: best[0] }]]
-    const aside = setAside.find((s) => s.provider === provider)
-    return aside === undefined ? [] : [[provider, { _tag: "SetAside", setAside: aside }]]
-  })
-
-const failureOf = (provider: string, ending: Ending): string | undefined =>
+const failureOf = (provider: string, ending: Route.Ending): string | undefined =>
   ending._tag === "Outcome"
     ? ending.outcome._tag === "Failed" ? `${provider}: ${ending.outcome.reason}` : undefined
     : ending.setAside.kind === "failed"
@@ -81,8 +64,8 @@ export const outputRowOf = (
   if (Route.next(plan, person, merged, answered) !== undefined) {
     return { columns: row.columns, values, status: "pending", reason: "not finished yet: enrich resume continues" }
   }
-  const endings = endingsOf(plan, outcomes, setAside)
-  const failures = endings.flatMap(([provider, ending]) => {
+  const endings = Route.endingsOf(plan, outcomes, setAside)
+  const failures = endings.flatMap(({ ending, provider }) => {
     const failure = failureOf(provider, ending)
     return failure === undefined ? [] : [failure]
   })

@@ -9,6 +9,7 @@
 import type { Field } from "./Contact.js"
 import type { Capabilities, Person } from "./ContactProvider.js"
 import type { PersonKey } from "./Identifier.js"
+import type { RunOutcome, SetAside } from "./Journal.js"
 import { defaultStopPolicy, merge, type Merged, missingFields, type StopPolicy } from "./Merge.js"
 import { providerOf, type ProviderOutcome } from "./PersonResult.js"
 
@@ -75,3 +76,29 @@ export const next = (
   }
   return undefined
 }
+
+/** What one person ended with at one provider: a journaled outcome (and its chunk), or why they were set aside. */
+export type Ending =
+  | { readonly _tag: "Outcome"; readonly outcome: ProviderOutcome; readonly chunk: string | undefined }
+  | { readonly _tag: "SetAside"; readonly setAside: SetAside }
+
+/**
+ * The ending at each provider of the plan that met a person: their best outcome there (a `Found` over anything
+ * else, else the latest), else what set them aside there; providers that never met them are absent.
+ */
+export const endingsOf = (
+  plan: Plan,
+  outcomes: ReadonlyArray<RunOutcome>,
+  setAside: ReadonlyArray<SetAside>
+): ReadonlyArray<{ readonly provider: string; readonly ending: Ending }> =>
+  plan.providers.flatMap(({ provider }): Array<{ readonly provider: string; readonly ending: Ending }> => {
+    let best: RunOutcome | undefined
+    for (const o of outcomes) {
+      if (o.provider === provider && (best === undefined || best.outcome._tag !== "Found")) best = o
+    }
+    if (best !== undefined) {
+      return [{ provider, ending: { _tag: "Outcome", outcome: best.outcome, chunk: best.chunk } }]
+    }
+    const aside = setAside.find((s) => s.provider === provider)
+    return aside === undefined ? [] : [{ provider, ending: { _tag: "SetAside", setAside: aside } }]
+  })

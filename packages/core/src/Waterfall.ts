@@ -19,14 +19,7 @@ import * as Chunks from "./internal/waterfall/chunk.js"
 import type { StageContext, Traveler } from "./internal/waterfall/chunk.js"
 import * as Stages from "./internal/waterfall/stage.js"
 import * as Tally from "./internal/waterfall/tally.js"
-import {
-  type ChunkRecord,
-  Journal,
-  type JournalError,
-  type JournalService,
-  type RunOutcome,
-  type SetAside
-} from "./Journal.js"
+import { type ChunkRecord, Journal, type JournalError, type JournalService, type SetAside } from "./Journal.js"
 import type { Merged, StopPolicy } from "./Merge.js"
 import { Failed, providerOf, type ProviderOutcome } from "./PersonResult.js"
 import * as Route from "./Route.js"
@@ -205,18 +198,6 @@ const resolveProviders = (registry: ReadonlyMap<string, ContactProviderService>,
     )
   })
 
-/** The ending at each provider of the plan for a person done with the waterfall: their outcome, else a set-aside. */
-const endingsOf = (plan: Route.Plan, outcomes: ReadonlyArray<RunOutcome>, setAside: ReadonlyArray<SetAside>) =>
-  plan.providers.flatMap(({ provider }) => {
-    let best: RunOutcome | undefined
-    for (const o of outcomes) {
-      if (o.provider === provider && (best === undefined || best.outcome._tag !== "Found")) best = o
-    }
-    if (best !== undefined) return [{ provider, ending: { _tag: "Outcome", ...best } as Tally.Ending }]
-    const aside = setAside.find((s) => s.provider === provider)
-    return aside === undefined ? [] : [{ provider, ending: { _tag: "SetAside", setAside: aside } as Tally.Ending }]
-  })
-
 /**
  * Where people go next: each batch's outcomes are read from the journal, then each person is sent to the next
  * provider `Route.next` names, or is done (tallied, `onSettled`). `from`: the provider that settled them, so
@@ -273,7 +254,9 @@ const makeDispatch = (deps: {
         continue
       }
       done++
-      for (const { ending, provider } of endingsOf(plan, outcomes, traveler.setAside)) tally.count(provider, ending)
+      for (const { ending, provider } of Route.endingsOf(plan, outcomes, traveler.setAside)) {
+        tally.count(provider, ending)
+      }
       if (traveler.setAside.some((s) => s.kind === "budget")) deps.unsent.count++
       if (deps.options.onSettled !== undefined) {
         yield* deps.options.onSettled({ key: person.key, outcomes: best, merged, setAside: traveler.setAside })

@@ -3,13 +3,7 @@
  * once per run attempt, a resumed run's earlier ones included, as recovery walks everyone), so nothing here
  * grows with the list: `found + notFound + failed + rejected = requested`.
  */
-import type { SetAside } from "../../Journal.js"
-import type { ProviderOutcome } from "../../PersonResult.js"
-
-/** What one person ended with at one provider: a journaled outcome (and its chunk), or a set-aside. */
-export type Ending =
-  | { readonly _tag: "Outcome"; readonly outcome: ProviderOutcome; readonly chunk: string | undefined }
-  | { readonly _tag: "SetAside"; readonly setAside: SetAside }
+import type { Ending } from "../../Route.js"
 
 export interface Counts {
   requested: number
