@@ -89,6 +89,40 @@ const CreditsRow = Schema.Struct({ provider: Schema.String, charged: Num, estima
 /** Outcomes reused from earlier runs have no chunk of this run: their `chunk_key` is empty. */
 const reusedChunk = ""
 
+/** A row of `enrich_outcomes`: one outcome, what it was asked for, and whose it is. */
+type OutcomeRow = Record<string, string | number | null>
+
+const outcomeRow = (
+  outcome: PersonResult.ProviderOutcome,
+  outcomeJson: string,
+  of: {
+    readonly provider: string
+    readonly fieldsJson: string
+    /** the chunk that committed it (`reusedChunk` for reused ones) */
+    readonly chunk: string
+    readonly runId: string
+    readonly at: number
+  }
+): OutcomeRow => ({
+  provider: of.provider,
+  person_key: outcome.key ?? null,
+  fields_json: of.fieldsJson,
+  outcome_tag: outcome._tag,
+  outcome_json: outcomeJson,
+  observed_at: Journal.observedMillis(outcome) ?? null,
+  chunk_key: of.chunk,
+  run_id: of.runId,
+  created_at: of.at
+})
+
+/** Multi-row INSERTs of `insertBatch` rows, within the bound-parameter limits. */
+const insertOutcomes = (sql: SqlClient.SqlClient, rows: ReadonlyArray<OutcomeRow>) =>
+  Effect.forEach(
+    Arr.chunksOf(rows, insertBatch),
+    (batch) => sql`INSERT INTO enrich_outcomes ${sql.insert(batch)}`,
+    { discard: true }
+  )
+
 const toJournalError =
   (operation: string) => <A, R>(effect: Effect.Effect<A, SqlError | ParseError | Journal.JournalError, R>) =>
     Effect.catchTags(effect, {
@@ -158,25 +192,17 @@ const makeRunState = Effect.gen(function*() {
         if (outcomes.length === 0) return
         const at = yield* Clock.currentTimeMillis
         const fieldsJson = yield* encodeFields(fields as readonly [Contact.Field, ...Array<Contact.Field>])
-        const rows: Array<Record<string, string | number | null>> = []
+        const rows: Array<OutcomeRow> = []
         for (const outcome of outcomes) {
-          rows.push({
+          rows.push(outcomeRow(outcome, yield* encodeOutcome(outcome), {
             provider,
-            person_key: outcome.key ?? null,
-            fields_json: fieldsJson,
-            outcome_tag: outcome._tag,
-            outcome_json: yield* encodeOutcome(outcome),
-            observed_at: Journal.observedMillis(outcome) ?? null,
-            chunk_key: reusedChunk,
-            run_id: runId,
-            created_at: at
-          })
+            fieldsJson,
+            chunk: reusedChunk,
+            runId,
+            at
+          }))
         }
-        yield* Effect.forEach(
-          Arr.chunksOf(rows, insertBatch),
-          (batch) => sql`INSERT INTO enrich_outcomes ${sql.insert(batch)}`,
-          { discard: true }
-        )
+        yield* insertOutcomes(sql, rows)
       }).pipe(toJournalError("reuse")),
 
     outcomesOfRun: (runId: string, keys: ReadonlyArray<Identifier.PersonKey>) =>
@@ -362,22 +388,14 @@ export const make: Effect.Effect<Journal.JournalService, never, SqlClient.SqlCli
                   WHERE idempotency_key = ${key} RETURNING run_id, provider, fields_json`)
           const chunk = chunks[0]
           if (chunk === undefined) return yield* unknownChunk(key)
-          const rows = outcomes.map((outcome, i) => ({
+          const of = {
             provider: chunk.provider as string,
-            person_key: outcome.key ?? null,
-            fields_json: chunk.fields_json as string,
-            outcome_tag: outcome._tag,
-            outcome_json: json[i]!,
-            observed_at: Journal.observedMillis(outcome) ?? null,
-            chunk_key: key,
-            run_id: chunk.run_id as string,
-            created_at: at
-          }))
-          yield* Effect.forEach(
-            Arr.chunksOf(rows, insertBatch),
-            (batch) => sql`INSERT INTO enrich_outcomes ${sql.insert(batch)}`,
-            { discard: true }
-          )
+            fieldsJson: chunk.fields_json as string,
+            chunk: key,
+            runId: chunk.run_id as string,
+            at
+          }
+          yield* insertOutcomes(sql, outcomes.map((outcome, i) => outcomeRow(outcome, json[i]!, of)))
         }))
       }).pipe(toJournalError("commitPage")),
 
