@@ -58,23 +58,6 @@ export interface Stage {
 /** Submits in flight to a provider that cannot tell whether one arrived: each is ambiguous after a crash. */
 const submitsAtOnce = 3
 
-const sameFields = (a: ReadonlyArray<Field>, b: ReadonlyArray<Field>) =>
-  a.length === b.length && a.every((f) => b.includes(f))
-
-/** Entries grouped by the field set they need, keeping arrival order inside each group. */
-const groupByFields = (entries: Iterable<Entry>) => {
-  const groups: Array<{ fields: readonly [Field, ...Array<Field>]; travelers: Array<Traveler> }> = []
-  for (const { fields, traveler } of entries) {
-    let group = groups.find((g) => sameFields(g.fields, fields))
-    if (group === undefined) {
-      group = { fields, travelers: [] }
-      groups.push(group)
-    }
-    group.travelers.push(traveler)
-  }
-  return groups
-}
-
 /** The plan's chunk sizes, one after another, then full chunks. */
 const sizesOf = (ctx: StageContext, options: StageOptions) => {
   const { maxActiveJobs } = ctx.provider.capabilities
@@ -87,24 +70,22 @@ const sizesOf = (ctx: StageContext, options: StageOptions) => {
 }
 
 /** Outcomes bought by earlier runs answer whom they can (recorded as this run's); the rest are returned, to be sent. */
-const makeCacheAnswer = (ctx: StageContext, options: StageOptions) => (entries: ReadonlyArray<Entry>) =>
+const makeCacheAnswer = (ctx: StageContext, options: StageOptions) =>
+(
+  fields: readonly [Field, ...Array<Field>],
+  travelers: ReadonlyArray<Traveler>
+): Effect.Effect<ReadonlyArray<Traveler>, JournalError> =>
   Effect.gen(function*() {
     const name = ctx.provider.capabilities.provider
-    if (Duration.toMillis(options.cacheMaxAge) <= 0) return entries
-    const toSend: Array<Entry> = []
-    for (const group of groupByFields(entries)) {
-      const keys = group.travelers.map((t) => t.person.key)
-      const cached = yield* ctx.journal.outcomesFor(name, keys, group.fields, options.cacheMaxAge)
-      const hits = group.travelers.filter((t) => cached.has(t.person.key))
-      if (hits.length > 0) {
-        yield* ctx.journal.reuse(ctx.runId, name, group.fields, hits.map((t) => cached.get(t.person.key)!))
-        yield* options.dispatch(hits)
-      }
-      for (const t of group.travelers) {
-        if (!cached.has(t.person.key)) toSend.push({ traveler: t, fields: group.fields })
-      }
+    if (Duration.toMillis(options.cacheMaxAge) <= 0) return travelers
+    const keys = travelers.map((t) => t.person.key)
+    const cached = yield* ctx.journal.outcomesFor(name, keys, fields, options.cacheMaxAge)
+    const hits = travelers.filter((t) => cached.has(t.person.key))
+    if (hits.length > 0) {
+      yield* ctx.journal.reuse(ctx.runId, name, fields, hits.map((t) => cached.get(t.person.key)!))
+      yield* options.dispatch(hits)
     }
-    return toSend
+    return travelers.filter((t) => !cached.has(t.person.key))
   })
 
 /**
@@ -238,17 +219,14 @@ export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<St
       // little held between the queue and the chunks, so that memory stays bounded by the queue
       Stream.groupByKey((entry) => [...entry.fields].sort().join(" "), { bufferSize: 1 }),
       GroupBy.evaluate((_, entries) => chunksOf(entries), { bufferSize: 1 }),
-      Stream.map((entries) =>
-        answerFromCache(Chunk.toReadonlyArray(entries)).pipe(
-          Effect.flatMap((toSend) =>
-            Effect.forEach(groupByFields(toSend), (group) => send(group.fields, group.travelers), {
-              concurrency: "unbounded",
-              discard: true
-            })
-          ),
+      Stream.map((entries) => {
+        // a chunk formed from one field set's group: every entry asks the same fields
+        const fields = Chunk.unsafeHead(entries).fields
+        return answerFromCache(fields, Chunk.toReadonlyArray(entries).map((e) => e.traveler)).pipe(
+          Effect.flatMap((toSend) => toSend.length === 0 ? Effect.void : send(fields, toSend)),
           Effect.ensuring(SubscriptionRef.update(busy, (n) => n - 1))
         )
-      )
+      })
     )
 
     return {
