@@ -14,7 +14,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
-import { createInterface } from "node:readline"
+import * as EnrichSimulate from "./EnrichSimulate.js"
 
 export interface Options {
   readonly people: number
@@ -95,41 +95,13 @@ const start = (command: string, args: ReadonlyArray<string>, cwd: string, env: N
   return { child, exited }
 }
 
-/** `enrich simulate` on a free port, until `stop`. */
+/** `enrich simulate` on a free port with the run's faults, until `stop`, and its counters. */
 const simulator = async (options: Options, cwd: string) => {
-  const args = [
-    "simulate",
-    "--port",
-    "0",
-    "--people",
-    String(options.people),
-    "--seed",
-    String(options.seed),
-    "--time-scale",
-    String(options.timeScale),
-    "--faults",
-    options.faults
-  ]
-  const child = spawn(process.execPath, [options.enrich, ...args], { cwd, stdio: ["ignore", "pipe", "inherit"] })
-  const url = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! })
-    lines.once("line", (line) => {
-      const match = /^simulators at (http:\S+)\/fiber,/.exec(line)
-      if (match === null) reject(new Error(`enrich simulate said: ${line}`))
-      else resolve(match[1]!)
-    })
-    child.once("exit", (code) => reject(new Error(`enrich simulate exited with ${code}`)))
-  })
+  const { stop, url } = await EnrichSimulate.serve(options.enrich, options, cwd)
   const counters = async (): Promise<CountersJson> => {
     const response = await fetch(`${url}/_simulator/counters`)
     return await response.json() as CountersJson
   }
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve()
-      child.once("exit", () => resolve())
-      child.kill("SIGTERM")
-    })
   return { url, counters, stop }
 }
 
@@ -190,20 +162,7 @@ export const run = async (options: Options): Promise<Outcome> => {
   const root = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "enrich-chaos-"))
   const problems: Array<string> = []
   try {
-    const list = start(
-      options.enrich,
-      [
-        "simulate",
-        "--list",
-        String(options.people),
-        "--people",
-        String(options.people),
-        "--seed",
-        String(options.seed)
-      ],
-      root,
-      process.env
-    )
+    const list = start(options.enrich, EnrichSimulate.listArgs(options.people, options.seed), root, process.env)
     const listed = await list.exited
     if (listed.code !== 0) throw new Error(`enrich simulate --list failed: ${listed.stderr}`)
     NodeFs.writeFileSync(NodePath.join(root, "people.csv"), listed.stdout)

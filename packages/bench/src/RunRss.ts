@@ -9,6 +9,7 @@ import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { createInterface } from "node:readline"
 import { figure, say, tempDir } from "./Common.js"
+import * as EnrichSimulate from "./EnrichSimulate.js"
 
 export interface Options {
   readonly people: number
@@ -55,31 +56,12 @@ const runEnrich = (enrich: string, args: ReadonlyArray<string>, cwd: string, out
 /** `enrich simulate` on a free port for the scope; its base URL. */
 const simulator = (options: Options, cwd: string) =>
   Effect.acquireRelease(
-    Effect.sync(() =>
-      spawn(process.execPath, [
-        options.enrich,
-        "simulate",
-        "--port",
-        "0",
-        "--people",
-        String(options.people),
-        "--seed",
-        String(options.seed),
-        "--time-scale",
-        String(options.timeScale)
-      ], { cwd, stdio: ["ignore", "pipe", "inherit"] })
-    ),
-    (child) => Effect.sync(() => child.kill("SIGTERM"))
-  ).pipe(Effect.flatMap((child) =>
-    Effect.async<string, Error>((resume) => {
-      const lines = createInterface({ input: child.stdout! })
-      lines.once("line", (line) => {
-        const match = /^simulators at (http:\S+)\/fiber,/.exec(line)
-        resume(match === null ? Effect.fail(new Error(`enrich simulate said: ${line}`)) : Effect.succeed(match[1]!))
-      })
-      child.once("exit", (code) => resume(Effect.fail(new Error(`enrich simulate exited with ${code}`))))
-    })
-  ))
+    Effect.tryPromise({
+      try: () => EnrichSimulate.serve(options.enrich, options, cwd),
+      catch: (error) => error instanceof Error ? error : new Error(String(error))
+    }),
+    (served) => Effect.promise(served.stop)
+  ).pipe(Effect.map((served) => served.url))
 
 /** Lines after the header (the output has one row per line: no field holds a newline). */
 const rowsOf = (file: string) =>
@@ -103,20 +85,7 @@ export const run = (options: Options) =>
     }
     const dir = yield* tempDir("rss")
     const list = NodePath.join(dir, "people.csv")
-    const listed = yield* runEnrich(
-      options.enrich,
-      [
-        "simulate",
-        "--list",
-        String(options.people),
-        "--people",
-        String(options.people),
-        "--seed",
-        String(options.seed)
-      ],
-      dir,
-      list
-    )
+    const listed = yield* runEnrich(options.enrich, EnrichSimulate.listArgs(options.people, options.seed), dir, list)
     if (listed.code !== 0) {
       yield* say(`  enrich simulate --list failed (exit ${listed.code ?? listed.signal}): ${listed.stderr.trim()}`)
       process.exitCode = 1
