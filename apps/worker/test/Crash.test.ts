@@ -46,6 +46,13 @@ const enrich = (url: string, dir: string, command: "run" | "resume") =>
     Command.env({ PATH: globalThis.process.env.PATH ?? "", NO_COLOR: "1" }, { extendEnv: false })
   )
 
+/** `enrich <command> ...args` on the ledger in `dir`, which needs no provider (status, export). */
+const onLedger = (dir: string, command: string, ...args: ReadonlyArray<string>) =>
+  Command.make("node", main, command, ...args, "--db", NodePath.join(dir, "ledger.db")).pipe(
+    Command.workingDirectory(dir),
+    Command.env({ PATH: globalThis.process.env.PATH ?? "" }, { extendEnv: false })
+  )
+
 /**
  * Runs the worker; when `killAt` matches a progress event (JSON lines on stderr), sends `signal`.
  * Returns whether the kill happened (false: the run ended first), the exit code, and the stderr lines that are
@@ -211,13 +218,7 @@ describe("crash safety of the enrich binary", () => {
           stopped.notes.join("\n")
         )
         /** `enrich status ...args` on this test's ledger: what it prints */
-        const statusOf = (...args: ReadonlyArray<string>) =>
-          Command.string(
-            Command.make("node", main, "status", ...args, "--db", NodePath.join(dir, "ledger.db")).pipe(
-              Command.workingDirectory(dir),
-              Command.env({ PATH: globalThis.process.env.PATH ?? "" }, { extendEnv: false })
-            )
-          )
+        const statusOf = (...args: ReadonlyArray<string>) => Command.string(onLedger(dir, "status", ...args))
         const status = yield* statusOf()
         assert.match(status, /interrupted/)
         const runId = /^(run-\S+)\s+interrupted/m.exec(status)?.[1]
@@ -249,22 +250,7 @@ describe("crash safety of the enrich binary", () => {
           return [...inFlight.values()].filter((n) => n > 0).length >= 2
         })
         assert.isTrue(killed.killed, "the run ended before two providers had chunks in flight at once")
-        const exportTo = (name: string) =>
-          Command.exitCode(
-            Command.make(
-              "node",
-              main,
-              "export",
-              "--out",
-              NodePath.join(dir, name),
-              "--db",
-              NodePath.join(dir, "ledger.db")
-            )
-              .pipe(
-                Command.workingDirectory(dir),
-                Command.env({ PATH: globalThis.process.env.PATH ?? "" }, { extendEnv: false })
-              )
-          )
+        const exportTo = (name: string) => Command.exitCode(onLedger(dir, "export", "--out", NodePath.join(dir, name)))
         assert.strictEqual(Number(yield* exportTo("early.csv")), 0)
         const early = NodeFs.readFileSync(NodePath.join(dir, "early.csv"), "utf8").trimEnd().split("\n")
         const uninterrupted = expected.output.trimEnd().split("\n")
