@@ -16,6 +16,7 @@ import * as Layer from "effect/Layer"
 import type { ParseError } from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { describeError, insertBatch, insertionOrder, lookupBatch, Num } from "./Ledger.js"
+import * as PersonHash from "./PersonHash.js"
 
 /** The Schema of what a provider's result stream emits, for the JSON column. */
 export const ProviderOutcomeSchema = Schema.Union(
@@ -106,6 +107,7 @@ const outcomeRow = (
 ): OutcomeRow => ({
   provider: of.provider,
   person_key: outcome.key ?? null,
+  person_hash: outcome.key === undefined ? null : PersonHash.of(outcome.key),
   fields_json: of.fieldsJson,
   outcome_tag: outcome._tag,
   outcome_json: outcomeJson,
@@ -141,6 +143,13 @@ const perKeys = <A, E, R>(
     Effect.forEach(Arr.chunksOf([...new Set(keys)], lookupBatch), lookup),
     (pages) => pages.flat()
   )
+
+/** The rows of a lookup by person hash that are the keys looked up (two keys may share a hash). */
+const ofKeys = (keys: ReadonlyArray<Identifier.PersonKey>) => {
+  const wanted = new Set<string>(keys)
+  return <Row extends { readonly [column: string]: unknown }>(rows: ReadonlyArray<Row>): ReadonlyArray<Row> =>
+    rows.filter((row) => typeof row.person_key === "string" && wanted.has(row.person_key))
+}
 
 const groupByKey = <A extends { readonly key: Identifier.PersonKey }>(items: ReadonlyArray<A>) => {
   const grouped = new Map<Identifier.PersonKey, Array<A>>()
@@ -208,7 +217,8 @@ const makeRunState = Effect.gen(function*() {
     outcomesOfRun: (runId: string, keys: ReadonlyArray<Identifier.PersonKey>) =>
       perKeys(keys, (batch) =>
         sql`SELECT person_key, provider, chunk_key, outcome_json FROM enrich_outcomes
-            WHERE run_id = ${runId} AND ${sql.in("person_key", batch)} ORDER BY id`.pipe(
+            WHERE ${sql.in("person_hash", batch.map(PersonHash.of))} AND run_id = ${runId} ORDER BY id`.pipe(
+          Effect.map(ofKeys(batch)),
           Effect.flatMap(decodeRunOutcomes)
         )).pipe(
           Effect.map((rows) =>
@@ -292,8 +302,8 @@ const makeCacheLookup = Effect.gen(function*() {
       ]
       for (const batch of Arr.chunksOf(unique, lookupBatch)) {
         const rows = yield* sql`SELECT person_key, fields_json, outcome_json FROM enrich_outcomes
-            WHERE ${sql.and([...clauses, sql.in("person_key", batch)])}
-            ORDER BY observed_at DESC, id DESC`.pipe(Effect.flatMap(decodeCached))
+            WHERE ${sql.and([sql.in("person_hash", batch.map(PersonHash.of)), ...clauses])}
+            ORDER BY observed_at DESC, id DESC`.pipe(Effect.map(ofKeys(batch)), Effect.flatMap(decodeCached))
         for (const row of rows) {
           if (found.has(row.person_key)) continue
           const had = yield* decodeFields(row.fields_json)

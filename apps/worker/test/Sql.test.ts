@@ -4,6 +4,8 @@ import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
+import type { Identifier } from "@enrich/core"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -12,7 +14,12 @@ import * as Stream from "effect/Stream"
 import * as NodePath from "node:path"
 import * as Ledger from "../src/Ledger.js"
 import Ledger0001 from "../src/migrations/0001_ledger.js"
+import Ledger0002 from "../src/migrations/0002_chunk_path_estimated.js"
+import Ledger0003 from "../src/migrations/0003_run_hold.js"
+import Ledger0004 from "../src/migrations/0004_run_outcomes.js"
+import * as PersonHash from "../src/PersonHash.js"
 import * as Sql from "../src/Sql.js"
+import * as SqlJournal from "../src/SqlJournal.js"
 import { databaseUrl, postgres } from "./utils/db.js"
 import { rejectedRow } from "./utils/suites.js"
 
@@ -48,7 +55,7 @@ describe("Sql", () => {
       // NORMAL (1): a killed process loses nothing in WAL mode; fsyncs only at checkpoints, every 10,000 pages
       assert.strictEqual(first.synchronous, 1)
       assert.strictEqual(first.checkpoint, 10000)
-      assert.deepStrictEqual(first.migrations, [1, 2, 3, 4])
+      assert.deepStrictEqual(first.migrations, [1, 2, 3, 4, 5])
       assert.isTrue(yield* fs.exists(db))
       // a second opening finds its migrations applied and the run still there
       const run = yield* withLedger(Sql.layerSqlite(db), Effect.flatMap(Ledger.Ledger, (ledger) => ledger.getRun("r1")))
@@ -94,6 +101,69 @@ describe("Sql", () => {
         ["thehog-0123456789abcdef-40", "batch"],
         ["thehog-sync-0123456789abcdef-1", "sync"]
       ])
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+  it.scoped("migration 0005 hashes the outcomes recorded before it; a lookup by hash still compares the key", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped({ prefix: "enrich-sql-" })
+      const client = SqliteClient.layer({ filename: NodePath.join(dir, "ledger.db") })
+      const alice = "linkedin:alice" as Identifier.PersonKey
+      const bob = "linkedin:bob" as Identifier.PersonKey
+      const outcome = (key: string) => ({
+        provider: "fiber",
+        person_key: key,
+        fields_json: `["work_email"]`,
+        outcome_tag: "NotFound",
+        outcome_json: JSON.stringify({
+          _tag: "NotFound",
+          key,
+          provenance: {
+            provider: "fiber",
+            endpoint: "batch",
+            mode: "batch",
+            observedAt: "2026-11-30T00:00:00.000Z",
+            cost: 0,
+            estimated: false
+          }
+        }),
+        observed_at: Date.parse("2026-11-30T00:00:00.000Z"),
+        chunk_key: "c1",
+        run_id: "r1",
+        created_at: 0
+      })
+      const found = yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        // a ledger as the version before 0005 left it, with outcomes in it
+        yield* Migrator.make({})({
+          loader: Migrator.fromRecord({
+            "0001_ledger": Ledger0001,
+            "0002_chunk_path_estimated": Ledger0002,
+            "0003_run_hold": Ledger0003,
+            "0004_run_outcomes": Ledger0004
+          }),
+          table: "enrich_migrations"
+        })
+        yield* sql`INSERT INTO enrich_outcomes ${sql.insert([outcome(alice), outcome(bob)])}`
+        yield* Sql.migrate
+        const hashes = yield* sql<{ readonly person_key: string; readonly person_hash: number }>`
+          SELECT person_key, person_hash FROM enrich_outcomes ORDER BY person_key`
+        // a row whose hash collides with alice's: found by her hash, but not hers
+        yield* sql`INSERT INTO enrich_outcomes ${
+          sql.insert({ ...outcome("linkedin:carol"), person_hash: PersonHash.of(alice) })
+        }`
+        const journal = yield* SqlJournal.make
+        const ofRun = yield* journal.outcomesOfRun("r1", [alice, bob])
+        const cached = yield* journal.outcomesFor("fiber", [alice], ["work_email"], Duration.infinity)
+        return { hashes, ofRun, cached }
+      }).pipe(Effect.provide(client))
+      assert.deepStrictEqual(found.hashes.map((row) => [row.person_key, row.person_hash]), [
+        [alice, PersonHash.of(alice)],
+        [bob, PersonHash.of(bob)]
+      ])
+      assert.deepStrictEqual([...found.ofRun.keys()].sort(), [alice, bob])
+      assert.deepStrictEqual(found.ofRun.get(alice)?.map((entry) => entry.outcome.key), [alice])
+      assert.deepStrictEqual([...found.cached.keys()], [alice])
     }).pipe(Effect.provide(NodeFileSystem.layer)))
 
   it.scoped("a full disk is said plainly, with what to do", () =>
@@ -151,10 +221,10 @@ describe("Sql", () => {
         Effect.gen(function*() {
           const sql = yield* SqlClient.SqlClient
           const rows = yield* sql<{ readonly migration_id: number }>`SELECT migration_id FROM enrich_migrations`
-          assert.deepStrictEqual(rows.map((r) => Number(r.migration_id)), [1, 2, 3, 4])
+          assert.deepStrictEqual(rows.map((r) => Number(r.migration_id)), [1, 2, 3, 4, 5])
           yield* Effect.provide(Sql.migrate, Layer.succeed(SqlClient.SqlClient, sql))
           const again = yield* sql<{ readonly n: string }>`SELECT COUNT(*) AS n FROM enrich_migrations`
-          assert.strictEqual(Number(again[0]!.n), 4)
+          assert.strictEqual(Number(again[0]!.n), 5)
         }).pipe(Effect.provide(postgres(databaseUrl ?? "postgres://unset"))))
     }
   )
