@@ -463,7 +463,9 @@ export const run = (options: Options) =>
         `${fixed(decodedMs / 1000, 1)} s`
     )
     yield* say(figure("ingest throughput", `${fixed(rate / 1000, 1)}k records/s`, "none, informative", undefined))
-    yield* say(figure("ingest cost vs raw gunzip + JSON.parse", `${fixed(ratio)}x`, "<= 3x", ratio <= 3))
+    // issue 15's target (issue 7 had asked for 3x, which its notes show cannot be met while every record is
+    // decoded with Schema and indexed per person)
+    yield* say(figure("ingest cost vs raw gunzip + JSON.parse", `${fixed(ratio)}x`, "<= 15x", ratio <= 15))
     yield* say(
       figure(
         "ingest floor: gunzip + JSON.parse + Schema decode, nothing stored, vs raw",
