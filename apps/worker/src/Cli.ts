@@ -13,8 +13,10 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { fileURLToPath } from "node:url"
 import * as Runner from "./Runner.js"
+import * as Shards from "./Shards.js"
 import * as Simulate from "./Simulate.js"
 import * as SimulatorFaults from "./SimulatorFaults.js"
+import * as Worker from "./Worker.js"
 
 /** What the exit code says, in the help of every command that runs the waterfall (and in the README). */
 const exitCodes = "Exit codes: 0 done, 3 finished with failures (people failed at a provider: the summary says " +
@@ -196,6 +198,55 @@ const exportCommand = Command.make(
   )
 )
 
+const shardSize = Options.integer("shard-size").pipe(
+  Options.mapEffect(atLeast("shard-size", 1)),
+  Options.withDefault(Shards.defaultSize),
+  Options.withDescription(
+    "Input rows per shard: the unit a worker takes from the queue (and that another worker takes over if it dies)."
+  )
+)
+
+const submit = Command.make(
+  "submit",
+  { ...ledger, input, out, format, providers, fields, budget, cacheDays, target, shardSize },
+  (o) => Worker.submit({ ...o, resubmitAmbiguous: false, budget: Option.getOrUndefined(o.budget) })
+).pipe(
+  Command.withDescription(
+    "Record a run on the ledger (usually Postgres: --database-url) and queue it, in shards, for `enrich worker` " +
+      "processes on any machine that reaches that database; prints the run id. Sends nothing itself. Its output " +
+      "is written by `enrich export --run ID`."
+  )
+)
+
+const worker = Command.make(
+  "worker",
+  {
+    ...ledger,
+    concurrency: Options.integer("concurrency").pipe(
+      Options.mapEffect(atLeast("concurrency", 1)),
+      Options.withDefault(2),
+      Options.withDescription("Shards worked at once by this process.")
+    ),
+    drain: Options.boolean("drain").pipe(
+      Options.withDescription("Exit once no queued shard is left, instead of waiting for new runs.")
+    ),
+    leaseSeconds: Options.integer("lease-seconds").pipe(
+      Options.mapEffect(atLeast("lease-seconds", 2)),
+      Options.withDefault(Worker.defaultLeaseSeconds),
+      Options.withDescription(
+        "How long a shard stays with a worker that stopped renewing it (a killed worker) before another takes it."
+      )
+    )
+  },
+  (o) => Worker.work(o)
+).pipe(
+  Command.withDescription(
+    "Work on the shards queued by `enrich submit` on this ledger, with any number of other workers, until " +
+      "stopped (SIGTERM or Ctrl-C: the shards in hand go back to the queue, exit 0). The providers' keys come " +
+      "from this process's environment."
+  )
+)
+
 // resolved from this module (dist/ or src/ of apps/worker), so `enrich demo` works from any directory
 const examplePeople = fileURLToPath(new URL("../../../examples/people.csv", import.meta.url))
 
@@ -300,7 +351,7 @@ export const command = Command.make("enrich").pipe(
       "emails and phones through Fiber AI, Crustdata and TheHog, with a durable ledger. Keys: FIBER_API_KEY, " +
       "CRUSTDATA_API_KEY, THEHOG_ACCESS_KEY + THEHOG_SECRET_KEY (and *_BASE_URL to point elsewhere). " + exitCodes
   ),
-  Command.withSubcommands([run, estimate, status, resume, exportCommand, demo, simulate])
+  Command.withSubcommands([run, estimate, status, resume, exportCommand, submit, worker, demo, simulate])
 )
 
 export const cli = Command.run(command, { name: "enrich", version: "0.1.0" })

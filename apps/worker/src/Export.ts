@@ -7,11 +7,13 @@
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import { type Contact, ContactProvider, type Identifier, Journal, type Merge, Route } from "@enrich/core"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import type { Format } from "./Input.js"
 import { Ledger, type LedgerError, rowsOfRun, type RunRow } from "./Ledger.js"
 import * as Output from "./Output.js"
+import * as Shards from "./Shards.js"
 
 const failureOf = (provider: string, ending: Route.Ending): string | undefined =>
   ending._tag === "Outcome"
@@ -81,7 +83,9 @@ export const outputRowOf = (
  */
 export const rows = (
   runId: string,
-  plan: Route.Plan
+  plan: Route.Plan,
+  /** the journal's run id for a row's person: the run's own, or its shard's for a run worked by workers */
+  labelOf: (row: RunRow) => string = () => runId
 ): Stream.Stream<Output.OutputRow, LedgerError | Journal.JournalError, Ledger | Journal.Journal> =>
   Stream.unwrap(Effect.gen(function*() {
     const ledger = yield* Ledger
@@ -90,10 +94,14 @@ export const rows = (
       Stream.chunks,
       Stream.mapEffect((page) =>
         Effect.gen(function*() {
-          const keys: Array<Identifier.PersonKey> = []
-          for (const row of page) if (row.key !== undefined) keys.push(row.key)
-          const outcomes = yield* journal.outcomesOfRun(runId, keys)
-          const setAside = yield* journal.setAsideOf(runId, keys)
+          const outcomes = new Map<Identifier.PersonKey, ReadonlyArray<Journal.RunOutcome>>()
+          const setAside = new Map<Identifier.PersonKey, ReadonlyArray<Journal.SetAside>>()
+          for (const [label, members] of Shards.byLabel(Chunk.toReadonlyArray(page), labelOf)) {
+            const keys: Array<Identifier.PersonKey> = []
+            for (const row of members) if (row.key !== undefined) keys.push(row.key)
+            for (const entry of yield* journal.outcomesOfRun(label, keys)) outcomes.set(...entry)
+            for (const entry of yield* journal.setAsideOf(label, keys)) setAside.set(...entry)
+          }
           return Array.from(page, (row) =>
             outputRowOf(
               plan,
@@ -114,6 +122,28 @@ export interface Written {
   readonly statuses: Readonly<Record<string, number>>
 }
 
+/** `rows` counted as they pass: rows per status and values per field, read once the stream has run. */
+const counting = (
+  stream: Stream.Stream<Output.OutputRow, LedgerError | Journal.JournalError, Ledger | Journal.Journal>
+) => {
+  const filled = { work_email: 0, personal_email: 0, phone: 0 }
+  const statuses: Record<string, number> = {}
+  let count = 0
+  return {
+    stream: stream.pipe(Stream.tap((row) =>
+      Effect.sync(() => {
+        count++
+        statuses[row.status] = (statuses[row.status] ?? 0) + 1
+        if (row.status === "duplicate") return
+        if (row.values.work_email !== undefined) filled.work_email++
+        if (row.values.personal_email !== undefined) filled.personal_email++
+        if (row.values.phone !== undefined) filled.phone++
+      })
+    )),
+    written: (): Written => ({ rows: count, filled, statuses })
+  }
+}
+
 /**
  * Writes a run's output to `path` atomically (see `Output.writeStream`), streamed from the ledger.
  *
@@ -125,26 +155,30 @@ export const write = (options: {
   readonly path: string
   readonly format: Format
   readonly inputColumns: ReadonlyArray<string>
+  readonly labelOf?: ((row: RunRow) => string) | undefined
 }): Effect.Effect<
   Written,
   LedgerError | Journal.JournalError | Output.OutputError,
   Ledger | Journal.Journal | FileSystem.FileSystem
 > =>
   Effect.suspend(() => {
-    const filled = { work_email: 0, personal_email: 0, phone: 0 }
-    const statuses: Record<string, number> = {}
-    let count = 0
-    const counted = rows(options.runId, options.plan).pipe(Stream.tap((row) =>
-      Effect.sync(() => {
-        count++
-        statuses[row.status] = (statuses[row.status] ?? 0) + 1
-        if (row.status === "duplicate") return
-        if (row.values.work_email !== undefined) filled.work_email++
-        if (row.values.personal_email !== undefined) filled.personal_email++
-        if (row.values.phone !== undefined) filled.phone++
-      })
-    ))
-    return Output.writeStream(options.path, options.format, counted, { inputColumns: options.inputColumns }).pipe(
-      Effect.map((): Written => ({ rows: count, filled, statuses }))
-    )
+    const counted = counting(rows(options.runId, options.plan, options.labelOf))
+    return Output.writeStream(options.path, options.format, counted.stream, { inputColumns: options.inputColumns })
+      .pipe(Effect.map(counted.written))
+  })
+
+/**
+ * What `write` would write, counted without writing it (a run finished by workers, whose output is exported
+ * wherever it is wanted).
+ *
+ * @since 0.1.0 @category Writing
+ */
+export const tally = (
+  runId: string,
+  plan: Route.Plan,
+  labelOf?: (row: RunRow) => string
+): Effect.Effect<Written, LedgerError | Journal.JournalError, Ledger | Journal.Journal> =>
+  Effect.suspend(() => {
+    const counted = counting(rows(runId, plan, labelOf))
+    return Effect.map(Stream.runDrain(counted.stream), counted.written)
   })

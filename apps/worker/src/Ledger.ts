@@ -78,6 +78,12 @@ export interface RowCounts {
   readonly rejectedLines: ReadonlyArray<{ readonly line: number; readonly reason: string }>
 }
 
+/** Row numbers in (after, upTo]. */
+export interface RowRange {
+  readonly after: number
+  readonly upTo: number
+}
+
 /** @since 0.1.0 @category Models */
 export interface LedgerService {
   /**
@@ -118,8 +124,11 @@ export interface LedgerService {
   readonly rowCounts: (runId: string) => Effect.Effect<RowCounts, LedgerError>
   /** up to `limit` rows after row number `after`, by row number */
   readonly rowsPage: (runId: string, after: number, limit: number) => Effect.Effect<ReadonlyArray<RunRow>, LedgerError>
-  /** the run's valid people (the first row of each), page by page in input order: nothing is held */
-  readonly peopleOfRun: (runId: string) => Effect.Effect<Waterfall.People, LedgerError>
+  /**
+   * the run's valid people (the first row of each), page by page in input order: nothing is held. With `rows`,
+   * only those whose row number is in (after, upTo]: a shard of the run, worked on its own
+   */
+  readonly peopleOfRun: (runId: string, rows?: RowRange) => Effect.Effect<Waterfall.People, LedgerError>
 }
 
 /** Rows read from the ledger at once when a run's rows or people are streamed. */
@@ -331,13 +340,15 @@ const makeRows = Effect.gen(function*() {
       yield* sql`INSERT INTO enrich_run_rows ${sql.insert(records)}`
     })
 
-  const people = (runId: string) =>
+  const people = (runId: string, range?: RowRange) =>
     Effect.gen(function*() {
+      const within = range === undefined ? sql`1 = 1` : sql`row_number <= ${range.upTo}`
       const counted = yield* sql<{ readonly n: number | string }>`
-        SELECT COUNT(*) AS n FROM enrich_run_rows WHERE run_id = ${runId} AND ${ok}`
+        SELECT COUNT(*) AS n FROM enrich_run_rows WHERE run_id = ${runId} AND ${ok}
+        AND row_number > ${range?.after ?? 0} AND ${within}`
       const page = (after: number) =>
         sql`SELECT row_number, identifier_json FROM enrich_run_rows WHERE run_id = ${runId} AND ${ok}
-            AND row_number > ${after} ORDER BY row_number LIMIT ${pageSize}`.pipe(
+            AND row_number > ${after} AND ${within} ORDER BY row_number LIMIT ${pageSize}`.pipe(
           Effect.flatMap(decodePeople),
           toLedgerError("peopleOfRun"),
           asJournalError
@@ -345,6 +356,7 @@ const makeRows = Effect.gen(function*() {
       const byKeys = (keys: ReadonlyArray<Identifier.PersonKey>) =>
         Effect.forEach(Arr.chunksOf([...new Set(keys)], lookupBatch), (batch) =>
           sql`SELECT row_number, identifier_json FROM enrich_run_rows WHERE run_id = ${runId} AND ${ok}
+              AND row_number > ${range?.after ?? 0} AND ${within}
               AND ${sql.in("person_key", batch)}`.pipe(Effect.flatMap(decodePeople))).pipe(
             Effect.map((pages) =>
               pages.flat().map(toPerson)
@@ -354,7 +366,7 @@ const makeRows = Effect.gen(function*() {
           )
       const people: Waterfall.People = {
         count: Number(counted[0]?.n ?? 0),
-        stream: Stream.paginateChunkEffect(0, (after) =>
+        stream: Stream.paginateChunkEffect(range?.after ?? 0, (after) =>
           Effect.map(page(after), (rows) => [
             Chunk.unsafeFromArray(rows.map(toPerson)),
             rows.length < pageSize ? Option.none() : Option.some(rows[rows.length - 1]!.row_number)

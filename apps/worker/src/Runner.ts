@@ -27,6 +27,7 @@ import * as Output from "./Output.js"
 import * as Progress from "./Progress.js"
 import * as Providers from "./Providers.js"
 import * as RunHold from "./RunHold.js"
+import * as Shards from "./Shards.js"
 import * as Sql from "./Sql.js"
 import * as SqlJournal from "./SqlJournal.js"
 
@@ -105,7 +106,7 @@ export const planOf = (
  * The waterfall's wait for stragglers (5 provider-seconds), in real time for simulators whose clock runs
  * `timeScale`× faster, as their rate limits and polling are scaled.
  */
-const simulatorFlushAfter = (timeScale: number) => Duration.millis(5_000 / timeScale)
+export const simulatorFlushAfter = (timeScale: number) => Duration.millis(5_000 / timeScale)
 
 /**
  * The whole pipeline for a run recorded in the ledger; used by `run`, `resume` and `demo`. People are read from
@@ -242,13 +243,13 @@ export const report = (summary: Summary): string => {
 export const defaultOut = (input: string, format: "csv" | "jsonl") =>
   input.replace(/\.(csv|jsonl|ndjson|json)$/i, "") + `.enriched.${format}`
 
-const formatOf = (path: string, format: Option.Option<"csv" | "jsonl">): "csv" | "jsonl" =>
+export const formatOf = (path: string, format: Option.Option<"csv" | "jsonl">): "csv" | "jsonl" =>
   Option.getOrElse(format, () => (/\.(jsonl|ndjson|json)$/i.test(path) ? "jsonl" : "csv"))
 
-const newRunId = () =>
+export const newRunId = () =>
   `run-${new Date().toISOString().replace(/[-:T]/g, "").slice(0, 14)}-${Math.random().toString(36).slice(2, 6)}`
 
-const ledgerLayer = (options: LedgerOptions) =>
+export const ledgerLayer = (options: LedgerOptions) =>
   Layer.provideMerge(
     Layer.merge(LedgerModule.layer, SqlJournal.layer),
     Sql.layerFromOptions({
@@ -261,7 +262,7 @@ const ledgerLayer = (options: LedgerOptions) =>
  * The ledger of `resume` and `status`, which must exist already: only `run` creates one, so that a mistyped
  * `--db` is an error rather than a new, empty ledger that has no run to resume.
  */
-const existingLedgerLayer = (options: LedgerOptions) =>
+export const existingLedgerLayer = (options: LedgerOptions) =>
   Layer.unwrapEffect(Effect.gen(function*() {
     if (Option.isNone(options.databaseUrl) && !NodeFs.existsSync(options.db)) {
       return yield* usageError(`no ledger at ${options.db}: runs are recorded there by \`enrich run\` (or pass --db)`)
@@ -270,7 +271,7 @@ const existingLedgerLayer = (options: LedgerOptions) =>
   }))
 
 /** What `resume` needs to redo a run exactly: stored with the run. */
-interface StoredOptions {
+export interface StoredOptions {
   readonly providers: ReadonlyArray<string>
   readonly fields: readonly [Contact.Field, ...Array<Contact.Field>]
   readonly budget: number | undefined
@@ -279,10 +280,12 @@ interface StoredOptions {
   readonly format: "csv" | "jsonl"
   readonly columns: ReadonlyArray<string>
   readonly target: Target
+  /** rows per shard, for a run submitted for workers (`enrich submit`); absent for a run worked by one process */
+  readonly shardSize?: number
 }
 
 /** The provider registry for a run's target. */
-const providersLayer = (names: ReadonlyArray<ContactProvider.ProviderName>, target: Target) =>
+export const providersLayer = (names: ReadonlyArray<ContactProvider.ProviderName>, target: Target) =>
   (target._tag === "InProcess"
     ? Layer.unwrapScoped(Effect.map(
       serve({ timeScale: target.timeScale }),
@@ -295,7 +298,7 @@ const providersLayer = (names: ReadonlyArray<ContactProvider.ProviderName>, targ
 /** The demo's provider clock: a provider minute passes in 0.1 s. */
 export const demoTimeScale = 600
 
-const withPolling = (target: Target) =>
+export const withPolling = (target: Target) =>
   target._tag !== "Providers" ?
     Effect.provideService(Polling.Polling, Providers.simulatorPolling(target.timeScale)) :
     <A, E, R>(
@@ -414,6 +417,12 @@ export const resume = (
       )
     }
     const recorded = found.options as StoredOptions
+    if (recorded.shardSize !== undefined) {
+      return yield* usageError(
+        `run ${found.id} was submitted for workers: start \`enrich worker\` on this ledger (it takes over the ` +
+          `shards of workers that stopped); \`enrich export --run ${found.id}\` writes its output`
+      )
+    }
     const stored: StoredOptions = Option.match(options.out ?? Option.none(), {
       onNone: () => recorded,
       onSome: (out) => ({ ...recorded, out: NodePath.resolve(out) })
@@ -436,6 +445,36 @@ const nextStep = (run: LedgerModule.Run): string | undefined => {
 /** Open chunks listed by `status --run`. */
 const shownOpenChunks = 20
 
+/**
+ * The journal's run ids for a run: its own, or one per shard for a run submitted for workers (with a line on
+ * how far the shards are).
+ */
+const journalLabels = (run: LedgerModule.Run) =>
+  Effect.gen(function*() {
+    const size = (run.options as StoredOptions).shardSize
+    if (size === undefined) return [run.id]
+    const shards = yield* Shards.ofRun(run.id)
+    const done = shards.filter((s) => s.state === "finished").length
+    yield* Console.log(`  shards: ${done} of ${shards.length} done (${size} rows each), worked by enrich worker`)
+    return shards.map((s) => Shards.label(run.id, s.shard))
+  })
+
+/** Credits per provider over several journal run ids (the shards of a run). */
+const creditsOver = (journal: Journal.JournalService, labels: ReadonlyArray<string>) =>
+  Effect.map(Effect.forEach(labels, (label) => journal.creditsOfRun(label)), (parts) => {
+    const byProvider = new Map<string, { provider: string; charged: number; estimated: number; reserved: number }>()
+    for (const c of parts.flat()) {
+      const was = byProvider.get(c.provider) ?? { provider: c.provider, charged: 0, estimated: 0, reserved: 0 }
+      byProvider.set(c.provider, {
+        provider: c.provider,
+        charged: was.charged + c.charged,
+        estimated: was.estimated + c.estimated,
+        reserved: was.reserved + c.reserved
+      })
+    }
+    return [...byProvider.values()]
+  })
+
 export const status = (options: LedgerOptions & { readonly runId: Option.Option<string> }) =>
   Effect.gen(function*() {
     const ledger = yield* Ledger
@@ -457,14 +496,15 @@ export const status = (options: LedgerOptions & { readonly runId: Option.Option<
     const run = yield* ledger.getRun(options.runId.value)
     if (Option.isNone(run)) return yield* usageError(`no run ${options.runId.value} in the ledger`)
     yield* Console.log(`${run.value.id}: ${run.value.state}, input ${run.value.inputPath}`)
+    const labels = yield* journalLabels(run.value)
     // per provider, then the chunks still open: a run of a million people has thousands of finished chunks
-    for (const p of yield* journal.creditsOfRun(run.value.id)) {
+    for (const p of yield* creditsOver(journal, labels)) {
       yield* Console.log(
         `  ${p.provider.padEnd(10)} booked ${credits(p.charged, p.estimated)}` +
           (p.reserved > 0 ? `, ${p.reserved} reserved by chunks not finished` : "")
       )
     }
-    const open = yield* journal.openChunks(run.value.id)
+    const open = (yield* Effect.forEach(labels, (label) => journal.openChunks(label))).flat()
     for (const chunk of open.slice(0, shownOpenChunks)) {
       yield* Console.log(
         `  ${chunk.provider.padEnd(10)} ${chunk.state.padEnd(9)} ${String(chunk.keys.length).padStart(5)} people  ` +
@@ -502,7 +542,8 @@ export const exportRun = (
       plan: planOf(stored.providers, stored.fields),
       path: out,
       format,
-      inputColumns: stored.columns
+      inputColumns: stored.columns,
+      labelOf: stored.shardSize === undefined ? undefined : Shards.labelOfRow(found.id, stored.shardSize)
     })
     const statuses = Object.entries(written.statuses).map(([status, n]) => `${n} ${status}`).join(", ")
     yield* Console.log(

@@ -21,6 +21,7 @@ import Ledger0002 from "./migrations/0002_chunk_path_estimated.js"
 import Ledger0003 from "./migrations/0003_run_hold.js"
 import Ledger0004 from "./migrations/0004_run_outcomes.js"
 import Ledger0005 from "./migrations/0005_outcome_person_hash.js"
+import Ledger0006 from "./migrations/0006_shards.js"
 
 /** Where the SQLite ledger lives unless `--db` says otherwise. */
 export const defaultSqliteFile = ".enrich/ledger.db"
@@ -31,7 +32,8 @@ export const migrations = Migrator.fromRecord({
   "0002_chunk_path_estimated": Ledger0002,
   "0003_run_hold": Ledger0003,
   "0004_run_outcomes": Ledger0004,
-  "0005_outcome_person_hash": Ledger0005
+  "0005_outcome_person_hash": Ledger0005,
+  "0006_shards": Ledger0006
 })
 
 /** The dialect-neutral migrator: needs only a SqlClient (the dialect ones also want FileSystem for schema dumps). */

@@ -76,6 +76,8 @@ cli(process.argv).pipe(
   (effect) =>
     NodeRuntime.runMain(effect, {
       disablePrettyLogger: true,
-      teardown: (exit, onExit) => onExit(Exit.isInterrupted(exit) ? 130 : Number(process.exitCode ?? 0))
+      // a worker stopped by a signal has given its shards back: it sets exit code 0 for that clean stop
+      teardown: (exit, onExit) =>
+        onExit(Exit.isInterrupted(exit) ? Number(process.exitCode ?? 130) : Number(process.exitCode ?? 0))
     })
 )

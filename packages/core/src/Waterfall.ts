@@ -286,6 +286,60 @@ const summaryOf = (
 })
 
 /**
+ * One result for a list worked as several parts (e.g. the shards of a run on several workers): per provider the
+ * counts and credits add up, failures are grouped by reason again, and the budget's limit is the parts' own.
+ *
+ * @since 0.1.0 @category Combinators
+ */
+export const combineResults = (parts: ReadonlyArray<Result>): Result => {
+  const byProvider = new Map<string, ProviderSummary>()
+  for (const part of parts) {
+    for (const s of part.providers) {
+      const was = byProvider.get(s.provider)
+      if (was === undefined) {
+        byProvider.set(s.provider, s)
+        continue
+      }
+      const failures = new Map(was.failures.map((f) => [f.reason, f]))
+      for (const f of s.failures) {
+        const had = failures.get(f.reason)
+        failures.set(
+          f.reason,
+          had === undefined ? f : {
+            reason: f.reason,
+            people: had.people + f.people,
+            chunks: had.chunks + f.chunks
+          }
+        )
+      }
+      byProvider.set(s.provider, {
+        provider: s.provider,
+        requested: was.requested + s.requested,
+        cached: was.cached + s.cached,
+        found: was.found + s.found,
+        notFound: was.notFound + s.notFound,
+        failed: was.failed + s.failed,
+        rejected: was.rejected + s.rejected,
+        failures: [...failures.values()].sort((a, b) => b.people - a.people),
+        credits: was.credits + s.credits,
+        estimatedCredits: was.estimatedCredits + s.estimatedCredits
+      })
+    }
+  }
+  const providers = [...byProvider.values()]
+  return {
+    providers,
+    unsentForBudget: parts.reduce((n, p) => n + p.unsentForBudget, 0),
+    ambiguousChunks: parts.flatMap((p) => p.ambiguousChunks),
+    credits: {
+      spent: providers.reduce((n, s) => n + s.credits, 0),
+      estimated: providers.reduce((n, s) => n + s.estimatedCredits, 0),
+      limit: parts[0]?.credits.limit
+    }
+  }
+}
+
+/**
  * Runs the waterfall to the end (or to the budget), resuming whatever the journal holds for `runId`: chunks
  * left open are adopted, people already settled are counted, everyone else is sent where `Route.next` says.
  *

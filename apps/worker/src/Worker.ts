@@ -1,0 +1,281 @@
+/**
+ * Several worker processes on one ledger: `enrich submit` records a run and queues its shards; any number of
+ * `enrich worker` processes (on any machines that reach the same Postgres) take shards from the queue, each
+ * worked as its own waterfall, until the run is done.
+ *
+ * The queue is `@effect/sql`'s `SqlPersistedQueue` (in the ledger's database): a shard is leased by one worker,
+ * the lease is refreshed while it works and lapses when the worker dies, and another worker then takes the shard
+ * and resumes it from the ledger with the resume rules of `enrich resume` (TheHog's Idempotency-Key, Crustdata's
+ * job list, ambiguous Fiber chunks reported, never resent silently). `@effect/cluster` and `@effect/workflow`
+ * would do this too, but on the v3 line their multi-runner issues are still open; the providers and the
+ * waterfall know nothing of the queue, so moving later touches this module only.
+ *
+ * @since 0.1.0
+ */
+import * as PersistedQueue from "@effect/experimental/PersistedQueue"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlPersistedQueue from "@effect/sql/SqlPersistedQueue"
+import { Budget, type ContactProvider, Waterfall } from "@enrich/core"
+import * as Console from "effect/Console"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as RcMap from "effect/RcMap"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+import * as Export from "./Export.js"
+import * as Input from "./Input.js"
+import { Ledger } from "./Ledger.js"
+import * as Providers from "./Providers.js"
+import * as Runner from "./Runner.js"
+import * as Shards from "./Shards.js"
+
+/** What the queue carries: a shard of a run (its rows are in the ledger). */
+const ShardItem = Schema.Struct({ runId: Schema.String, shard: Schema.Number })
+
+const queueName = "enrich-shards"
+const queueTable = "enrich_queue"
+
+/** A shard that fails this many times in a row is left in the queue, failed (its last error kept there). */
+const maxAttempts = 5
+
+/** How soon a dead worker's shard is taken over unless `--lease-seconds` says otherwise. */
+export const defaultLeaseSeconds = 60
+
+const queueLayer = (leaseSeconds: number) =>
+  PersistedQueue.layer.pipe(
+    Layer.provide(SqlPersistedQueue.layerStore({
+      tableName: queueTable,
+      pollInterval: Duration.millis(500),
+      lockRefreshInterval: Duration.seconds(Math.max(1, leaseSeconds / 3)),
+      lockExpiration: Duration.seconds(leaseSeconds)
+    }))
+  )
+
+const shardQueue = PersistedQueue.make({ name: queueName, schema: ShardItem })
+
+/** A queue entry id: one per shard, so queuing a shard twice (a submit run again) queues it once. */
+const itemId = (runId: string, shard: number) => `${runId}#${shard}`
+
+export interface SubmitOptions extends Runner.RunOptions {
+  readonly shardSize: number
+}
+
+/**
+ * Records a run with its rows, cuts it into shards and queues them; prints the run id. Nothing is sent to a
+ * provider: workers do that.
+ */
+export const submit = (options: SubmitOptions) =>
+  Effect.gen(function*() {
+    if (options.target._tag === "InProcess") {
+      return yield* Runner.usageError(
+        "submit: simulators inside this process would stop with it; serve them with `enrich simulate` and pass " +
+          "--simulator-url"
+      )
+    }
+    if (options.budget !== undefined) {
+      return yield* Runner.usageError(
+        "submit: --budget is not shared between workers yet; use `enrich run` for a run with a budget"
+      )
+    }
+    if (options.target._tag === "Providers") yield* Providers.requiredKeys(options.providers)
+    const format = Runner.formatOf(options.input, options.format)
+    const source = yield* Input.open(options.input, format)
+    const [first, ...rest] = options.fields
+    const stored: Runner.StoredOptions = {
+      providers: options.providers,
+      fields: [first!, ...rest],
+      budget: undefined,
+      cacheDays: options.cacheDays,
+      out: NodePath.resolve(Option.getOrElse(options.out, () => Runner.defaultOut(options.input, format))),
+      format,
+      columns: source.columns,
+      target: options.target,
+      shardSize: options.shardSize
+    }
+    return yield* Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const runId = Runner.newRunId()
+      yield* ledger.createRun({
+        id: runId,
+        inputPath: NodePath.resolve(options.input),
+        options: stored,
+        rows: source.rows
+      })
+      const queued = yield* enqueue(runId, options.shardSize)
+      const counts = yield* ledger.rowCounts(runId)
+      yield* Console.log(runId)
+      yield* Console.error(
+        `submitted ${runId}: ${counts.rows} rows (${counts.people} people) in ${queued} shards; workers on this ` +
+          `ledger (enrich worker --database-url …) take them; enrich status --run ${runId} shows progress`
+      )
+      return runId
+    }).pipe(Effect.provide(queueLayer(defaultLeaseSeconds)), Effect.provide(Runner.ledgerLayer(options)))
+  })
+
+/** Cuts the run into shards and queues those not finished (again: both are idempotent). */
+const enqueue = (runId: string, size: number) =>
+  Effect.gen(function*() {
+    const queue = yield* shardQueue
+    yield* Shards.record(runId, size)
+    const shards = (yield* Shards.ofRun(runId)).filter((s) => s.state !== "finished")
+    yield* Effect.forEach(shards, (s) => queue.offer({ runId, shard: s.shard }, { id: itemId(runId, s.shard) }), {
+      discard: true
+    })
+    return shards.length
+  })
+
+export interface WorkerOptions extends Runner.LedgerOptions {
+  readonly concurrency: number
+  /** exit once no queued shard is left (also none held by others), instead of waiting for more runs */
+  readonly drain: boolean
+  readonly leaseSeconds: number
+}
+
+/** One JSON line per waterfall event on stderr, naming the run and shard (never a person). */
+const logEvent = (runId: string, shard: number) => (event: Waterfall.Event) =>
+  Effect.sync(() => {
+    process.stderr.write(JSON.stringify({ at: new Date().toISOString(), runId, shard, ...event }) + "\n")
+  })
+
+const note = (line: string) => Effect.sync(() => process.stderr.write(line + "\n"))
+
+/** Queue entries not done yet (waiting, or held by a worker), for `--drain`. */
+const unfinishedItems = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const [row] = yield* sql<{ readonly n: number | string }>`SELECT COUNT(*) AS n FROM ${sql(queueTable)}
+    WHERE queue_name = ${queueName} AND completed = FALSE AND attempts < ${maxAttempts}`
+  return Number(row?.n ?? 0)
+})
+
+/**
+ * Works on queued shards, `concurrency` at a time, until stopped (SIGTERM / Ctrl-C: the shards in hand stop
+ * where the ledger has them, their leases are released for another worker, exit 0) or, with `drain`, until the
+ * queue is empty.
+ */
+export const work = (options: WorkerOptions) =>
+  Effect.gen(function*() {
+    const worker = `${NodeOs.hostname()}:${process.pid}`
+    const queue = yield* shardQueue
+    const ledger = yield* Ledger
+    // one provider registry per run in this process, shared by its shards: their rate limits are one
+    const registries = yield* RcMap.make({
+      lookup: (runId: string) =>
+        Effect.gen(function*() {
+          const run = yield* ledger.getRun(runId)
+          if (Option.isNone(run)) return yield* Runner.usageError(`queued run ${runId} is not in the ledger`)
+          const stored = run.value.options as Runner.StoredOptions
+          return yield* Layer.build(
+            Runner.providersLayer(stored.providers as ReadonlyArray<ContactProvider.ProviderName>, stored.target)
+          ).pipe(
+            // e.g. a provider key missing in this worker's environment
+            Effect.mapError((error) => Runner.usageError(`cannot set up the providers of ${runId}: ${String(error)}`))
+          )
+        }),
+      idleTimeToLive: Duration.minutes(1)
+    })
+
+    const workShard = (item: typeof ShardItem.Type) =>
+      Effect.gen(function*() {
+        const run = yield* ledger.getRun(item.runId)
+        if (Option.isNone(run)) return yield* Runner.usageError(`queued run ${item.runId} is not in the ledger`)
+        const stored = run.value.options as Runner.StoredOptions
+        const state = (yield* Shards.ofRun(item.runId)).find((s) => s.shard === item.shard)
+        if (state === undefined || state.state === "finished") return
+        const shard: Shards.Shard = { runId: item.runId, shard: item.shard, after: state.after, upTo: state.upTo }
+        yield* note(`${worker}: working on ${item.runId} shard ${item.shard} (rows ${state.after + 1}-${state.upTo})`)
+        const people = yield* ledger.peopleOfRun(item.runId, state)
+        const registry = yield* RcMap.get(registries, item.runId)
+        const result = yield* Waterfall.run({
+          runId: Shards.label(item.runId, item.shard),
+          people,
+          providers: stored.providers,
+          fields: stored.fields,
+          cacheMaxAge: Duration.days(stored.cacheDays),
+          resubmitAmbiguous: false,
+          ...(stored.target._tag === "Providers"
+            ? {}
+            : { flushAfter: Runner.simulatorFlushAfter(stored.target.timeScale) }),
+          onEvent: logEvent(item.runId, item.shard)
+        }).pipe(
+          Effect.provide(Budget.layer(undefined)),
+          Effect.provide(registry),
+          Runner.withPolling(stored.target)
+        )
+        const left = yield* Shards.finish(shard, result, worker)
+        yield* note(`${worker}: ${item.runId} shard ${item.shard} done (${left} left)`)
+        if (left === 0) yield* finishRun(item.runId, stored, run.value.createdAt.epochMillis)
+      }).pipe(
+        Effect.scoped,
+        Effect.tapError((error) =>
+          note(`${worker}: ${item.runId} shard ${item.shard} failed, queued again: ${error.message}`)
+        )
+      )
+
+    const takers = Effect.forEach(
+      Array.from({ length: options.concurrency }),
+      () => Effect.forever(queue.take(workShard, { maxAttempts })),
+      { concurrency: "unbounded", discard: true }
+    )
+    // a submit stopped between recording its run and queuing its shards is completed by any worker that starts
+    for (const run of yield* ledger.listRuns(100)) {
+      const size = (run.options as Runner.StoredOptions).shardSize
+      if (run.state === "running" && size !== undefined) yield* enqueue(run.id, size)
+    }
+    yield* note(`${worker}: taking shards (${options.concurrency} at a time)`)
+    const drained = unfinishedItems.pipe(
+      Effect.repeat({ schedule: Schedule.spaced(Duration.millis(500)), until: (n) => n === 0 })
+    )
+    yield* (options.drain ? Effect.raceFirst(takers, drained) : takers).pipe(
+      // stopped by a signal: the leases of the shards in hand are given back as they unwind; that is a clean stop
+      Effect.onInterrupt(() =>
+        Effect.zipRight(
+          note(`${worker}: stopped; shards in hand are back in the queue`),
+          Effect.sync(() => {
+            process.exitCode = 0
+          })
+        )
+      )
+    )
+    yield* note(`${worker}: no queued shard left`)
+  }).pipe(
+    Effect.scoped,
+    Effect.provide(queueLayer(options.leaseSeconds)),
+    Effect.provide(Runner.existingLedgerLayer(options))
+  )
+
+/** The last shard's worker marks the run finished with the shards' combined summary. */
+const finishRun = (runId: string, stored: Runner.StoredOptions, createdAt: number) =>
+  Effect.gen(function*() {
+    const ledger = yield* Ledger
+    const counts = yield* ledger.rowCounts(runId)
+    const result = yield* Shards.resultOf(runId)
+    const written = yield* Export.tally(
+      runId,
+      Runner.planOf(stored.providers, stored.fields),
+      Shards.labelOfRow(runId, stored.shardSize ?? Shards.defaultSize)
+    )
+    const summary: Runner.Summary = {
+      runId,
+      rows: counts.rows,
+      people: counts.people,
+      rejected: counts.rejected,
+      rejectedLines: counts.rejectedLines,
+      duplicates: counts.duplicates,
+      filled: written.filled,
+      providers: result.providers,
+      credits: result.credits.spent,
+      estimatedCredits: result.credits.estimated,
+      budget: undefined,
+      unsentForBudget: result.unsentForBudget,
+      ambiguousChunks: result.ambiguousChunks.length,
+      // workers write no file: the output is exported from the ledger, wherever it is wanted
+      out: `not written by workers: enrich export --run ${runId} --out FILE`,
+      seconds: (Date.now() - createdAt) / 1000
+    }
+    yield* ledger.setRunState(runId, "finished", summary)
+    yield* note(`run ${runId} finished: enrich export --run ${runId} writes its output`)
+  })
