@@ -12,19 +12,13 @@ import { assert, describe, it } from "@effect/vitest"
 import { serve } from "@enrich/simulator/node"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Stream from "effect/Stream"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
-import { examplePeople as input, main } from "./utils/binary.js"
+import { examplePeople as input, main, nth, runUntil } from "./utils/binary.js"
 
 const seed = 42
 const timeScale = 120
 const providers = ["fiber", "crustdata", "thehog"] as const
-
-interface Event {
-  readonly _tag: string
-  readonly provider?: string
-}
 
 /** A simulated world: the three simulators on a loopback port, alive for the test's scope. */
 const world = serve({ port: 0, timeScale, seed })
@@ -52,52 +46,6 @@ const onLedger = (dir: string, command: string, ...args: ReadonlyArray<string>) 
     Command.workingDirectory(dir),
     Command.env({ PATH: globalThis.process.env.PATH ?? "" }, { extendEnv: false })
   )
-
-/**
- * Runs the worker; when `killAt` matches a progress event (JSON lines on stderr), sends `signal`.
- * Returns whether the kill happened (false: the run ended first), the exit code, and the stderr lines that are
- * not events (messages to the user).
- */
-const runUntil = (
-  command: Command.Command,
-  killAt: ((event: Event) => boolean) | undefined,
-  signal: "SIGKILL" | "SIGTERM" = "SIGKILL"
-) =>
-  Effect.scoped(Effect.gen(function*() {
-    const process = yield* Command.start(command)
-    let hit = false
-    const notes: Array<string> = []
-    yield* process.stderr.pipe(
-      Stream.decodeText(),
-      Stream.splitLines,
-      Stream.map((line): Event | undefined => {
-        try {
-          return JSON.parse(line) as Event
-        } catch {
-          if (line.trim() !== "") notes.push(line)
-          return undefined
-        }
-      }),
-      // keep reading to the end after the kill: a closed pipe would fail the worker's last writes (EPIPE)
-      Stream.runForEach((event) => {
-        // `killAt` may count events, so it sees each event once, and only until it matched
-        if (hit || event === undefined || killAt === undefined || !killAt(event)) return Effect.void
-        hit = true
-        return process.kill(signal)
-      })
-    )
-    // a process ended by a signal has no exit code: the platform reports it as a failure naming the signal
-    const exitCode = yield* process.exitCode.pipe(
-      Effect.catchAll((error) => Effect.succeed(String(error.message).match(/SIG[A-Z]+/)?.[0] ?? "unknown"))
-    )
-    return { killed: hit, exitCode, notes }
-  }))
-
-/** The n-th event of this kind at this provider. */
-const nth = (tag: string, provider: string, n: number) => {
-  let count = 0
-  return (event: Event) => event._tag === tag && event.provider === provider && ++count === n
-}
 
 const tempDir = Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeTempDirectoryScoped({ prefix: "enrich-crash-" }))
 
