@@ -534,9 +534,10 @@ export const chooseOrder = (
   const kinds = options.peopleByKind !== undefined
     ? [...options.peopleByKind].filter(([, n]) => n > 0)
     : [...new Set(providers.flatMap((p) => p.identifierKinds))].map((kind) => [kind, 1] as const)
+  // the most common kind first (as reported)
   const served = kinds.filter(([kind]) =>
     providers.some((p) => p.identifierKinds.includes(kind) && fields.some((f) => p.fields.includes(f)))
-  )
+  ).sort((a, b) => b[1] - a[1])
   const perPerson = (sequence: ReadonlyArray<Offer>, kind: IdentifierKind) =>
     personCost(sequence, fields, kind, chancesOf(rates, kind)).mean
   const total = (sequence: ReadonlyArray<Offer>) =>
