@@ -17,7 +17,7 @@ import * as HitStats from "../src/HitStats.js"
 import * as Ledger from "../src/Ledger.js"
 import * as Sql from "../src/Sql.js"
 import { enrich, examplePeople } from "./utils/binary.js"
-import { services, sqlite } from "./utils/db.js"
+import { databaseUrl, type Db, postgres, services, sqlite } from "./utils/db.js"
 
 const tempDir = Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeTempDirectoryScoped({ prefix: "enrich-order-" }))
 
@@ -36,51 +36,61 @@ const expectedLine = (stdout: string, label: string) => {
   return { order: order!.split(" → "), expected: Number(expected), low: Number(low), high: Number(high) }
 }
 
+/** HitStats over answers written by the Journal, on `db`. */
+const hitStatsCounts = (db: Db) =>
+  Effect.gen(function*() {
+    const j = yield* Journal.Journal
+    const [found, missing] = [person("found-one"), person("missing-one")]
+    const fields: readonly [Contact.Field, ...Array<Contact.Field>] = ["work_email", "phone"]
+    const chunk = yield* j.recordChunk({
+      runId: "r1",
+      provider: "fiber",
+      idempotencyKey: "chunk-1",
+      keys: [found.key, missing.key],
+      fields,
+      path: "batch",
+      reserved: 0
+    })
+    const provenance = new Contact.Provenance({
+      provider: "fiber",
+      endpoint: "batch",
+      mode: "batch",
+      observedAt: yield* DateTime.now,
+      cost: 2
+    })
+    const outcomes = [
+      new PersonResult.Found({
+        key: found.key,
+        emails: [new Contact.Email({ address: "a@acme.io", kind: "work", verdict: "risky" })],
+        phones: [],
+        provenance
+      }),
+      new PersonResult.NotFound({ key: missing.key, provenance })
+    ]
+    yield* j.commitPage(chunk.idempotencyKey, outcomes, undefined)
+    // a later run reusing those answers buys nothing: they are not counted again
+    yield* j.reuse("r2", "fiber", fields, outcomes)
+    const stats = yield* HitStats.hitStats()
+    const of = (field: Contact.Field) => stats.find((c) => c.field === field && c.provider === "fiber")!
+    assert.strictEqual(stats.length, 2)
+    assert.deepStrictEqual([of("work_email").kind, of("work_email").asked], ["linkedin", 2])
+    assert.deepStrictEqual(of("work_email").found, { valid: 0, risky: 1, unknown: 0, invalid: 0 })
+    assert.strictEqual(of("phone").asked, 2)
+    assert.strictEqual(Object.values(of("phone").found).reduce((a, b) => a + b, 0), 0)
+    // read in pages, newest first, up to a cap
+    const capped = yield* HitStats.hitStats({ maxRows: 1 })
+    assert.strictEqual(capped.find((c) => c.field === "work_email")!.asked, 1)
+  }).pipe(Effect.provide(services(db)))
+
 describe("cost-aware order", () => {
-  it.scoped("HitStats: asked and found per provider, field and identifier kind, from the answers chunks bought", () =>
-    Effect.gen(function*() {
-      const j = yield* Journal.Journal
-      const [found, missing] = [person("found-one"), person("missing-one")]
-      const fields: readonly [Contact.Field, ...Array<Contact.Field>] = ["work_email", "phone"]
-      const chunk = yield* j.recordChunk({
-        runId: "r1",
-        provider: "fiber",
-        idempotencyKey: "chunk-1",
-        keys: [found.key, missing.key],
-        fields,
-        path: "batch",
-        reserved: 0
-      })
-      const provenance = new Contact.Provenance({
-        provider: "fiber",
-        endpoint: "batch",
-        mode: "batch",
-        observedAt: yield* DateTime.now,
-        cost: 2
-      })
-      const outcomes = [
-        new PersonResult.Found({
-          key: found.key,
-          emails: [new Contact.Email({ address: "a@acme.io", kind: "work", verdict: "risky" })],
-          phones: [],
-          provenance
-        }),
-        new PersonResult.NotFound({ key: missing.key, provenance })
-      ]
-      yield* j.commitPage(chunk.idempotencyKey, outcomes, undefined)
-      // a later run reusing those answers buys nothing: they are not counted again
-      yield* j.reuse("r2", "fiber", fields, outcomes)
-      const stats = yield* HitStats.hitStats()
-      const of = (field: Contact.Field) => stats.find((c) => c.field === field && c.provider === "fiber")!
-      assert.strictEqual(stats.length, 2)
-      assert.deepStrictEqual([of("work_email").kind, of("work_email").asked], ["linkedin", 2])
-      assert.deepStrictEqual(of("work_email").found, { valid: 0, risky: 1, unknown: 0, invalid: 0 })
-      assert.strictEqual(of("phone").asked, 2)
-      assert.strictEqual(Object.values(of("phone").found).reduce((a, b) => a + b, 0), 0)
-      // read in pages, newest first, up to a cap
-      const capped = yield* HitStats.hitStats({ maxRows: 1 })
-      assert.strictEqual(capped.find((c) => c.field === "work_email")!.asked, 1)
-    }).pipe(Effect.provide(services(sqlite))))
+  it.scoped(
+    "HitStats: asked and found per provider, field and identifier kind, from the answers chunks bought",
+    () => hitStatsCounts(sqlite)
+  )
+  it.scoped.skipIf(databaseUrl === undefined)(
+    `HitStats on Postgres${databaseUrl === undefined ? " (skipped: DATABASE_URL is not set)" : ""}`,
+    () => hitStatsCounts(postgres(databaseUrl ?? "postgres://unset"))
+  )
 
   it.scoped(
     "estimate quotes expected credits with a range beside the worst case; run --order auto follows and records its choice",
