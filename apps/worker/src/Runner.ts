@@ -506,6 +506,8 @@ export const status = (options: LedgerOptions & { readonly runId: Option.Option<
     const run = yield* ledger.getRun(options.runId.value)
     if (Option.isNone(run)) return yield* usageError(`no run ${options.runId.value} in the ledger`)
     yield* Console.log(`${run.value.id}: ${run.value.state}, input ${run.value.inputPath}`)
+    const order = (run.value.options as StoredOptions).order
+    if (order !== undefined) yield* Console.log(CostReport.choiceLines(order.choice).join("\n"))
     // per provider, then the chunks still open: a run of a million people has thousands of finished chunks
     for (const p of yield* journal.creditsOfRun(run.value.id)) {
       yield* Console.log(

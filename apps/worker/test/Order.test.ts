@@ -165,6 +165,10 @@ describe("cost-aware order", () => {
         assert.deepStrictEqual(options.order.choice.providers, auto.order)
         assert.deepStrictEqual(options.order.choice.given, ["fiber", "crustdata", "thehog"])
         assert.isTrue(options.order.choice.observed > 0)
+        // status shows the choice kept with the run
+        const status = yield* enrich(["status", "--db", "ledger.db", "--run", Option.getOrThrow(run).id], { cwd: dir })
+        assert.strictEqual(status.exitCode, 0, status.stderr)
+        assert.match(status.stdout, new RegExp(`^order auto: ${auto.order.join(" → ")}`, "m"))
         // the summary lists the providers in the order asked
         const listed = [...second.stdout.matchAll(/^ {2}(fiber|crustdata|thehog)\s+asked/gm)].map((m) => m[1])
         assert.deepStrictEqual(listed, auto.order)
