@@ -166,7 +166,7 @@ const estimate = Command.make(
   Command.withDescription(
     "Quote the credits a run could spend, without spending any: the worst case per provider, and the expected " +
       "credits with a 95% range in the given order and in --order auto, from the ledger's history (--db / " +
-      "--database-url; read only, never created)."
+      "--database-url, when there is one: an estimate never creates a ledger)."
   )
 )
 
