@@ -52,6 +52,15 @@ const providers = list(
   "Providers to ask, in waterfall order: a person goes to the next one only for fields still missing."
 )
 const fields = list("fields", Contact.allFields, "work_email,personal_email,phone", "Fields to find.")
+const order = Options.choice("order", ["given", "auto"]).pipe(
+  Options.withDefault("given" as const),
+  Options.withDescription(
+    "given (default): ask the providers in the order of --providers. auto: per field and identifier kind, in the " +
+      "order of least expected credits per value found, learnt from the ledger's history (what each provider found " +
+      "for each field and kind) under each provider's billing; the run prints the order and the numbers behind it " +
+      "and keeps them in the ledger."
+  )
+)
 
 const db = Options.text("db").pipe(
   Options.withDescription("SQLite ledger file (results, jobs, credits; makes runs resumable)."),
@@ -143,7 +152,7 @@ const ledger = { db, databaseUrl }
 
 const run = Command.make(
   "run",
-  { ...ledger, input, out, format, providers, fields, budget, cacheDays, target },
+  { ...ledger, input, out, format, providers, fields, order, budget, cacheDays, target },
   (o) => Runner.run({ ...o, resubmitAmbiguous: false, budget: Option.getOrUndefined(o.budget) })
 ).pipe(
   Command.withDescription(
@@ -153,9 +162,15 @@ const run = Command.make(
 
 const estimate = Command.make(
   "estimate",
-  { input, format, providers, fields },
+  { ...ledger, input, format, providers, fields, order },
   (o) => Runner.estimate(o)
-).pipe(Command.withDescription("Quote the credits a run could spend, per provider, without spending any."))
+).pipe(
+  Command.withDescription(
+    "Quote the credits a run could spend, without spending any: the worst case per provider, and the expected " +
+      "credits with a 95% range in the given order and in --order auto, from the ledger's history (--db / " +
+      "--database-url, when there is one: an estimate never creates a ledger)."
+  )
+)
 
 const status = Command.make("status", { ...ledger, runId }, (o) => Runner.status(o)).pipe(
   Command.withDescription("Show recent runs, or one run's chunks, results and credits.")

@@ -5,7 +5,7 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type { Identifier, Route } from "@enrich/core"
-import { Budget, type Contact, ContactProvider, Journal, Polling, Waterfall } from "@enrich/core"
+import { Budget, type Contact, ContactProvider, CostModel, Journal, Polling, Waterfall } from "@enrich/core"
 import { serve } from "@enrich/simulator/node"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
@@ -19,7 +19,9 @@ import type * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
+import * as CostReport from "./CostReport.js"
 import * as Export from "./Export.js"
+import * as HitStats from "./HitStats.js"
 import * as Input from "./Input.js"
 import * as LedgerModule from "./Ledger.js"
 import { Ledger } from "./Ledger.js"
@@ -56,7 +58,12 @@ export interface RunOptions extends LedgerOptions {
   readonly cacheDays: number
   readonly resubmitAmbiguous: boolean
   readonly target: Target
+  /** "given" (default): the providers in the order of `providers`; "auto": the order of least expected credits */
+  readonly order?: Order
 }
+
+/** How the providers are ordered: as given, or by the cost model from the ledger's history (`--order auto`). */
+export type Order = "given" | "auto"
 
 /**
  * Who a run talks to: the real providers (keys and base URLs from the environment), simulators started in this
@@ -272,6 +279,7 @@ export const existingLedgerLayer = (options: LedgerOptions) =>
 
 /** What `resume` needs to redo a run exactly: stored with the run. */
 export interface StoredOptions {
+  /** in the order the run asks them (with `--order auto`, the order chosen when it started) */
   readonly providers: ReadonlyArray<string>
   readonly fields: readonly [Contact.Field, ...Array<Contact.Field>]
   readonly budget: number | undefined
@@ -282,6 +290,8 @@ export interface StoredOptions {
   readonly target: Target
   /** rows per shard, for a run submitted for workers (`enrich submit`); absent for a run worked by one process */
   readonly shardSize?: number
+  /** `--order auto`: the choice, with the numbers behind it (a resume follows `providers`, never chooses again) */
+  readonly order?: { readonly mode: "auto"; readonly choice: CostModel.OrderChoice }
 }
 
 /** The provider registry for a run's target. */
@@ -353,19 +363,24 @@ export const run = (options: RunOptions) =>
     const format = formatOf(options.input, options.format)
     const source = yield* Input.open(options.input, format)
     const [first, ...rest] = options.fields
-    const stored: StoredOptions = {
-      providers: options.providers,
-      fields: [first!, ...rest],
-      budget: options.budget,
-      cacheDays: options.cacheDays,
-      // absolute, so `enrich resume` from another directory writes to the same place
-      out: NodePath.resolve(Option.getOrElse(options.out, () => defaultOut(options.input, format))),
-      format,
-      columns: source.columns,
-      target: options.target
-    }
-    yield* outputReady(stored.out)
+    // absolute, so `enrich resume` from another directory writes to the same place
+    const out = NodePath.resolve(Option.getOrElse(options.out, () => defaultOut(options.input, format)))
+    yield* outputReady(out)
     return yield* Effect.gen(function*() {
+      // chosen once, before the run is recorded: a resume follows the stored order, never a newer choice
+      const choice = options.order === "auto" ? yield* chooseOrder(options, format) : undefined
+      const stored: StoredOptions = {
+        providers: choice?.providers ?? options.providers,
+        fields: [first!, ...rest],
+        budget: options.budget,
+        cacheDays: options.cacheDays,
+        out,
+        format,
+        columns: source.columns,
+        target: options.target,
+        ...(choice === undefined ? {} : { order: { mode: "auto" as const, choice } })
+      }
+      if (choice !== undefined) yield* Console.log(CostReport.choiceLines(choice).join("\n"))
       const ledger = yield* Ledger
       const runId = newRunId()
       yield* ledger.createRun({
@@ -377,6 +392,40 @@ export const run = (options: RunOptions) =>
       yield* RunHold.hold(runId, { wait: false })
       return yield* runStored(runId, stored, options.resubmitAmbiguous)
     }).pipe(Effect.scoped, Effect.provide(ledgerLayer(options)))
+  })
+
+/** The providers as the cost model reads them (their static capabilities), in this order. */
+const offersOf = (names: ReadonlyArray<string>): Array<CostModel.Offer> =>
+  names.map((name) => Providers.capabilitiesOf(name as ContactProvider.ProviderName))
+
+/**
+ * A list's rows and its distinct valid people by identifier kind, read as a stream: only the distinct keys are
+ * held (to tell duplicates, which are not charged), not the rows.
+ */
+const countPeople = (input: string, format: "csv" | "jsonl") =>
+  Effect.gen(function*() {
+    const source = yield* Input.open(input, format)
+    const seen = new Set<Identifier.PersonKey>()
+    const byKind = new Map<Identifier.IdentifierKind, number>()
+    const counts = { rows: 0, rejected: 0, duplicates: 0 }
+    yield* Stream.runForEach(source.rows, (row) =>
+      Effect.sync(() => {
+        counts.rows++
+        if (Either.isLeft(row.identifier)) return void counts.rejected++
+        const { key, kind } = row.identifier.right
+        if (seen.has(key)) return void counts.duplicates++
+        seen.add(key)
+        byKind.set(kind, (byKind.get(kind) ?? 0) + 1)
+      }))
+    return { ...counts, people: seen.size, byKind }
+  })
+
+/** `--order auto`: the order of least expected credits for this list, from the ledger's history. */
+const chooseOrder = (options: RunOptions, format: "csv" | "jsonl") =>
+  Effect.gen(function*() {
+    const { byKind } = yield* countPeople(options.input, format)
+    const statistics = yield* HitStats.hitStats()
+    return CostModel.chooseOrder(offersOf(options.providers), options.fields, statistics, { peopleByKind: byKind })
   })
 
 /** The run named by `--run`, else the latest: a usage error when there is none. */
@@ -496,6 +545,8 @@ export const status = (options: LedgerOptions & { readonly runId: Option.Option<
     const run = yield* ledger.getRun(options.runId.value)
     if (Option.isNone(run)) return yield* usageError(`no run ${options.runId.value} in the ledger`)
     yield* Console.log(`${run.value.id}: ${run.value.state}, input ${run.value.inputPath}`)
+    const order = (run.value.options as StoredOptions).order
+    if (order !== undefined) yield* Console.log(CostReport.choiceLines(order.choice).join("\n"))
     const labels = yield* journalLabels(run.value)
     // per provider, then the chunks still open: a run of a million people has thousands of finished chunks
     for (const p of yield* creditsOver(journal, labels)) {
@@ -552,34 +603,26 @@ export const exportRun = (
     )
   }).pipe(Effect.provide(existingLedgerLayer(options)))
 
-export const estimate = (options: {
-  readonly input: string
-  readonly format: Option.Option<"csv" | "jsonl">
-  readonly providers: ReadonlyArray<ContactProvider.ProviderName>
-  readonly fields: ReadonlyArray<Contact.Field>
-}) =>
+export const estimate = (
+  options: LedgerOptions & {
+    readonly input: string
+    readonly format: Option.Option<"csv" | "jsonl">
+    readonly providers: ReadonlyArray<ContactProvider.ProviderName>
+    readonly fields: ReadonlyArray<Contact.Field>
+    /** the order a run with the same flags would follow (both are estimated) */
+    readonly order?: Order
+  }
+) =>
   Effect.gen(function*() {
-    // Read as a stream: only the distinct keys are held (to tell duplicates, which are not charged), not the rows.
-    const source = yield* Input.open(options.input, formatOf(options.input, options.format))
-    const seen = new Set<Identifier.PersonKey>()
-    const byKind = new Map<Identifier.IdentifierKind, number>()
-    const counts = { rows: 0, rejected: 0, duplicates: 0 }
-    yield* Stream.runForEach(source.rows, (row) =>
-      Effect.sync(() => {
-        counts.rows++
-        if (Either.isLeft(row.identifier)) return void counts.rejected++
-        const { key, kind } = row.identifier.right
-        if (seen.has(key)) return void counts.duplicates++
-        seen.add(key)
-        byKind.set(kind, (byKind.get(kind) ?? 0) + 1)
-      }))
+    const counts = yield* countPeople(options.input, formatOf(options.input, options.format))
+    const { byKind } = counts
     // Capabilities and cost models are static: clients pointed nowhere give them without any request.
     const registry = yield* ContactProvider.ContactProviders.pipe(
       Effect.provide(Providers.forSimulators("http://127.0.0.1:9", 1).pipe(Layer.provide(NodeHttpClient.layerUndici)))
     )
     const quotes = Waterfall.quoteByKind(byKind, options.providers.map((p) => registry.get(p)!), options.fields)
     yield* Console.log(
-      `${counts.rows} rows: ${seen.size} people, ${counts.rejected} rejected, ` +
+      `${counts.rows} rows: ${counts.people} people, ${counts.rejected} rejected, ` +
         `${counts.duplicates} duplicates (not charged)`
     )
     for (const q of quotes) {
@@ -594,6 +637,25 @@ export const estimate = (options: {
       `worst case ${worstCase} credits (every provider asked for everyone); the waterfall asks later providers ` +
         `only for what is still missing, so a run spends less. --budget caps it. Nothing was spent.`
     )
+    // The history, when there is a ledger: an estimate never creates one.
+    const statistics = Option.isNone(options.databaseUrl) && !NodeFs.existsSync(options.db)
+      ? []
+      : yield* HitStats.hitStats().pipe(Effect.provide(ledgerLayer(options)))
+    const rates = CostModel.ratesOf(statistics)
+    const given = CostModel.expectedSpend(offersOf(options.providers), options.fields, byKind, rates)
+    const choice = CostModel.chooseOrder(offersOf(options.providers), options.fields, statistics, {
+      peopleByKind: byKind
+    })
+    const auto = CostModel.expectedSpend(offersOf(choice.providers), options.fields, byKind, rates)
+    const chosen = (order: Order) => (options.order ?? "given") === order ? " (this run)" : ""
+    yield* Console.log(
+      `expected, given order ${options.providers.join(" → ")}: ${CostReport.spendText(given)}${chosen("given")}`
+    )
+    yield* Console.log(
+      `expected, --order auto ${choice.providers.join(" → ")}: ${CostReport.spendText(auto)}${chosen("auto")}`
+    )
+    if (options.order === "auto") yield* Console.log(CostReport.choiceLines(choice).join("\n"))
+    else yield* Console.log(`  ${CostReport.sourceLine(choice.observed)}`)
   })
 
 export const demo = (options: LedgerOptions & { readonly input: string; readonly out: Option.Option<string> }) =>

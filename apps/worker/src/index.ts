@@ -4,6 +4,7 @@
  */
 export * as Export from "./Export.js"
 export * as HeapTuning from "./HeapTuning.js"
+export * as HitStats from "./HitStats.js"
 export * as Input from "./Input.js"
 export * as Ledger from "./Ledger.js"
 export * as Output from "./Output.js"

@@ -3,14 +3,35 @@
  * provider order and stop policy (a perfect client, from the universe's truth and the simulators' billing
  * rules), against the any-order oracle (informative), and against asking every provider about everyone. Spend
  * is read from the simulators' counters (charged minus refunded).
+ *
+ * Then the cost model (issue 17): the user-order run, on the worker's SQLite ledger, teaches the statistics
+ * (`HitStats`); the same people are run again with `order: "auto"` (against the oracle, fill rates against the
+ * user-order run); and the next people of the universe, never asked before, are estimated
+ * (`CostModel.expectedSpend` in the order auto chooses) and then run in that order.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Contact, Merge, Polling, TheHogProvider, Waterfall } from "@enrich/core"
+import type { Budget, Journal } from "@enrich/core"
+import { Contact, CostModel, Merge, Polling, TheHogProvider, Waterfall } from "@enrich/core"
 import { CrustdataApi, FiberAiApi } from "@enrich/core/wire"
 import type { Universe } from "@enrich/simulator"
 import { serve } from "@enrich/simulator/node"
+import type { Ledger } from "@enrich/worker"
+import { HitStats, Providers, Sql } from "@enrich/worker"
 import * as Effect from "effect/Effect"
-import { clients, figure, fixed, memoryJournal, peopleOf, type ProviderName, say, scaledPolling } from "./Common.js"
+import type * as Layer from "effect/Layer"
+import * as NodePath from "node:path"
+import {
+  clients,
+  figure,
+  fixed,
+  ledger,
+  memoryJournal,
+  peopleOf,
+  type ProviderName,
+  say,
+  scaledPolling,
+  tempDir
+} from "./Common.js"
 
 export interface Options {
   readonly people: number
@@ -163,14 +184,18 @@ export interface ModelPerson {
  * is asked; `invalid` never fills), billed exactly as its simulator bills, and what it reveals is merged as the
  * waterfall merges (the best verdict wins; `invalid` is dropped).
  */
-export const sameOrderMinimum = (universe: Universe.Universe, n: number) => {
+export const sameOrderMinimum = (
+  universe: Universe.Universe,
+  n: number,
+  providers: ReadonlyArray<ProviderName> = order
+) => {
   const policy = Merge.defaultStopPolicy
   const credits: Record<ProviderName, number> = { fiber: 0, crustdata: 0, thehog: 0 }
   const people: Array<ModelPerson> = []
   for (const person of universe.people.slice(0, n)) {
     const have: Partial<Record<Contact.Field, Contact.Verdict>> = {}
     const asked: Partial<Record<ProviderName, ReadonlyArray<Contact.Field>>> = {}
-    for (const provider of order) {
+    for (const provider of providers) {
       if (!offers[provider].kinds.includes("linkedin")) continue
       const missing = fields.filter((field) => {
         const held = have[field]
@@ -235,41 +260,71 @@ const disagreements = (
   return out
 }
 
+/** How a spend runs: its people (default the universe's first), journal, and order. */
+interface SpendOptions {
+  /** the first person of the universe in the list (default 0) */
+  readonly from?: number
+  readonly journal?: Layer.Layer<Journal.Journal | Budget.Budget, Ledger.LedgerError>
+  readonly order?: "given" | "auto"
+  readonly statistics?: CostModel.Statistics
+}
+
 /** Runs the waterfall over `providers` on a fresh simulator; the credits its counters saw. */
-const spend = (providers: ReadonlyArray<ProviderName>, options: Options) =>
+const spend = (providers: ReadonlyArray<ProviderName>, options: Options, how: SpendOptions = {}) =>
   Effect.gen(function*() {
+    const from = how.from ?? 0
     const served = yield* serve({
       seed: options.seed,
       timeScale: options.timeScale,
-      universe: { size: options.people }
+      // room for a second list of other people (the estimate's)
+      universe: { size: 2 * options.people }
     })
     const env = served.simulators.env
+    let chosen: CostModel.OrderChoice | undefined
     const result = yield* Waterfall.runCollecting({
-      runId: `credits-${providers.join("-")}`,
-      people: peopleOf(env.universe, options.people),
+      runId: `credits-${providers.join("-")}-${how.order ?? "given"}-${from}`,
+      people: peopleOf(env.universe, from + options.people).slice(from),
       providers,
-      fields
+      fields,
+      ...(how.order === undefined ? {} : { order: how.order }),
+      ...(how.statistics === undefined ? {} : { statistics: how.statistics }),
+      onEvent: (event) =>
+        Effect.sync(() => {
+          if (event._tag === "OrderChosen") chosen = event.choice
+        })
     }).pipe(
       Effect.provide(clients(served.url, options.timeScale, providers)),
-      Effect.provide(memoryJournal),
+      Effect.provide(how.journal ?? memoryJournal),
       Effect.provideService(Polling.Polling, scaledPolling(options.timeScale))
     )
-    const filled = (field: Contact.Field) =>
+    const filledCount = (field: Contact.Field) =>
       [...result.merged.values()].filter((m) => m.best[field] !== undefined).length
     return {
       credits: order.reduce((n, p) => n + env.counters.netCredits(p), 0),
       byProvider: Object.fromEntries(order.map((p) => [p, env.counters.netCredits(p)])) as Record<ProviderName, number>,
       universe: env.universe,
       result,
-      filled: fields.map((f) => `${f} ${filled(f)}`).join(", ")
+      chosen,
+      filledBy: Object.fromEntries(fields.map((f) => [f, filledCount(f)])) as Record<Contact.Field, number>,
+      filled: fields.map((f) => `${f} ${filledCount(f)}`).join(", ")
     }
   }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici))
 
 const perProvider = (credits: Record<ProviderName, number>) => order.map((p) => `${p} ${credits[p]}`).join(", ")
 
+/** Every order of `items`. */
+const permutations = <A>(items: ReadonlyArray<A>): Array<Array<A>> =>
+  items.length <= 1 ?
+    [[...items]] :
+    items.flatMap((item, i) =>
+      permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest])
+    )
+
 export const run = (options: Options) =>
   Effect.gen(function*() {
-    const waterfall = yield* spend(order, options)
+    // the user-order run, on the worker's SQLite ledger: what it answers is the history the cost model learns from
+    const file = NodePath.join(yield* tempDir("credits"), "ledger.db")
+    const waterfall = yield* spend(order, options, { journal: ledger(file) })
     let everyone = 0
     for (const provider of order) everyone += (yield* spend([provider], options)).credits
     const sameOrder = sameOrderMinimum(waterfall.universe, options.people)
@@ -298,4 +353,74 @@ export const run = (options: Options) =>
     yield* say(
       figure("credits waterfall vs every provider for everyone", `${fixed(vsEveryone)}x`, "< 1", vsEveryone < 1)
     )
-  })
+
+    // --- the cost model (issue 17): learnt from the user-order run's answers in the ledger
+    const statistics = yield* HitStats.hitStats().pipe(Effect.provide(Sql.layerSqlite(file)))
+    const asked = statistics.reduce((n, c) => n + c.asked, 0)
+    const auto = yield* spend(order, options, { order: "auto", statistics })
+    const chosen = auto.chosen!
+    const linkedin = chosen.byKind.find((k) => k.kind === "linkedin")
+    yield* say(
+      `  auto order (learnt from the user-order run: ${asked} asks): ${chosen.providers.join(" → ")}, expected ` +
+        `${fixed(linkedin?.expectedPerPerson ?? NaN)} credits a person (user order ${
+          fixed(linkedin?.givenPerPerson ?? NaN)
+        })`
+    )
+    yield* say(`    credits ${auto.credits} (${perProvider(auto.byProvider)}); filled ${auto.filled}`)
+    // the fill rate may not drop: the largest drop of any field against the user-order run, in points
+    const drop = Math.max(
+      ...fields.map((f) => (100 * (waterfall.filledBy[f] - auto.filledBy[f])) / options.people)
+    )
+    // no fixed order can do better than the best one in hindsight: the same-order minimum of each order
+    const orders = permutations(order).map((o) => ({
+      order: o,
+      credits: sameOrderMinimum(auto.universe, options.people, o).credits
+    }))
+    const hindsight = orders.reduce((a, b) => (b.credits < a.credits ? b : a))
+    yield* say(
+      `    best fixed order in hindsight (the same-order minimum of every order): ${hindsight.order.join(" → ")} ` +
+        `${hindsight.credits} (${orders.map((o) => `${o.order.join(">")} ${o.credits}`).join(", ")})`
+    )
+    const autoVsOracle = auto.credits / oracle.credits
+    yield* say(
+      figure(
+        "credits auto order vs any-order oracle",
+        `${fixed(autoVsOracle)}x (fill ${drop <= 0 ? "not below" : `${fixed(drop, 1)} points below`} the user order)`,
+        "<= 1.15, fill no more than 1 point below",
+        autoVsOracle <= 1.15 && drop <= 1
+      )
+    )
+    yield* say(
+      figure(
+        "credits best fixed order in hindsight vs any-order oracle",
+        `${fixed(hindsight.credits / oracle.credits)}x`,
+        "none, informative: what no order, auto or given, can beat",
+        undefined
+      )
+    )
+
+    // --- the estimate: the next people of the universe, never asked, priced before they are run
+    const byKind = new Map([["linkedin" as const, options.people]])
+    const offersOf = (names: ReadonlyArray<string>) =>
+      names.map((name) => Providers.capabilitiesOf(name as ProviderName))
+    const choice = CostModel.chooseOrder(offersOf(order), fields, statistics, { peopleByKind: byKind })
+    const estimate = CostModel.expectedSpend(offersOf(choice.providers), fields, byKind, CostModel.ratesOf(statistics))
+    const next = yield* spend(order, options, { from: options.people, order: "auto", statistics })
+    const error = (estimate.expected - next.credits) / next.credits
+    const inRange = next.credits >= estimate.low && next.credits <= estimate.high
+    yield* say(
+      `  the next ${options.people} people of the universe, in the order auto chooses (${
+        next.chosen?.providers.join(" → ")
+      }): estimated ${Math.round(estimate.expected)} (95% range ${Math.round(estimate.low)}–${
+        Math.round(estimate.high)
+      }), spent ${next.credits} (${perProvider(next.byProvider)}), in the range: ${inRange ? "yes" : "no"}`
+    )
+    yield* say(
+      figure(
+        "estimate vs actual spend",
+        `${error >= 0 ? "+" : ""}${fixed(100 * error, 1)}%`,
+        "within ±15%",
+        Math.abs(error) <= 0.15
+      )
+    )
+  }).pipe(Effect.scoped)

@@ -53,6 +53,14 @@ describe("pnpm bench", () => {
       assert.match(figureLine(result.stdout, "credits waterfall vs same-order minimum"), /  OK$/)
       assert.match(figureLine(result.stdout, "credits waterfall vs every provider for everyone"), /  OK$/)
       figureLine(result.stdout, "credits waterfall vs any-order oracle minimum")
+      // the cost model's lines: the auto order against the oracle (fill kept), and the estimate of other people
+      assert.match(
+        figureLine(result.stdout, "credits auto order vs any-order oracle"),
+        /\(fill not below the user order\) \(target <= 1\.15, fill no more than 1 point below\)/
+      )
+      figureLine(result.stdout, "credits best fixed order in hindsight vs any-order oracle")
+      figureLine(result.stdout, "estimate vs actual spend")
+      assert.match(result.stdout, /estimated \d+ \(95% range \d+–\d+\), spent \d+ .*in the range: (yes|no)/)
     }))
 
   it.effect("ceiling: both providers and the naive client account for every person", () =>

@@ -269,6 +269,17 @@ export const kindOf = (identifier: Identifier): IdentifierKind => identifier.kin
 /** @since 0.1.0 @category Accessors */
 export const keyOf = (identifier: Identifier): PersonKey => identifier.key
 
+/**
+ * The identifier kind a `PersonKey` was made from (its prefix, `linkedin:…`, `email:…`, `x:…`, `github:…`), for
+ * what is stored by key alone (the ledger's outcomes); undefined for a key of no known kind.
+ *
+ * @since 0.1.0 @category Accessors
+ */
+export const kindOfKey = (key: string): IdentifierKind | undefined => {
+  const prefix = key.slice(0, key.indexOf(":"))
+  return (IdentifierKind.literals as ReadonlyArray<string>).includes(prefix) ? prefix as IdentifierKind : undefined
+}
+
 /** The raw value a provider is sent for this identifier (canonical URL, address, handle, username). */
 export const valueOf = (identifier: Identifier): string => {
   switch (identifier._tag) {

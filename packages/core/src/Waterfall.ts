@@ -13,6 +13,7 @@ import * as Stream from "effect/Stream"
 import { Budget } from "./Budget.js"
 import type { Field } from "./Contact.js"
 import { ContactProviders, type ContactProviderService, type Person } from "./ContactProvider.js"
+import * as CostModel from "./CostModel.js"
 import { type EnrichmentError, InvalidRequest } from "./EnrichmentError.js"
 import type { IdentifierKind, PersonKey } from "./Identifier.js"
 import * as Chunks from "./internal/waterfall/chunk.js"
@@ -37,12 +38,17 @@ export interface People {
   readonly byKeys: (keys: ReadonlyArray<PersonKey>) => Effect.Effect<ReadonlyArray<Person>, JournalError>
   /** how many `stream` gives (sizes the providers' chunk plans) */
   readonly count: number
+  /** how many of them there are of each identifier kind, when known (weighs the kinds for `order: "auto"`) */
+  readonly byKind?: ReadonlyMap<IdentifierKind, number>
 }
 
 /** An in-memory `People`. @since 0.1.0 @category Constructors */
 export const peopleOf = (people: ReadonlyArray<Person>): People => {
   const byKey = new Map(people.map((p) => [p.key, p]))
+  const byKind = new Map<IdentifierKind, number>()
+  for (const p of people) byKind.set(p.identifier.kind, (byKind.get(p.identifier.kind) ?? 0) + 1)
   return {
+    byKind,
     stream: Stream.fromIterable(people),
     byKeys: (keys) =>
       Effect.succeed(keys.flatMap((k) => {
@@ -57,10 +63,20 @@ export const peopleOf = (people: ReadonlyArray<Person>): People => {
 export interface Options {
   readonly runId: string
   readonly people: People
-  /** provider names, in waterfall order */
+  /** provider names, in waterfall order (with `order: "auto"`, the providers to choose the order of) */
   readonly providers: ReadonlyArray<string>
   readonly fields: readonly [Field, ...Array<Field>]
   readonly stopPolicy?: StopPolicy
+  /**
+   * "given" (default): providers are asked in the order of `providers`. "auto": in the order of least expected
+   * credits (`CostModel.chooseOrder`: per field and identifier kind, expected cost per value found under each
+   * provider's billing), learnt from `statistics` and the reference priors; the choice is emitted
+   * (`OrderChosen`) and returned (`Result.order`). To resume such a run, pass the chosen order as `providers`
+   * with "given": a new choice from newer statistics could differ from the one its people followed.
+   */
+  readonly order?: "given" | "auto"
+  /** for `order: "auto"`: the outcomes observed so far (e.g. the ledger's history); default none, priors alone */
+  readonly statistics?: CostModel.Statistics
   /** reuse outcomes bought within this age instead of buying them again (default 30 days; 0 disables) */
   readonly cacheMaxAge?: Duration.DurationInput
   /**
@@ -114,6 +130,8 @@ export interface Settled {
 
 /** Progress, for a live display or logs. */
 export type Event =
+  /** `order: "auto"`: the order the run follows, and the numbers behind it (emitted first) */
+  | { readonly _tag: "OrderChosen"; readonly choice: CostModel.OrderChoice }
   | { readonly _tag: "StageStarted"; readonly provider: string }
   | { readonly _tag: "ChunkSubmitted"; readonly provider: string; readonly people: number; readonly job: string }
   | {
@@ -177,6 +195,8 @@ export interface Result {
   readonly ambiguousChunks: ReadonlyArray<string>
   /** `estimated`: the part of `spent` that is our estimate (the sum of the providers' `estimatedCredits`) */
   readonly credits: { readonly spent: number; readonly estimated: number; readonly limit: number | undefined }
+  /** with `order: "auto"`: the order chosen and the numbers behind it */
+  readonly order?: CostModel.OrderChoice
 }
 
 /** See `Options.maxPeopleInFlight`. */
@@ -351,7 +371,23 @@ export const run = (
   Effect.gen(function*() {
     const journal = yield* Journal
     const budget = yield* Budget
-    const providers = yield* resolveProviders(yield* ContactProviders, options.providers)
+    const given = yield* resolveProviders(yield* ContactProviders, options.providers)
+    const choice = options.order === "auto"
+      ? CostModel.chooseOrder(given.map((p) => p.capabilities), options.fields, options.statistics ?? [], {
+        ...(options.stopPolicy === undefined ? {} : { policy: options.stopPolicy }),
+        ...(options.people.byKind === undefined ? {} : { peopleByKind: options.people.byKind })
+      })
+      : undefined
+    const providers = choice === undefined
+      ? given
+      : CostModel.inOrder(
+        given.map((service) => ({ provider: service.capabilities.provider, service })),
+        choice.providers
+      )
+        .map((p) => p.service)
+    // provider names in the order the run follows
+    const names = providers.map((p) => p.capabilities.provider)
+    if (choice !== undefined && options.onEvent !== undefined) yield* options.onEvent({ _tag: "OrderChosen", choice })
     const plan: Route.Plan = {
       providers: providers.map((p) => p.capabilities),
       fields: options.fields,
@@ -362,7 +398,7 @@ export const run = (
     // What a resumed run already holds: its open chunks, their reservations and its charges. People set aside
     // by an earlier attempt are asked about again.
     yield* journal.clearSetAside(options.runId)
-    const open = (yield* journal.openChunks(options.runId)).filter((c) => options.providers.includes(c.provider))
+    const open = (yield* journal.openChunks(options.runId)).filter((c) => names.includes(c.provider))
     const before = yield* journal.creditsOfRun(options.runId)
     yield* budget.adopt(before.reduce((n, c) => n + c.reserved, 0), before.reduce((n, c) => n + c.charged, 0))
 
@@ -423,14 +459,14 @@ export const run = (
     // Provider k has no more people once the source and providers before it are done: ends chain forward.
     const working = stages.map((stage, index) =>
       Effect.zipRight(
-        stage.run(adopted.filter((a) => a.chunk.provider === options.providers[index])),
+        stage.run(adopted.filter((a) => a.chunk.provider === names[index])),
         stages[index + 1]?.end ?? Effect.void
       )
     )
     yield* Effect.all([source, ...working], { concurrency: barrier ? 1 : "unbounded", discard: true })
 
     const credits = new Map((yield* journal.creditsOfRun(options.runId)).map((c) => [c.provider, c]))
-    const summaries = options.providers.map((name) => summaryOf(name, tally.counts(name), credits.get(name)))
+    const summaries = names.map((name) => summaryOf(name, tally.counts(name), credits.get(name)))
     const snapshot = yield* budget.snapshot
     return {
       providers: summaries,
@@ -440,7 +476,8 @@ export const run = (
         spent: snapshot.spent,
         estimated: summaries.reduce((n, s) => n + s.estimatedCredits, 0),
         limit: snapshot.limit
-      }
+      },
+      ...(choice === undefined ? {} : { order: choice })
     }
   })
 
@@ -487,9 +524,15 @@ export const runCollecting = (
     const merged = new Map<PersonKey, Merged>()
     const outcomes = new Map<PersonKey, ReadonlyArray<ProviderOutcome>>()
     const unsent: Array<PersonKey> = []
+    // the order outcomes are listed in: the run's (chosen, with `order: "auto"`, before anyone settles)
+    let order = options.providers
     const result = yield* run({
       ...options,
       people: peopleOf(options.people),
+      onEvent: (event) => {
+        if (event._tag === "OrderChosen") order = event.choice.providers
+        return options.onEvent?.(event) ?? Effect.void
+      },
       onSettled: (settled) =>
         Effect.sync(() => {
           merged.set(settled.key, settled.merged)
@@ -500,7 +543,6 @@ export const runCollecting = (
             ...settled.outcomes,
             ...failed.map((s) => new Failed({ key: s.key, provider: s.provider, reason: s.reason }))
           ]
-          const order = options.providers
           outcomes.set(
             settled.key,
             all.sort((a, b) => order.indexOf(providerOf(a) ?? "") - order.indexOf(providerOf(b) ?? ""))

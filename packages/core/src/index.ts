@@ -27,6 +27,8 @@ export * as Route from "./Route.js"
 /** @since 0.1.0 */
 export * as Waterfall from "./Waterfall.js"
 /** @since 0.1.0 */
+export * as CostModel from "./CostModel.js"
+/** @since 0.1.0 */
 export * as TheHogClient from "./TheHogClient.js"
 /** @since 0.1.0 */
 export * as TheHogProvider from "./TheHogProvider.js"

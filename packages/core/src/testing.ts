@@ -41,6 +41,11 @@ export interface InMemoryOptions {
   readonly pollsToComplete?: number
   /** credits per person for any non-empty field selection */
   readonly costPerPerson?: number
+  /**
+   * the billing the capabilities declare (default "upfront-per-person"); whatever it says, every person sent is
+   * charged `costPerPerson`, found or not (as "per-request" bills)
+   */
+  readonly billing?: Capabilities["cost"]["billing"]
   readonly pageSize?: number
   /** job ids (in submission order, from 1) that fail */
   readonly failingJobs?: ReadonlyArray<number>
@@ -83,7 +88,10 @@ export const makeInMemory = (options: InMemoryOptions) =>
       maxBatch: options.maxBatch ?? 100,
       maxActiveJobs: undefined,
       sync: { maxBatch: 10 },
-      cost: { billing: "upfront-per-person", maxPerPerson: (fields) => (fields.length === 0 ? 0 : cost) },
+      cost: {
+        billing: options.billing ?? "upfront-per-person",
+        maxPerPerson: (fields) => (fields.length === 0 ? 0 : cost)
+      },
       resubmitSafety: "idempotency-key"
     }
 
