@@ -28,7 +28,7 @@ import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import * as Export from "./Export.js"
 import * as Input from "./Input.js"
-import { Ledger } from "./Ledger.js"
+import { Ledger, LedgerError } from "./Ledger.js"
 import * as Providers from "./Providers.js"
 import * as Runner from "./Runner.js"
 import * as Shards from "./Shards.js"
@@ -135,6 +135,36 @@ export interface WorkerOptions extends Runner.LedgerOptions {
   readonly leaseSeconds: number
 }
 
+/** The worker lost a shard's lease (it stalled past it and another worker took the shard over). */
+class LeaseLost extends Schema.TaggedError<LeaseLost>()("LeaseLost", { message: Schema.String }) {}
+
+/**
+ * Renews the lease on the queue entry `id` every `every` for as long as it runs; fails with `LeaseLost` once the
+ * entry is no longer held by whoever held it when this started. `SqlPersistedQueue` (0.52) has a lock refresh
+ * that never renews anything (the entries it takes are never added to the set it refreshes: effect-smol#2606,
+ * fixed on the v4 line only), so a shard that ran past the lease was taken by a second worker while the first
+ * still worked on it, and people were sent twice. Racing the shard against this also stops a worker that did
+ * stall past its lease before it sends anything more.
+ */
+const keepLease = (id: string, every: Duration.Duration) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const now = sql.onDialectOrElse({ pg: () => sql.literal("NOW()"), orElse: () => sql.literal("CURRENT_TIMESTAMP") })
+    const [held] = yield* sql<{ readonly acquired_by: string | null }>`
+      SELECT acquired_by FROM ${sql(queueTable)} WHERE id = ${id}`
+    const holder = held?.acquired_by ?? null
+    if (holder === null) return yield* new LeaseLost({ message: `queue entry ${id} is not held` })
+    const renew = sql`UPDATE ${sql(queueTable)} SET acquired_at = ${now}
+      WHERE id = ${id} AND acquired_by = ${holder} RETURNING id`.pipe(
+      Effect.flatMap((rows) =>
+        rows.length > 0
+          ? Effect.void
+          : new LeaseLost({ message: `the lease on ${id} lapsed and another worker took it` })
+      )
+    )
+    return yield* Effect.zipRight(Effect.sleep(every), renew).pipe(Effect.forever)
+  })
+
 /** One JSON line per waterfall event on stderr, naming the run and shard (never a person). */
 const logEvent = (runId: string, shard: number) => (event: Waterfall.Event) =>
   Effect.sync(() => {
@@ -178,7 +208,16 @@ export const work = (options: WorkerOptions) =>
       idleTimeToLive: Duration.minutes(1)
     })
 
-    const workShard = (item: typeof ShardItem.Type) =>
+    const renewEvery = Duration.seconds(Math.max(1, options.leaseSeconds / 3))
+    const workShard = (item: typeof ShardItem.Type, entry: { readonly id: string }) =>
+      Effect.raceFirst(
+        workShardHeld(item),
+        keepLease(entry.id, renewEvery).pipe(
+          Effect.catchTag("SqlError", (error) => new LedgerError({ message: `renewing a lease: ${error.message}` }))
+        )
+      )
+
+    const workShardHeld = (item: typeof ShardItem.Type) =>
       Effect.gen(function*() {
         const run = yield* ledger.getRun(item.runId)
         if (Option.isNone(run)) return yield* Runner.usageError(`queued run ${item.runId} is not in the ledger`)

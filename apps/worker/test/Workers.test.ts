@@ -42,13 +42,84 @@ const freshLedger = (url: string) =>
     return withSearchPath(url, schema)
   }).pipe(Effect.provide(Reactivity.layer))
 
-const simulatorFlags = (url: string) => ["--simulator-url", url, "--time-scale", String(timeScale)]
+const simulatorFlags = (url: string, scale = timeScale) => ["--simulator-url", url, "--time-scale", String(scale)]
 
-const worker = (dir: string, ledger: string) =>
-  Command.make("node", main, "worker", "--database-url", ledger, "--drain", "--lease-seconds", "3").pipe(
-    Command.workingDirectory(dir),
-    Command.env(env, { extendEnv: false })
-  )
+const worker = (dir: string, ledger: string, leaseSeconds = 3) =>
+  Command.make("node", main, "worker", "--database-url", ledger, "--drain", "--lease-seconds", String(leaseSeconds))
+    .pipe(
+      Command.workingDirectory(dir),
+      Command.env(env, { extendEnv: false })
+    )
+
+/** An uninterrupted single-process run of the same input, in a world of its own: output and credits. */
+const referenceRun = (dir: string) =>
+  Effect.scoped(Effect.gen(function*() {
+    const served = yield* serve({ port: 0, timeScale, seed })
+    const ran = yield* enrich([
+      "run",
+      input,
+      "--providers",
+      providers.join(","),
+      ...simulatorFlags(served.url),
+      "--db",
+      NodePath.join(dir, "reference.db"),
+      "--out",
+      NodePath.join(dir, "reference.csv")
+    ], { cwd: dir, env })
+    assert.strictEqual(ran.exitCode, 0, ran.stderr)
+    return {
+      output: NodeFs.readFileSync(NodePath.join(dir, "reference.csv"), "utf8"),
+      credits: providers.map((p) => served.simulators.env.counters.netCredits(p))
+    }
+  }))
+
+/** The input submitted in shards of `shardSize` rows on a fresh Postgres ledger. */
+const submitted = (dir: string, url: string, shardSize = 40, scale = timeScale) =>
+  Effect.gen(function*() {
+    const ledger = yield* freshLedger(databaseUrl!)
+    const done = yield* enrich([
+      "submit",
+      input,
+      "--providers",
+      providers.join(","),
+      ...simulatorFlags(url, scale),
+      "--database-url",
+      ledger,
+      "--shard-size",
+      String(shardSize)
+    ], { cwd: dir, env })
+    assert.strictEqual(done.exitCode, 0, done.stderr)
+    const runId = done.stdout.trim()
+    assert.match(runId, /^run-/)
+    return { ledger, runId }
+  })
+
+/** The run is finished, and its export equals the reference with nobody charged twice. */
+const assertSameAsReference = (
+  dir: string,
+  ledger: string,
+  runId: string,
+  served: Effect.Effect.Success<ReturnType<typeof serve>>,
+  reference: Effect.Effect.Success<ReturnType<typeof referenceRun>>
+) =>
+  Effect.gen(function*() {
+    const status = yield* enrich(["status", "--run", runId, "--database-url", ledger], { cwd: dir, env })
+    assert.include(status.stdout, `${runId}: finished`)
+    assert.include(status.stdout, "shards: 8 of 8 done")
+    const out = NodePath.join(dir, "workers.csv")
+    const exported = yield* enrich(["export", "--run", runId, "--out", out, "--database-url", ledger], {
+      cwd: dir,
+      env
+    })
+    assert.strictEqual(exported.exitCode, 0, exported.stderr)
+    assert.strictEqual(NodeFs.readFileSync(out, "utf8"), reference.output)
+    assert.deepStrictEqual(
+      providers.flatMap((p) => served.simulators.env.counters.resubmitted(p).map((person) => `${p}:${person}`)),
+      [],
+      "people submitted twice to a provider"
+    )
+    assert.deepStrictEqual(providers.map((p) => served.simulators.env.counters.netCredits(p)), reference.credits)
+  })
 
 const environment = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici)
 
@@ -62,43 +133,9 @@ describe.skipIf(databaseUrl === undefined)(
       () =>
         Effect.gen(function*() {
           const dir = yield* tempDir
-          // the uninterrupted reference, in a world of its own
-          const reference = yield* Effect.scoped(Effect.gen(function*() {
-            const served = yield* serve({ port: 0, timeScale, seed })
-            const ran = yield* enrich([
-              "run",
-              input,
-              "--providers",
-              providers.join(","),
-              ...simulatorFlags(served.url),
-              "--db",
-              NodePath.join(dir, "reference.db"),
-              "--out",
-              NodePath.join(dir, "reference.csv")
-            ], { cwd: dir, env })
-            assert.strictEqual(ran.exitCode, 0, ran.stderr)
-            return {
-              output: NodeFs.readFileSync(NodePath.join(dir, "reference.csv"), "utf8"),
-              credits: providers.map((p) => served.simulators.env.counters.netCredits(p))
-            }
-          }))
-
+          const reference = yield* referenceRun(dir)
           const served = yield* serve({ port: 0, timeScale, seed })
-          const ledger = yield* freshLedger(databaseUrl!)
-          const submitted = yield* enrich([
-            "submit",
-            input,
-            "--providers",
-            providers.join(","),
-            ...simulatorFlags(served.url),
-            "--database-url",
-            ledger,
-            "--shard-size",
-            "40"
-          ], { cwd: dir, env })
-          assert.strictEqual(submitted.exitCode, 0, submitted.stderr)
-          const runId = submitted.stdout.trim()
-          assert.match(runId, /^run-/)
+          const { ledger, runId } = yield* submitted(dir, served.url)
 
           // the first worker dies holding shards, with jobs in flight at both providers
           const killed = yield* runUntil(worker(dir, ledger), nth("ChunkSubmitted", "crustdata", 2))
@@ -126,22 +163,53 @@ describe.skipIf(databaseUrl === undefined)(
           const takenOver = others.flatMap((w) => shards(w.notes, begun))
           for (const n of held) assert.include(takenOver, n, `shard ${n} held by the killed worker`)
 
-          const status = yield* enrich(["status", "--run", runId, "--database-url", ledger], { cwd: dir, env })
-          assert.include(status.stdout, `${runId}: finished`)
-          assert.include(status.stdout, "shards: 8 of 8 done")
-          const out = NodePath.join(dir, "workers.csv")
-          const exported = yield* enrich(["export", "--run", runId, "--out", out, "--database-url", ledger], {
-            cwd: dir,
-            env
-          })
-          assert.strictEqual(exported.exitCode, 0, exported.stderr)
-          assert.strictEqual(NodeFs.readFileSync(out, "utf8"), reference.output)
+          yield* assertSameAsReference(dir, ledger, runId, served, reference)
+        }).pipe(Effect.scoped, Effect.provide(environment)),
+      120_000
+    )
+
+    it.live(
+      "a shard that runs past its lease stays with its worker: a second worker never takes it over",
+      () =>
+        Effect.gen(function*() {
+          const dir = yield* tempDir
+          // one shard of every row, at a slower provider clock: it runs for several 2-second leases
+          const scale = 100
+          const served = yield* serve({ port: 0, timeScale: scale, seed })
+          const { ledger } = yield* submitted(dir, served.url, 1000, scale)
+          const workers = yield* Effect.all([
+            runUntil(worker(dir, ledger, 2), undefined),
+            runUntil(worker(dir, ledger, 2), undefined)
+          ], { concurrency: 2 })
+          assert.deepStrictEqual(workers.map((w) => Number(w.exitCode)), [0, 0])
+          const begun = workers.flatMap((w) => w.notes.filter((line) => line.includes("working on run-")))
+          assert.strictEqual(begun.length, 1, workers.flatMap((w) => w.notes).join("\n"))
           assert.deepStrictEqual(
             providers.flatMap((p) => served.simulators.env.counters.resubmitted(p)),
             [],
             "people submitted twice to a provider"
           )
-          assert.deepStrictEqual(providers.map((p) => served.simulators.env.counters.netCredits(p)), reference.credits)
+        }).pipe(Effect.scoped, Effect.provide(environment)),
+      120_000
+    )
+
+    it.live(
+      "SIGTERM: the worker gives its shards back at once and exits 0; the next worker finishes the run",
+      () =>
+        Effect.gen(function*() {
+          const dir = yield* tempDir
+          const reference = yield* referenceRun(dir)
+          const served = yield* serve({ port: 0, timeScale, seed })
+          const { ledger, runId } = yield* submitted(dir, served.url)
+          // a lease of 10 minutes: the next worker can only finish within the test's time if the shards were given
+          // back, not left to lapse
+          const stopped = yield* runUntil(worker(dir, ledger, 600), nth("ChunkSubmitted", "crustdata", 2), "SIGTERM")
+          assert.isTrue(stopped.killed, "the worker finished before the signal")
+          assert.strictEqual(Number(stopped.exitCode), 0, stopped.notes.join("\n"))
+          assert.isTrue(stopped.notes.some((line) => line.includes("shards in hand are back in the queue")))
+          const next = yield* runUntil(worker(dir, ledger), undefined)
+          assert.strictEqual(Number(next.exitCode), 0, next.notes.join("\n"))
+          yield* assertSameAsReference(dir, ledger, runId, served, reference)
         }).pipe(Effect.scoped, Effect.provide(environment)),
       120_000
     )
