@@ -32,8 +32,12 @@ export interface Permits {
   readonly release: (batchId: string) => Effect.Effect<void>
 }
 
+// names holders uniquely among the pools of this process that share one store (a shared store adds its own)
+let pools = 0
+
 export const make = (slots: Slots): Permits => {
   const max = slots.max
+  const pool = ++pools
   // job id → the holder name its slot was taken under (chosen before the job had an id)
   const held = new Map<string, string>()
   let holders = 0
@@ -90,7 +94,7 @@ export const make = (slots: Slots): Permits => {
   ): Effect.Effect<A, E | TooManyActiveJobs, R> =>
     Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
-        const holder = `permit-${++holders}`
+        const holder = `permit-${pool}-${++holders}`
         const acquired = yield* Effect.exit(restore(acquire(holder, check)))
         // interrupted or stalled, maybe just after the slot was taken: give it back in any case
         if (Exit.isFailure(acquired)) {
