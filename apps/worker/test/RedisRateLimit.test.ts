@@ -1,0 +1,123 @@
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { assert, describe, it } from "@effect/vitest"
+import { Backoff, FiberAiClient, RateLimits, RateLimitStore } from "@enrich/core"
+import { serve } from "@enrich/simulator/node"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
+import * as RedisRateLimit from "../src/RedisRateLimit.js"
+import { redisUrl, uniquePrefix } from "./utils/redis.js"
+
+/** The largest number of `starts` inside any half-open window [t, t + interval). */
+const busiestWindow = (starts: ReadonlyArray<number>, interval: number): number =>
+  Math.max(0, ...starts.map((t) => starts.filter((s) => s >= t && s < t + interval).length))
+
+/** A store on its own connection, as another process would have, closed with the scope. */
+const store = (prefix: string, options: Partial<RedisRateLimit.Options> = {}) =>
+  RedisRateLimit.make({ url: Redacted.make(redisUrl!), prefix, ...options }).pipe(Effect.orDie)
+
+describe.skipIf(redisUrl === undefined)(
+  redisUrl === undefined ? "RedisRateLimit (skipped: REDIS_URL is not set)" : "RedisRateLimit",
+  () => {
+    it.live("two stores (two connections) sharing a window of N never let more than N through in any window", () =>
+      Effect.gen(function*() {
+        const prefix = uniquePrefix()
+        const limits: RateLimits.Limits = { single: [{ limit: 4, interval: "300 millis" }] }
+        const a = yield* (yield* store(prefix)).gates("fiber", limits)
+        const b = yield* (yield* store(prefix)).gates("fiber", limits)
+        const starts: Array<number> = []
+        const request = Effect.suspend(() => {
+          starts.push(Date.now())
+          return Effect.sleep(`${Math.floor(Math.random() * 20)} millis`)
+        })
+        yield* Effect.all(
+          Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? a : b).gate("single")(request)),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(starts.length, 24)
+        assert.isAtMost(busiestWindow(starts, 300), 4, "a window saw more than N requests across the two stores")
+        // and the window is used: N at once, not one at a time
+        assert.strictEqual(busiestWindow(starts, 300), 4)
+      }).pipe(Effect.scoped), 30_000)
+
+    it.live("a slot held by a dead holder lapses after its lease; a live holder keeps it by renewing", () =>
+      Effect.gen(function*() {
+        const prefix = uniquePrefix()
+        const lease = 400
+        const deadScope = yield* Scope.make()
+        const dead = yield* store(prefix, { lease: `${lease} millis` }).pipe(Scope.extend(deadScope))
+        const alive = yield* store(prefix, { lease: `${lease} millis`, slotPoll: "50 millis" })
+        const deadSlots = yield* dead.slots("crustdata", "active-jobs", 1).pipe(Scope.extend(deadScope))
+        const aliveSlots = yield* alive.slots("crustdata", "active-jobs", 1)
+        yield* deadSlots.acquire("job-1")
+        const waiting = yield* Effect.fork(aliveSlots.acquire("job-2"))
+        // three leases long, the holder renews: the slot stays taken
+        yield* Effect.sleep(`${3 * lease} millis`)
+        assert.isNull(waiting.unsafePoll(), "a renewed slot was taken by another holder")
+        // the holder dies: no release, no renewal
+        const died = Date.now()
+        yield* Scope.close(deadScope, Exit.void)
+        yield* Fiber.join(waiting)
+        const waited = Date.now() - died
+        assert.isAtLeast(waited, lease / 3, "the slot came back before its lease could have lapsed")
+        assert.isAtMost(waited, lease + 1_000, "the slot did not come back within its lease")
+      }).pipe(Effect.scoped), 30_000)
+
+    it.live("a released slot is free at once for another process; at most max holders meanwhile", () =>
+      Effect.gen(function*() {
+        const prefix = uniquePrefix()
+        const a = yield* (yield* store(prefix, { slotPoll: "50 millis" })).slots("crustdata", "active-jobs", 2)
+        const b = yield* (yield* store(prefix, { slotPoll: "50 millis" })).slots("crustdata", "active-jobs", 2)
+        yield* a.acquire("1")
+        yield* b.acquire("1")
+        yield* a.acquire("1")
+        const third = yield* Effect.fork(b.acquire("2"))
+        yield* Effect.sleep("300 millis")
+        assert.isNull(third.unsafePoll(), "a third holder while two slots were held")
+        yield* a.release("1")
+        yield* Fiber.join(third)
+      }).pipe(Effect.scoped), 30_000)
+
+    // Fiber's `/single`: 200/minute; the simulator runs 12× faster, so 200 per 5 real seconds.
+    const timeScale = 12
+    const perClient = 150
+
+    /** Two Fiber clients, each built under its own store, both sending `perClient` calls at once to one simulator. */
+    const twoClients = (stores: readonly [RateLimitStore.Service, RateLimitStore.Service]) =>
+      Effect.gen(function*() {
+        const served = yield* serve({ timeScale })
+        const clients = yield* Effect.forEach(stores, (s) =>
+          FiberAiClient.make({
+            apiKey: Redacted.make("sim-fiber-key"),
+            baseUrl: `${served.url}/fiber`,
+            limits: RateLimits.scale(FiberAiClient.defaultLimits, timeScale)
+          }).pipe(Effect.provide(RateLimitStore.layer(s))))
+        const people = served.simulators.env.universe.people
+        yield* Effect.all(
+          clients.flatMap((client, c) =>
+            Array.from({ length: perClient }, (_, i) =>
+              Effect.either(client.single({ linkedinUrl: people[c * perClient + i]!.linkedinUrl })))
+          ),
+          { concurrency: "unbounded" }
+        ).pipe(
+          // a 429 is counted by the simulator and not retried, so the counts are the clients' own
+          Effect.provideService(Backoff.Backoff, { base: "10 millis", max: "10 millis", times: 0 })
+        )
+        const counters = served.simulators.env.counters
+        return { requests: counters.requestsTo("fiber:single"), limited: counters.totalRateLimited("fiber:") }
+      }).pipe(Effect.provide(NodeHttpClient.layerUndici), Effect.scoped)
+
+    it.live("two Fiber clients with separate Redis stores at the documented limit: 0 429s from the simulator", () =>
+      Effect.gen(function*() {
+        const prefix = uniquePrefix()
+        const shared = yield* twoClients([yield* store(prefix), yield* store(prefix)])
+        assert.strictEqual(shared.requests, 2 * perClient)
+        assert.strictEqual(shared.limited, 0, "the simulator answered 429s to clients sharing Redis")
+        // the same two clients, each with its own memory store: together they overrun the window
+        const apart = yield* twoClients([RateLimitStore.memory, RateLimitStore.memory])
+        assert.isAbove(apart.limited, 0, "two memory stores stayed within the provider's limit without sharing")
+      }).pipe(Effect.scoped), 60_000)
+  }
+)
