@@ -1,3 +1,5 @@
+import * as ExperimentalRateLimiter from "@effect/experimental/RateLimiter"
+import * as ExperimentalRedis from "@effect/experimental/RateLimiter/Redis"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import { Backoff, FiberAiClient, RateLimits, RateLimitStore } from "@enrich/core"
@@ -84,15 +86,15 @@ describe.skipIf(redisUrl === undefined)(
     const timeScale = 12
     const perClient = 150
 
-    /** Two Fiber clients, each built under its own store, both sending `perClient` calls at once to one simulator. */
-    const twoClients = (stores: readonly [RateLimitStore.Service, RateLimitStore.Service]) =>
+    /** Fiber clients, each built under its own store, all sending `perClient` calls at once to one simulator. */
+    const clientsAt = (stores: ReadonlyArray<RateLimitStore.Service>, perClient: number, scale = timeScale) =>
       Effect.gen(function*() {
-        const served = yield* serve({ timeScale })
+        const served = yield* serve({ timeScale: scale })
         const clients = yield* Effect.forEach(stores, (s) =>
           FiberAiClient.make({
             apiKey: Redacted.make("sim-fiber-key"),
             baseUrl: `${served.url}/fiber`,
-            limits: RateLimits.scale(FiberAiClient.defaultLimits, timeScale)
+            limits: RateLimits.scale(FiberAiClient.defaultLimits, scale)
           }).pipe(Effect.provide(RateLimitStore.layer(s))))
         const people = served.simulators.env.universe.people
         yield* Effect.all(
@@ -112,12 +114,69 @@ describe.skipIf(redisUrl === undefined)(
     it.live("two Fiber clients with separate Redis stores at the documented limit: 0 429s from the simulator", () =>
       Effect.gen(function*() {
         const prefix = uniquePrefix()
-        const shared = yield* twoClients([yield* store(prefix), yield* store(prefix)])
+        const shared = yield* clientsAt([yield* store(prefix), yield* store(prefix)], perClient)
         assert.strictEqual(shared.requests, 2 * perClient)
         assert.strictEqual(shared.limited, 0, "the simulator answered 429s to clients sharing Redis")
         // the same two clients, each with its own memory store: together they overrun the window
-        const apart = yield* twoClients([RateLimitStore.memory, RateLimitStore.memory])
+        const apart = yield* clientsAt([RateLimitStore.memory, RateLimitStore.memory], perClient)
         assert.isAbove(apart.limited, 0, "two memory stores stayed within the provider's limit without sharing")
       }).pipe(Effect.scoped), 60_000)
+
+    it.live("measured: @effect/experimental's fixed-window and token-bucket stores let bursts through (429s)", () =>
+      Effect.gen(function*() {
+        // one client, two windows' worth of calls at once (200/minute, a minute is 2 s here): each store must
+        // spread them over the windows
+        const calls = 400
+        const scale = 30
+        const ours = yield* clientsAt([yield* store(uniquePrefix())], calls, scale)
+        const fixed = yield* clientsAt([yield* experimental("fixed-window", uniquePrefix())], calls, scale)
+        const bucket = yield* clientsAt([yield* experimental("token-bucket", uniquePrefix())], calls, scale)
+        yield* Effect.log(
+          `429s of ${calls} calls at Fiber's /single limit: sliding window (ours) ${ours.limited}, ` +
+            `@effect/experimental fixed-window ${fixed.limited}, token-bucket ${bucket.limited}`
+        )
+        assert.strictEqual(ours.limited, 0, "our sliding window drew 429s")
+        // a full bucket goes out at once, then refills during the same sliding window: about a window's worth over
+        assert.isAbove(bucket.limited, calls / 4, "the token bucket stayed within the sliding window")
+      }).pipe(Effect.scoped), 120_000)
   }
 )
+
+/**
+ * @effect/experimental's RateLimiter over its own Redis store, as a RateLimitStore: the measurement behind
+ * RedisRateLimit's choice (its windows are counted at the start of a request, fixed-window or token-bucket).
+ */
+const experimental = (algorithm: "fixed-window" | "token-bucket", prefix: string) =>
+  Effect.gen(function*() {
+    const url = new URL(redisUrl!)
+    // the store's connection lives in the caller's scope
+    const redisStore = yield* ExperimentalRedis.make({ host: url.hostname, port: Number(url.port || 6379), prefix })
+    const limiter = yield* ExperimentalRateLimiter.make.pipe(
+      Effect.provideService(ExperimentalRateLimiter.RateLimiterStore, redisStore)
+    )
+    const service: RateLimitStore.Service = {
+      gates: (provider, limits) =>
+        Effect.succeed({
+          gate: (endpoint) => (effect) =>
+            (limits[endpoint] ?? []).reduce(
+              (gated, window, i) =>
+                Effect.zipRight(
+                  Effect.flatMap(
+                    Effect.orDie(limiter.consume({
+                      key: `${provider}:${endpoint}:${i}`,
+                      limit: window.limit,
+                      window: window.interval,
+                      algorithm,
+                      onExceeded: "delay"
+                    })),
+                    ({ delay }) => Effect.sleep(delay)
+                  ),
+                  gated
+                ),
+              effect
+            )
+        }),
+      slots: RateLimitStore.memory.slots
+    }
+    return service
+  })
