@@ -38,6 +38,9 @@ export class RedisStoreError extends Schema.TaggedError<RedisStoreError>()("Redi
   message: Schema.String
 }) {}
 
+/** @since 0.1.0 */
+export const defaultPrefix = "enrich:limits:"
+
 export interface Options {
   /** `redis://…`; a password in it is never printed */
   readonly url: Redacted.Redacted
@@ -152,7 +155,7 @@ interface Lease {
 export const make = (options: Options): Effect.Effect<RateLimitStore.Service, RedisStoreError, Scope.Scope> =>
   Effect.gen(function*() {
     const url = Redacted.value(options.url)
-    const prefix = options.prefix ?? "enrich:limits:"
+    const prefix = options.prefix ?? defaultPrefix
     const lease = Duration.toMillis(options.lease ?? "30 seconds")
     const slotPoll = Duration.toMillis(options.slotPoll ?? "1 second")
     // this process's members, unique across every process sharing the prefix
@@ -166,7 +169,11 @@ export const make = (options: Options): Effect.Effect<RateLimitStore.Service, Re
           const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 }) as Scripted
           // ioredis reports connection failures as events: logged by the commands that fail, not here
           client.on("error", () => {})
-          await client.connect()
+          // a first connection that fails must not leave the client reconnecting in the background
+          await client.connect().catch((error: unknown) => {
+            client.disconnect()
+            throw error
+          })
           return client
         },
         catch: (cause) =>
@@ -190,12 +197,17 @@ export const make = (options: Options): Effect.Effect<RateLimitStore.Service, Re
         try: run,
         catch: (cause) =>
           new RedisStoreError({
-            message: `Redis ${name} failed at ${safeUrl(url)}: ${cause instanceof Error ? cause.message : String(cause)}`
+            message: `Redis ${name} failed at ${safeUrl(url)}: ${
+              cause instanceof Error ? cause.message : String(cause)
+            }`
           })
       }).pipe(
         Effect.tapError((error) => Effect.logWarning(error.message)),
         Effect.retry(
-          Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")), Schedule.upTo("1 minute"))
+          Schedule.exponential("100 millis").pipe(
+            Schedule.union(Schedule.spaced("5 seconds")),
+            Schedule.upTo("1 minute")
+          )
         ),
         Effect.orDie
       )
@@ -238,7 +250,11 @@ export const make = (options: Options): Effect.Effect<RateLimitStore.Service, Re
             command("acquire", () =>
               redis.acquireWindows(keys.length, ...keys, member, lease, ...windowArgs).then((wait) => {
                 // recorded in the same tick as the answer, so the renewal fiber sees it from now on
-                if (wait === 0) for (const p of parts) held.set(`${member}|${p.key}`, { key: p.key, member, extra: p.interval })
+                if (wait === 0) {
+                  for (const p of parts) {
+                    held.set(`${member}|${p.key}`, { key: p.key, member, extra: p.interval })
+                  }
+                }
                 return wait
               }))
 
@@ -249,7 +265,9 @@ export const make = (options: Options): Effect.Effect<RateLimitStore.Service, Re
               yield* Effect.gen(function*() {
                 while (true) {
                   const wait = yield* tryOnce(member)
-                  if (wait === 0) return
+                  if (wait === 0) {
+                    return
+                  }
                   yield* restore(Effect.sleep(Duration.millis(wait)))
                 }
               }).pipe(Effect.ensuring(turn.release(1)))
@@ -269,10 +287,15 @@ export const make = (options: Options): Effect.Effect<RateLimitStore.Service, Re
 
           byEndpoint.set(endpoint, (effect) =>
             Effect.uninterruptibleMask((restore) =>
-              Effect.flatMap(acquire(restore), (member) => Effect.ensuring(restore(effect), complete(member)))
+              Effect.flatMap(acquire(restore), (member) =>
+                Effect.ensuring(restore(effect), complete(member)))
             ))
         }
-        return { gate: (endpoint: string) => byEndpoint.get(endpoint) ?? ((effect) => effect) } as RateLimits.Gates
+        return {
+          gate: (endpoint: string) =>
+            byEndpoint.get(endpoint) ?? ((effect) =>
+              effect)
+        } as RateLimits.Gates
       })
 
     const slotsOf = (provider: string, name: string, max: number) =>

@@ -7,6 +7,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type { Identifier, Route } from "@enrich/core"
 import { Budget, type Contact, ContactProvider, Journal, Polling, Waterfall } from "@enrich/core"
 import { serve } from "@enrich/simulator/node"
+import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as DateTime from "effect/DateTime"
@@ -26,6 +27,7 @@ import { Ledger } from "./Ledger.js"
 import * as Output from "./Output.js"
 import * as Progress from "./Progress.js"
 import * as Providers from "./Providers.js"
+import * as RedisRateLimit from "./RedisRateLimit.js"
 import * as RunHold from "./RunHold.js"
 import * as Sql from "./Sql.js"
 import * as SqlJournal from "./SqlJournal.js"
@@ -45,7 +47,12 @@ export interface LedgerOptions {
   readonly databaseUrl: Option.Option<Redacted.Redacted>
 }
 
-export interface RunOptions extends LedgerOptions {
+/** Where the providers' limits are counted: in this process, or in Redis together with every other process using it. */
+export interface LimitsOptions {
+  readonly redisUrl?: Option.Option<Redacted.Redacted> | undefined
+}
+
+export interface RunOptions extends LedgerOptions, LimitsOptions {
   readonly input: string
   readonly out: Option.Option<string>
   readonly format: Option.Option<"csv" | "jsonl">
@@ -281,6 +288,21 @@ interface StoredOptions {
   readonly target: Target
 }
 
+/**
+ * The store of the providers' limits: Redis when a URL is given (`--redis-url` / `REDIS_URL`; keys under
+ * `REDIS_KEY_PREFIX`, default `enrich:limits:`), so that every process on it stays within the limits together;
+ * else this process's memory. Provided around a whole command: the provider clients built inside take it.
+ */
+const limitsStoreLayer = (options: LimitsOptions) =>
+  Option.match(options.redisUrl ?? Option.none(), {
+    onNone: () => Layer.empty,
+    onSome: (url) =>
+      Layer.unwrapEffect(Effect.map(
+        Config.string("REDIS_KEY_PREFIX").pipe(Config.withDefault(RedisRateLimit.defaultPrefix)),
+        (prefix) => RedisRateLimit.layer({ url, prefix })
+      ))
+  })
+
 /** The provider registry for a run's target. */
 const providersLayer = (names: ReadonlyArray<ContactProvider.ProviderName>, target: Target) =>
   (target._tag === "InProcess"
@@ -374,7 +396,8 @@ export const run = (options: RunOptions) =>
       yield* RunHold.hold(runId, { wait: false })
       return yield* runStored(runId, stored, options.resubmitAmbiguous)
     }).pipe(Effect.scoped, Effect.provide(ledgerLayer(options)))
-  })
+    // connected first: an unreachable Redis leaves no run behind
+  }).pipe(Effect.provide(limitsStoreLayer(options)))
 
 /** The run named by `--run`, else the latest: a usage error when there is none. */
 const chosenRun = (runId: Option.Option<string>, verb: string) =>
@@ -391,7 +414,7 @@ const chosenRun = (runId: Option.Option<string>, verb: string) =>
     ))
 
 export const resume = (
-  options: LedgerOptions & {
+  options: LedgerOptions & LimitsOptions & {
     readonly runId: Option.Option<string>
     readonly resubmitAmbiguous: boolean
     /** wait for another process that holds the run, instead of refusing */
@@ -422,7 +445,7 @@ export const resume = (
     yield* Console.error(`resuming ${found.id} (${found.state})`)
     yield* ledger.setRunState(found.id, "running")
     return yield* runStored(found.id, stored, options.resubmitAmbiguous)
-  }).pipe(Effect.scoped, Effect.provide(existingLedgerLayer(options)))
+  }).pipe(Effect.scoped, Effect.provide(existingLedgerLayer(options)), Effect.provide(limitsStoreLayer(options)))
 
 /** For a run that did not finish, how to continue it (the ledger cannot tell a live run from a killed one). */
 const nextStep = (run: LedgerModule.Run): string | undefined => {

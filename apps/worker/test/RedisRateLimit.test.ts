@@ -23,64 +23,76 @@ const store = (prefix: string, options: Partial<RedisRateLimit.Options> = {}) =>
 describe.skipIf(redisUrl === undefined)(
   redisUrl === undefined ? "RedisRateLimit (skipped: REDIS_URL is not set)" : "RedisRateLimit",
   () => {
-    it.live("two stores (two connections) sharing a window of N never let more than N through in any window", () =>
-      Effect.gen(function*() {
-        const prefix = uniquePrefix()
-        const limits: RateLimits.Limits = { single: [{ limit: 4, interval: "300 millis" }] }
-        const a = yield* (yield* store(prefix)).gates("fiber", limits)
-        const b = yield* (yield* store(prefix)).gates("fiber", limits)
-        const starts: Array<number> = []
-        const request = Effect.suspend(() => {
-          starts.push(Date.now())
-          return Effect.sleep(`${Math.floor(Math.random() * 20)} millis`)
-        })
-        yield* Effect.all(
-          Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? a : b).gate("single")(request)),
-          { concurrency: "unbounded" }
-        )
-        assert.strictEqual(starts.length, 24)
-        assert.isAtMost(busiestWindow(starts, 300), 4, "a window saw more than N requests across the two stores")
-        // and the window is used: N at once, not one at a time
-        assert.strictEqual(busiestWindow(starts, 300), 4)
-      }).pipe(Effect.scoped), 30_000)
+    it.live(
+      "two stores (two connections) sharing a window of N never let more than N through in any window",
+      () =>
+        Effect.gen(function*() {
+          const prefix = uniquePrefix()
+          const limits: RateLimits.Limits = { single: [{ limit: 4, interval: "300 millis" }] }
+          const a = yield* (yield* store(prefix)).gates("fiber", limits)
+          const b = yield* (yield* store(prefix)).gates("fiber", limits)
+          const starts: Array<number> = []
+          const request = Effect.suspend(() => {
+            starts.push(Date.now())
+            return Effect.sleep(`${Math.floor(Math.random() * 20)} millis`)
+          })
+          yield* Effect.all(
+            Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? a : b).gate("single")(request)),
+            { concurrency: "unbounded" }
+          )
+          assert.strictEqual(starts.length, 24)
+          assert.isAtMost(busiestWindow(starts, 300), 4, "a window saw more than N requests across the two stores")
+          // and the window is used: N at once, not one at a time
+          assert.strictEqual(busiestWindow(starts, 300), 4)
+        }).pipe(Effect.scoped),
+      30_000
+    )
 
-    it.live("a slot held by a dead holder lapses after its lease; a live holder keeps it by renewing", () =>
-      Effect.gen(function*() {
-        const prefix = uniquePrefix()
-        const lease = 400
-        const deadScope = yield* Scope.make()
-        const dead = yield* store(prefix, { lease: `${lease} millis` }).pipe(Scope.extend(deadScope))
-        const alive = yield* store(prefix, { lease: `${lease} millis`, slotPoll: "50 millis" })
-        const deadSlots = yield* dead.slots("crustdata", "active-jobs", 1).pipe(Scope.extend(deadScope))
-        const aliveSlots = yield* alive.slots("crustdata", "active-jobs", 1)
-        yield* deadSlots.acquire("job-1")
-        const waiting = yield* Effect.fork(aliveSlots.acquire("job-2"))
-        // three leases long, the holder renews: the slot stays taken
-        yield* Effect.sleep(`${3 * lease} millis`)
-        assert.isNull(waiting.unsafePoll(), "a renewed slot was taken by another holder")
-        // the holder dies: no release, no renewal
-        const died = Date.now()
-        yield* Scope.close(deadScope, Exit.void)
-        yield* Fiber.join(waiting)
-        const waited = Date.now() - died
-        assert.isAtLeast(waited, lease / 3, "the slot came back before its lease could have lapsed")
-        assert.isAtMost(waited, lease + 1_000, "the slot did not come back within its lease")
-      }).pipe(Effect.scoped), 30_000)
+    it.live(
+      "a slot held by a dead holder lapses after its lease; a live holder keeps it by renewing",
+      () =>
+        Effect.gen(function*() {
+          const prefix = uniquePrefix()
+          const lease = 400
+          const deadScope = yield* Scope.make()
+          const dead = yield* store(prefix, { lease: `${lease} millis` }).pipe(Scope.extend(deadScope))
+          const alive = yield* store(prefix, { lease: `${lease} millis`, slotPoll: "50 millis" })
+          const deadSlots = yield* dead.slots("crustdata", "active-jobs", 1).pipe(Scope.extend(deadScope))
+          const aliveSlots = yield* alive.slots("crustdata", "active-jobs", 1)
+          yield* deadSlots.acquire("job-1")
+          const waiting = yield* Effect.fork(aliveSlots.acquire("job-2"))
+          // three leases long, the holder renews: the slot stays taken
+          yield* Effect.sleep(`${3 * lease} millis`)
+          assert.isNull(waiting.unsafePoll(), "a renewed slot was taken by another holder")
+          // the holder dies: no release, no renewal
+          const died = Date.now()
+          yield* Scope.close(deadScope, Exit.void)
+          yield* Fiber.join(waiting)
+          const waited = Date.now() - died
+          assert.isAtLeast(waited, lease / 3, "the slot came back before its lease could have lapsed")
+          assert.isAtMost(waited, lease + 1_000, "the slot did not come back within its lease")
+        }).pipe(Effect.scoped),
+      30_000
+    )
 
-    it.live("a released slot is free at once for another process; at most max holders meanwhile", () =>
-      Effect.gen(function*() {
-        const prefix = uniquePrefix()
-        const a = yield* (yield* store(prefix, { slotPoll: "50 millis" })).slots("crustdata", "active-jobs", 2)
-        const b = yield* (yield* store(prefix, { slotPoll: "50 millis" })).slots("crustdata", "active-jobs", 2)
-        yield* a.acquire("1")
-        yield* b.acquire("1")
-        yield* a.acquire("1")
-        const third = yield* Effect.fork(b.acquire("2"))
-        yield* Effect.sleep("300 millis")
-        assert.isNull(third.unsafePoll(), "a third holder while two slots were held")
-        yield* a.release("1")
-        yield* Fiber.join(third)
-      }).pipe(Effect.scoped), 30_000)
+    it.live(
+      "a released slot is free at once for another process; at most max holders meanwhile",
+      () =>
+        Effect.gen(function*() {
+          const prefix = uniquePrefix()
+          const a = yield* (yield* store(prefix, { slotPoll: "50 millis" })).slots("crustdata", "active-jobs", 2)
+          const b = yield* (yield* store(prefix, { slotPoll: "50 millis" })).slots("crustdata", "active-jobs", 2)
+          yield* a.acquire("1")
+          yield* b.acquire("1")
+          yield* a.acquire("1")
+          const third = yield* Effect.fork(b.acquire("2"))
+          yield* Effect.sleep("300 millis")
+          assert.isNull(third.unsafePoll(), "a third holder while two slots were held")
+          yield* a.release("1")
+          yield* Fiber.join(third)
+        }).pipe(Effect.scoped),
+      30_000
+    )
 
     // Fiber's `/single`: 200/minute; the simulator runs 12× faster, so 200 per 5 real seconds.
     const timeScale = 12
@@ -99,8 +111,10 @@ describe.skipIf(redisUrl === undefined)(
         const people = served.simulators.env.universe.people
         yield* Effect.all(
           clients.flatMap((client, c) =>
-            Array.from({ length: perClient }, (_, i) =>
-              Effect.either(client.single({ linkedinUrl: people[c * perClient + i]!.linkedinUrl })))
+            Array.from(
+              { length: perClient },
+              (_, i) => Effect.either(client.single({ linkedinUrl: people[c * perClient + i]!.linkedinUrl }))
+            )
           ),
           { concurrency: "unbounded" }
         ).pipe(
@@ -111,34 +125,42 @@ describe.skipIf(redisUrl === undefined)(
         return { requests: counters.requestsTo("fiber:single"), limited: counters.totalRateLimited("fiber:") }
       }).pipe(Effect.provide(NodeHttpClient.layerUndici), Effect.scoped)
 
-    it.live("two Fiber clients with separate Redis stores at the documented limit: 0 429s from the simulator", () =>
-      Effect.gen(function*() {
-        const prefix = uniquePrefix()
-        const shared = yield* clientsAt([yield* store(prefix), yield* store(prefix)], perClient)
-        assert.strictEqual(shared.requests, 2 * perClient)
-        assert.strictEqual(shared.limited, 0, "the simulator answered 429s to clients sharing Redis")
-        // the same two clients, each with its own memory store: together they overrun the window
-        const apart = yield* clientsAt([RateLimitStore.memory, RateLimitStore.memory], perClient)
-        assert.isAbove(apart.limited, 0, "two memory stores stayed within the provider's limit without sharing")
-      }).pipe(Effect.scoped), 60_000)
+    it.live(
+      "two Fiber clients with separate Redis stores at the documented limit: 0 429s from the simulator",
+      () =>
+        Effect.gen(function*() {
+          const prefix = uniquePrefix()
+          const shared = yield* clientsAt([yield* store(prefix), yield* store(prefix)], perClient)
+          assert.strictEqual(shared.requests, 2 * perClient)
+          assert.strictEqual(shared.limited, 0, "the simulator answered 429s to clients sharing Redis")
+          // the same two clients, each with its own memory store: together they overrun the window
+          const apart = yield* clientsAt([RateLimitStore.memory, RateLimitStore.memory], perClient)
+          assert.isAbove(apart.limited, 0, "two memory stores stayed within the provider's limit without sharing")
+        }).pipe(Effect.scoped),
+      60_000
+    )
 
-    it.live("measured: @effect/experimental's fixed-window and token-bucket stores let bursts through (429s)", () =>
-      Effect.gen(function*() {
-        // one client, two windows' worth of calls at once (200/minute, a minute is 2 s here): each store must
-        // spread them over the windows
-        const calls = 400
-        const scale = 30
-        const ours = yield* clientsAt([yield* store(uniquePrefix())], calls, scale)
-        const fixed = yield* clientsAt([yield* experimental("fixed-window", uniquePrefix())], calls, scale)
-        const bucket = yield* clientsAt([yield* experimental("token-bucket", uniquePrefix())], calls, scale)
-        yield* Effect.log(
-          `429s of ${calls} calls at Fiber's /single limit: sliding window (ours) ${ours.limited}, ` +
-            `@effect/experimental fixed-window ${fixed.limited}, token-bucket ${bucket.limited}`
-        )
-        assert.strictEqual(ours.limited, 0, "our sliding window drew 429s")
-        // a full bucket goes out at once, then refills during the same sliding window: about a window's worth over
-        assert.isAbove(bucket.limited, calls / 4, "the token bucket stayed within the sliding window")
-      }).pipe(Effect.scoped), 120_000)
+    it.live(
+      "measured: @effect/experimental's fixed-window and token-bucket stores let bursts through (429s)",
+      () =>
+        Effect.gen(function*() {
+          // one client, two windows' worth of calls at once (200/minute, a minute is 2 s here): each store must
+          // spread them over the windows
+          const calls = 400
+          const scale = 30
+          const ours = yield* clientsAt([yield* store(uniquePrefix())], calls, scale)
+          const fixed = yield* clientsAt([yield* experimental("fixed-window", uniquePrefix())], calls, scale)
+          const bucket = yield* clientsAt([yield* experimental("token-bucket", uniquePrefix())], calls, scale)
+          yield* Effect.log(
+            `429s of ${calls} calls at Fiber's /single limit: sliding window (ours) ${ours.limited}, ` +
+              `@effect/experimental fixed-window ${fixed.limited}, token-bucket ${bucket.limited}`
+          )
+          assert.strictEqual(ours.limited, 0, "our sliding window drew 429s")
+          // a full bucket goes out at once, then refills during the same sliding window: about a window's worth over
+          assert.isAbove(bucket.limited, calls / 4, "the token bucket stayed within the sliding window")
+        }).pipe(Effect.scoped),
+      120_000
+    )
   }
 )
 

@@ -132,7 +132,9 @@ describe("clients take their limits from the RateLimitStore", () => {
       status_url: `/batch/${id}`
     })
     const http = fakeHttp((req) =>
-      req.method === "POST" ? json(job(`job-${++n}`, "pending")) : json(job(req.url.pathname.split("/")[2]!, "processing"))
+      req.method === "POST"
+        ? json(job(`job-${++n}`, "pending"))
+        : json(job(req.url.pathname.split("/")[2]!, "processing"))
     ).layer
     const body = { professional_network_profile_urls: ["https://linkedin.com/in/ada"], fields: ["business_email"] }
     // the account's cap in this test: two active jobs
