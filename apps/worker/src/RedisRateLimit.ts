@@ -12,7 +12,8 @@
  *   a request still in flight frees its slot no earlier than that); the caller sleeps exactly that long. One fiber
  *   per endpoint of a process asks Redis at a time, the others queue behind it in this process.
  * - Slots (Crustdata's active jobs): one sorted set per (provider, name), a member per holder scored with its lease
- *   expiry, renewed while held, removed on release, lapsing when the holder dies.
+ *   expiry, renewed while held, removed on release, lapsing when the holder dies; waiters queue in arrival order
+ *   across processes (a sorted set beside it), so no process starves behind one that frees and retakes slots.
  *
  * Why not `@effect/experimental`'s `RateLimiter` with its Redis store: it offers a fixed window and a token bucket,
  * both counted at the start of a request. The providers count a sliding window of the requests they receive: a
@@ -115,28 +116,49 @@ end
 return #KEYS`
 
 /**
- * KEYS: the slots' key; ARGV: member, max, lease. Returns 0 when the member holds a slot (it may already have), else
- * the milliseconds until the earliest lease would lapse.
+ * KEYS: the slots, the queue of waiters (scored by arrival), the waiters' leases; ARGV: member, max, lease.
+ * Slots go to waiters in the order they first asked, across processes (a process that frees a slot does not
+ * take it back ahead of another that waits); a waiter that stops asking (it died) leaves the queue when its
+ * lease lapses. Returns 0 when the member holds a slot (it may already have), else the milliseconds until the
+ * earliest lease of a holder would lapse (the caller asks again sooner).
  */
 const acquireSlot = `${now}
 ${ensureTtl}
-local key = KEYS[1]
+local slots, queue, leases = KEYS[1], KEYS[2], KEYS[3]
 local member = ARGV[1]
 local max = tonumber(ARGV[2])
 local lease = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-if redis.call('ZSCORE', key, member) or redis.call('ZCARD', key) < max then
-  redis.call('ZADD', key, now + lease, member)
-  ensureTtl(key, lease + 1000)
+redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
+for _, gone in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now)) do redis.call('ZREM', queue, gone) end
+redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
+if redis.call('ZSCORE', slots, member) then
+  redis.call('ZADD', slots, now + lease, member)
   return 0
 end
-local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+redis.call('ZADD', queue, 'NX', now, member)
+redis.call('ZADD', leases, now + lease, member)
+if redis.call('ZRANK', queue, member) < max - redis.call('ZCARD', slots) then
+  redis.call('ZADD', slots, now + lease, member)
+  redis.call('ZREM', queue, member)
+  redis.call('ZREM', leases, member)
+  ensureTtl(slots, lease + 1000)
+  return 0
+end
+ensureTtl(queue, lease + 1000)
+ensureTtl(leases, lease + 1000)
+local oldest = redis.call('ZRANGE', slots, 0, 0, 'WITHSCORES')
+if oldest[2] == nil then return lease end
 return math.max(1, math.ceil(tonumber(oldest[2]) - now))`
+
+/** KEYS: the slots, the queue, the leases; ARGV: member. The member neither holds a slot nor waits for one. */
+const releaseSlot = `for _, key in ipairs(KEYS) do redis.call('ZREM', key, ARGV[1]) end
+return 0`
 
 interface Scripted extends Redis {
   acquireWindows(...args: Array<string | number>): Promise<number>
   setExpiries(...args: Array<string | number>): Promise<number>
-  acquireSlot(key: string, member: string, max: number, lease: number): Promise<number>
+  acquireSlot(slots: string, queue: string, leases: string, member: string, max: number, lease: number): Promise<number>
+  releaseSlot(slots: string, queue: string, leases: string, member: string): Promise<number>
 }
 
 /** A member this process holds in a key, renewed until released; `extra`: what it counts after its lease. */
@@ -157,7 +179,8 @@ export const make = (options: Options): Effect.Effect<RateLimitStore.Service, Re
     const url = Redacted.value(options.url)
     const prefix = options.prefix ?? defaultPrefix
     const lease = Duration.toMillis(options.lease ?? "30 seconds")
-    const slotPoll = Duration.toMillis(options.slotPoll ?? "1 second")
+    // a waiter keeps its place in the queue by asking again well within its lease
+    const slotPoll = Math.min(Duration.toMillis(options.slotPoll ?? "1 second"), lease / 3)
     // this process's members, unique across every process sharing the prefix
     const instance = randomUUID()
     let counter = 0
@@ -185,7 +208,8 @@ export const make = (options: Options): Effect.Effect<RateLimitStore.Service, Re
     )
     redis.defineCommand("acquireWindows", { lua: acquireWindows })
     redis.defineCommand("setExpiries", { lua: setExpiries })
-    redis.defineCommand("acquireSlot", { lua: acquireSlot, numberOfKeys: 1 })
+    redis.defineCommand("acquireSlot", { lua: acquireSlot, numberOfKeys: 3 })
+    redis.defineCommand("releaseSlot", { lua: releaseSlot, numberOfKeys: 3 })
 
     // by `${member}|${key}`
     const held = new Map<string, Lease>()
@@ -301,6 +325,7 @@ export const make = (options: Options): Effect.Effect<RateLimitStore.Service, Re
     const slotsOf = (provider: string, name: string, max: number) =>
       Effect.sync((): RateLimitStore.Slots => {
         const slotKey = key(provider, name)
+        const keys = [slotKey, `${slotKey}:queue`, `${slotKey}:queue-leases`] as const
         const members = new Map<string, string>()
         const memberOf = (holder: string) => {
           let member = members.get(holder)
@@ -311,10 +336,16 @@ export const make = (options: Options): Effect.Effect<RateLimitStore.Service, Re
         let released = Effect.unsafeMakeLatch(false)
         const tryOnce = (member: string) =>
           command("acquire slot", () =>
-            redis.acquireSlot(slotKey, member, max, lease).then((wait) => {
+            redis.acquireSlot(...keys, member, max, lease).then((wait) => {
               if (wait === 0) held.set(`${member}|${slotKey}`, { key: slotKey, member, extra: 0 })
               return wait
             }))
+        // out of the slots and of the queue; the holder's slot is renewed no more
+        const leave = (member: string) =>
+          command("release slot", () => {
+            held.delete(`${member}|${slotKey}`)
+            return redis.releaseSlot(...keys, member)
+          })
         return {
           max,
           acquire: (holder) =>
@@ -324,7 +355,11 @@ export const make = (options: Options): Effect.Effect<RateLimitStore.Service, Re
                 while (true) {
                   const wait = yield* tryOnce(member)
                   if (wait === 0) return
-                  yield* restore(Effect.raceFirst(Effect.sleep(Math.min(wait, slotPoll)), released.await))
+                  // asking again within `slotPoll` also renews the place in the queue (lease > slotPoll)
+                  yield* restore(Effect.raceFirst(Effect.sleep(Math.min(wait, slotPoll)), released.await)).pipe(
+                    // a waiter that gives up leaves the queue at once instead of holding it up for a lease
+                    Effect.onInterrupt(() => leave(member))
+                  )
                 }
               })
             ),
@@ -333,10 +368,7 @@ export const make = (options: Options): Effect.Effect<RateLimitStore.Service, Re
               const member = members.get(holder)
               if (member === undefined) return Effect.void
               members.delete(holder)
-              return command("release slot", () => {
-                held.delete(`${member}|${slotKey}`)
-                return redis.zrem(slotKey, member)
-              }).pipe(
+              return leave(member).pipe(
                 Effect.zipRight(Effect.suspend(() => {
                   const wake = released
                   released = Effect.unsafeMakeLatch(false)

@@ -94,6 +94,46 @@ describe.skipIf(redisUrl === undefined)(
       30_000
     )
 
+    it.live(
+      "slots go in arrival order across processes: a process that frees one does not take it back first",
+      () =>
+        Effect.gen(function*() {
+          const prefix = uniquePrefix()
+          const a = yield* (yield* store(prefix, { slotPoll: "50 millis" })).slots("crustdata", "active-jobs", 1)
+          const b = yield* (yield* store(prefix, { slotPoll: "50 millis" })).slots("crustdata", "active-jobs", 1)
+          yield* a.acquire("1")
+          const first = yield* Effect.fork(b.acquire("1"))
+          yield* Effect.sleep("150 millis")
+          // asks after b, in the process that frees the slot (woken at once by its own release)
+          const second = yield* Effect.fork(a.acquire("2"))
+          yield* Effect.sleep("150 millis")
+          yield* a.release("1")
+          yield* Fiber.join(first)
+          yield* Effect.sleep("300 millis")
+          assert.isNull(second.unsafePoll(), "the later waiter got the slot ahead of the earlier one")
+          yield* b.release("1")
+          yield* Fiber.join(second)
+        }).pipe(Effect.scoped),
+      30_000
+    )
+
+    it.live("a waiter that gives up leaves the queue at once", () =>
+      Effect.gen(function*() {
+        const prefix = uniquePrefix()
+        // a lease much longer than the test: only leaving the queue can let the next waiter through
+        const options = { slotPoll: "50 millis", lease: "1 minute" } as const
+        const a = yield* (yield* store(prefix, options)).slots("crustdata", "active-jobs", 1)
+        const b = yield* (yield* store(prefix, options)).slots("crustdata", "active-jobs", 1)
+        yield* a.acquire("1")
+        const quitter = yield* Effect.fork(b.acquire("1"))
+        yield* Effect.sleep("100 millis")
+        const next = yield* Effect.fork(a.acquire("2"))
+        yield* Effect.sleep("100 millis")
+        yield* Fiber.interrupt(quitter)
+        yield* a.release("1")
+        yield* Fiber.join(next)
+      }).pipe(Effect.scoped), 30_000)
+
     // Fiber's `/single`: 200/minute; the simulator runs 12× faster, so 200 per 5 real seconds.
     const timeScale = 12
     const perClient = 150
