@@ -186,6 +186,8 @@ export const make = (options: Options): Effect.Effect<RateLimitStore.Service, Re
     let counter = 0
     const nextMember = () => `${instance}:${++counter}`
 
+    // once the store is closed, what its users still give back lapses with its lease instead
+    let closed = false
     const redis = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: async () => {
@@ -204,7 +206,11 @@ export const make = (options: Options): Effect.Effect<RateLimitStore.Service, Re
             message: `Redis at ${safeUrl(url)} unreachable: ${cause instanceof Error ? cause.message : String(cause)}`
           })
       }),
-      (client) => Effect.promise(() => client.quit().catch(() => client.disconnect()))
+      (client) =>
+        Effect.promise(() => {
+          closed = true
+          return client.quit().catch(() => client.disconnect())
+        })
     )
     redis.defineCommand("acquireWindows", { lua: acquireWindows })
     redis.defineCommand("setExpiries", { lua: setExpiries })
@@ -216,7 +222,18 @@ export const make = (options: Options): Effect.Effect<RateLimitStore.Service, Re
 
     // A command that fails (Redis restarting, network) is retried for a while; then the run cannot keep the
     // providers' limits and stops (a defect: the gates' callers have no error of their own for it).
-    const command = <A>(name: string, run: () => Promise<A>) =>
+    const command = <A>(name: string, run: () => Promise<A>): Effect.Effect<A> =>
+      Effect.suspend(() =>
+        closed
+          ? Effect.die(new RedisStoreError({ message: `Redis ${name} after the store was closed` }))
+          : attempt(name, run)
+      )
+
+    // What is given back (completions, releases, renewals) after the store closed lapses with its lease.
+    const giveBack = (name: string, run: () => Promise<unknown>): Effect.Effect<void> =>
+      Effect.suspend(() => closed ? Effect.void : Effect.asVoid(command(name, run)))
+
+    const attempt = <A>(name: string, run: () => Promise<A>) =>
       Effect.tryPromise({
         try: run,
         catch: (cause) =>
@@ -238,7 +255,7 @@ export const make = (options: Options): Effect.Effect<RateLimitStore.Service, Re
 
     // Renews every lease of this process; a member released meanwhile is not in the snapshot, and its removal
     // is sent after this command (the same connection keeps the order), so a release is never undone.
-    const renew = Effect.asVoid(command("renew", () => {
+    const renew = giveBack("renew", () => {
       if (held.size === 0) return Promise.resolve(0)
       const keys: Array<string> = []
       const args: Array<string | number> = [lease]
@@ -247,7 +264,7 @@ export const make = (options: Options): Effect.Effect<RateLimitStore.Service, Re
         args.push(extra, member)
       }
       return redis.setExpiries(keys.length, ...keys, ...args)
-    }))
+    })
     yield* Effect.forkScoped(
       Effect.repeat(Effect.catchAllCause(renew, Effect.logWarning), Schedule.spaced(Math.max(1, lease / 3)))
     )
@@ -300,7 +317,7 @@ export const make = (options: Options): Effect.Effect<RateLimitStore.Service, Re
 
           // Completion: the member counts one interval from now; it leaves the renewed set in the same tick.
           const complete = (member: string) =>
-            command("complete", () => {
+            giveBack("complete", () => {
               const args: Array<string | number> = [0]
               for (const p of parts) {
                 held.delete(`${member}|${p.key}`)
@@ -342,7 +359,7 @@ export const make = (options: Options): Effect.Effect<RateLimitStore.Service, Re
             }))
         // out of the slots and of the queue; the holder's slot is renewed no more
         const leave = (member: string) =>
-          command("release slot", () => {
+          giveBack("release slot", () => {
             held.delete(`${member}|${slotKey}`)
             return redis.releaseSlot(...keys, member)
           })

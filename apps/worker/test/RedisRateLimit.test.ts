@@ -4,6 +4,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import { Backoff, FiberAiClient, RateLimits, RateLimitStore } from "@enrich/core"
 import { serve } from "@enrich/simulator/node"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -71,6 +72,42 @@ describe.skipIf(redisUrl === undefined)(
           const waited = Date.now() - died
           assert.isAtLeast(waited, lease / 3, "the slot came back before its lease could have lapsed")
           assert.isAtMost(waited, lease + 1_000, "the slot did not come back within its lease")
+        }).pipe(Effect.scoped),
+      30_000
+    )
+
+    it.live(
+      "a request in flight in a dead process frees its place in the window after its lease and interval",
+      () =>
+        Effect.gen(function*() {
+          const prefix = uniquePrefix()
+          const lease = 300
+          const interval = 200
+          const limits: RateLimits.Limits = { single: [{ limit: 1, interval: `${interval} millis` }] }
+          const deadScope = yield* Scope.make()
+          const dead = yield* store(prefix, { lease: `${lease} millis` }).pipe(Scope.extend(deadScope))
+          const deadGates = yield* dead.gates("fiber", limits).pipe(Scope.extend(deadScope))
+          const alive = yield* (yield* store(prefix, { lease: `${lease} millis` })).gates("fiber", limits)
+          // the dead process's request never completes
+          const started = yield* Deferred.make<void>()
+          const hanging = yield* Effect.fork(
+            deadGates.gate("single")(Effect.zipRight(Deferred.succeed(started, undefined), Effect.never))
+          )
+          yield* Deferred.await(started)
+          const waiting = yield* Effect.fork(alive.gate("single")(Effect.sync(() => Date.now())))
+          // while its process lives the request keeps its place, renewed, far beyond one lease and interval
+          yield* Effect.sleep(`${3 * (lease + interval)} millis`)
+          assert.isNull(waiting.unsafePoll(), "a request still in flight lost its place in the window")
+          const died = Date.now()
+          yield* Scope.close(deadScope, Exit.void)
+          const admitted = yield* Fiber.join(waiting)
+          assert.isAtLeast(admitted - died, interval, "the place came back before the request's interval was over")
+          assert.isAtMost(
+            admitted - died,
+            lease + interval + 1_000,
+            "the place did not come back within lease + interval"
+          )
+          yield* Fiber.interrupt(hanging)
         }).pipe(Effect.scoped),
       30_000
     )
