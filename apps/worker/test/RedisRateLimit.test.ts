@@ -2,7 +2,8 @@ import * as ExperimentalRateLimiter from "@effect/experimental/RateLimiter"
 import * as ExperimentalRedis from "@effect/experimental/RateLimiter/Redis"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import { Backoff, FiberAiClient, RateLimits, RateLimitStore } from "@enrich/core"
+import { Backoff, CrustdataClient, FiberAiClient, Polling, RateLimits, RateLimitStore } from "@enrich/core"
+import { CrustdataApi } from "@enrich/core/wire"
 import { serve } from "@enrich/simulator/node"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -10,6 +11,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
+import * as Providers from "../src/Providers.js"
 import * as RedisRateLimit from "../src/RedisRateLimit.js"
 import { redisUrl, uniquePrefix } from "./utils/redis.js"
 
@@ -215,6 +217,52 @@ describe.skipIf(redisUrl === undefined)(
           assert.isAbove(apart.limited, 0, "two memory stores stayed within the provider's limit without sharing")
         }).pipe(Effect.scoped),
       60_000
+    )
+
+    /** Crustdata clients, each under its own store, each running `jobs` batch jobs at once to completion. */
+    const crustdataAt = (stores: ReadonlyArray<RateLimitStore.Service>, jobs: number) =>
+      Effect.gen(function*() {
+        const scale = 60
+        const served = yield* serve({ timeScale: scale })
+        const people = served.simulators.env.universe.people
+        const clients = yield* Effect.forEach(stores, (s) =>
+          CrustdataClient.make({
+            apiKey: Redacted.make("sim-crustdata-key"),
+            baseUrl: `${served.url}/crustdata`,
+            limits: RateLimits.scale(CrustdataClient.defaultLimits, scale)
+          }).pipe(Effect.provide(RateLimitStore.layer(s))))
+        const done = yield* Effect.all(
+          clients.flatMap((client, c) =>
+            Array.from({ length: jobs }, (_, j) =>
+              Effect.flatMap(
+                client.submitJob({
+                  professional_network_profile_urls: [people[c * jobs + j]!.linkedinUrl],
+                  fields: [CrustdataApi.batchFields[0]!]
+                }),
+                (job) => client.awaitCompletion(job.batch_id)
+              ))
+          ),
+          { concurrency: "unbounded" }
+        ).pipe(Effect.provideService(Polling.Polling, Providers.simulatorPolling(scale)))
+        return {
+          completed: done.filter((status) => status.status === "completed").length,
+          refused: served.simulators.env.counters.totalRateLimited("crustdata:")
+        }
+      }).pipe(Effect.provide(NodeHttpClient.layerUndici), Effect.scoped)
+
+    it.live(
+      "two Crustdata clients with separate Redis stores share the account's 5 active jobs: no refusal",
+      () =>
+        Effect.gen(function*() {
+          const prefix = uniquePrefix()
+          const shared = yield* crustdataAt([yield* store(prefix), yield* store(prefix)], 6)
+          assert.deepStrictEqual(shared, { completed: 12, refused: 0 })
+          // each with its own memory store, both take 5: the account refuses some submits (they wait and retry)
+          const apart = yield* crustdataAt([RateLimitStore.memory, RateLimitStore.memory], 6)
+          assert.strictEqual(apart.completed, 12)
+          assert.isAbove(apart.refused, 0, "two memory stores stayed within the account's cap without sharing")
+        }).pipe(Effect.scoped),
+      120_000
     )
 
     it.live(
