@@ -21,8 +21,8 @@
  * bucket lets `limit` through at once and refills during the same window, a fixed window lets a second `limit`
  * through right after its reset, so both let bursts reach the provider, which answers them with 429s. Measured
  * against the Fiber simulator (`test/RedisRateLimit.test.ts`, "measured": 400 calls at once at `/single`'s 200 per
- * minute): fixed window 4–186 429s over four runs (it depends on timing), token bucket 200, this store 0. Nor does it hold a slot while a request is in
- * flight, which the active-job caps need.
+ * minute): fixed window 4–186 429s over four runs (it depends on timing), token bucket 200, this store 0. Nor does
+ * it hold a slot while a request is in flight, which the active-job caps need.
  *
  * @since 0.1.0
  */
