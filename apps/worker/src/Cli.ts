@@ -71,6 +71,14 @@ const databaseUrl = Options.redacted("database-url").pipe(
   Options.withFallbackConfig(Config.redacted("DATABASE_URL")),
   Options.optional
 )
+const redisUrl = Options.redacted("redis-url").pipe(
+  Options.withDescription(
+    "Count the providers' rate limits and Crustdata's active jobs in Redis (redis://…), shared by every enrich " +
+      "process using it, instead of in this process; also read from REDIS_URL."
+  ),
+  Options.withFallbackConfig(Config.redacted("REDIS_URL")),
+  Options.optional
+)
 const out = Options.text("out").pipe(
   Options.withDescription("Output file (default: <input>.enriched.<format> next to the input)."),
   Options.optional
@@ -152,7 +160,7 @@ const ledger = { db, databaseUrl }
 
 const run = Command.make(
   "run",
-  { ...ledger, input, out, format, providers, fields, order, budget, cacheDays, target },
+  { ...ledger, input, out, format, providers, fields, order, budget, cacheDays, target, redisUrl },
   (o) => Runner.run({ ...o, resubmitAmbiguous: false, budget: Option.getOrUndefined(o.budget) })
 ).pipe(
   Command.withDescription(
@@ -189,7 +197,7 @@ const resumeOut = Options.text("out").pipe(
 
 const resume = Command.make(
   "resume",
-  { ...ledger, runId, resubmitAmbiguous, wait, out: resumeOut },
+  { ...ledger, runId, resubmitAmbiguous, wait, out: resumeOut, redisUrl },
   (o) => Runner.resume(o)
 ).pipe(
   Command.withDescription(
@@ -237,6 +245,7 @@ const worker = Command.make(
   "worker",
   {
     ...ledger,
+    redisUrl,
     concurrency: Options.integer("concurrency").pipe(
       Options.mapEffect(atLeast("concurrency", 1)),
       Options.withDefault(2),

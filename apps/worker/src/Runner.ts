@@ -7,6 +7,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type { Identifier, Route } from "@enrich/core"
 import { Budget, type Contact, ContactProvider, CostModel, Journal, Polling, Waterfall } from "@enrich/core"
 import { serve } from "@enrich/simulator/node"
+import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as DateTime from "effect/DateTime"
@@ -28,6 +29,7 @@ import { Ledger } from "./Ledger.js"
 import * as Output from "./Output.js"
 import * as Progress from "./Progress.js"
 import * as Providers from "./Providers.js"
+import * as RedisRateLimit from "./RedisRateLimit.js"
 import * as RunHold from "./RunHold.js"
 import * as Shards from "./Shards.js"
 import * as Sql from "./Sql.js"
@@ -48,7 +50,12 @@ export interface LedgerOptions {
   readonly databaseUrl: Option.Option<Redacted.Redacted>
 }
 
-export interface RunOptions extends LedgerOptions {
+/** Where the providers' limits are counted: in this process, or in Redis together with every other process using it. */
+export interface LimitsOptions {
+  readonly redisUrl?: Option.Option<Redacted.Redacted> | undefined
+}
+
+export interface RunOptions extends LedgerOptions, LimitsOptions {
   readonly input: string
   readonly out: Option.Option<string>
   readonly format: Option.Option<"csv" | "jsonl">
@@ -294,6 +301,21 @@ export interface StoredOptions {
   readonly order?: { readonly mode: "auto"; readonly choice: CostModel.OrderChoice }
 }
 
+/**
+ * The store of the providers' limits: Redis when a URL is given (`--redis-url` / `REDIS_URL`; keys under
+ * `REDIS_KEY_PREFIX`, default `enrich:limits:`), so that every process on it stays within the limits together;
+ * else this process's memory. Provided around a whole command: the provider clients built inside take it.
+ */
+export const limitsStoreLayer = (options: LimitsOptions) =>
+  Option.match(options.redisUrl ?? Option.none(), {
+    onNone: () => Layer.empty,
+    onSome: (url) =>
+      Layer.unwrapEffect(Effect.map(
+        Config.string("REDIS_KEY_PREFIX").pipe(Config.withDefault(RedisRateLimit.defaultPrefix)),
+        (prefix) => RedisRateLimit.layer({ url, prefix })
+      ))
+  })
+
 /** The provider registry for a run's target. */
 export const providersLayer = (names: ReadonlyArray<ContactProvider.ProviderName>, target: Target) =>
   (target._tag === "InProcess"
@@ -392,7 +414,8 @@ export const run = (options: RunOptions) =>
       yield* RunHold.hold(runId, { wait: false })
       return yield* runStored(runId, stored, options.resubmitAmbiguous)
     }).pipe(Effect.scoped, Effect.provide(ledgerLayer(options)))
-  })
+    // connected first: an unreachable Redis leaves no run behind
+  }).pipe(Effect.provide(limitsStoreLayer(options)))
 
 /** The providers as the cost model reads them (their static capabilities), in this order. */
 const offersOf = (names: ReadonlyArray<string>): Array<CostModel.Offer> =>
@@ -443,7 +466,7 @@ const chosenRun = (runId: Option.Option<string>, verb: string) =>
     ))
 
 export const resume = (
-  options: LedgerOptions & {
+  options: LedgerOptions & LimitsOptions & {
     readonly runId: Option.Option<string>
     readonly resubmitAmbiguous: boolean
     /** wait for another process that holds the run, instead of refusing */
@@ -480,7 +503,7 @@ export const resume = (
     yield* Console.error(`resuming ${found.id} (${found.state})`)
     yield* ledger.setRunState(found.id, "running")
     return yield* runStored(found.id, stored, options.resubmitAmbiguous)
-  }).pipe(Effect.scoped, Effect.provide(existingLedgerLayer(options)))
+  }).pipe(Effect.scoped, Effect.provide(existingLedgerLayer(options)), Effect.provide(limitsStoreLayer(options)))
 
 /** For a run that did not finish, how to continue it (the ledger cannot tell a live run from a killed one). */
 const nextStep = (run: LedgerModule.Run): string | undefined => {

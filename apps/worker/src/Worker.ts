@@ -128,7 +128,7 @@ const enqueue = (runId: string, size: number) =>
     return shards.length
   })
 
-export interface WorkerOptions extends Runner.LedgerOptions {
+export interface WorkerOptions extends Runner.LedgerOptions, Runner.LimitsOptions {
   readonly concurrency: number
   /** exit once no queued shard is left (also none held by others), instead of waiting for more runs */
   readonly drain: boolean
@@ -283,7 +283,9 @@ export const work = (options: WorkerOptions) =>
   }).pipe(
     Effect.scoped,
     Effect.provide(queueLayer(options.leaseSeconds)),
-    Effect.provide(Runner.existingLedgerLayer(options))
+    Effect.provide(Runner.existingLedgerLayer(options)),
+    // the providers' limits: in Redis, every worker on it stays within them together
+    Effect.provide(Runner.limitsStoreLayer(options))
   )
 
 /** The last shard's worker marks the run finished with the shards' combined summary. */

@@ -19,6 +19,7 @@ import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { enrich, examplePeople as input, main, nth, runUntil } from "./utils/binary.js"
 import { databaseUrl, withSearchPath } from "./utils/db.js"
+import { redisUrl, uniquePrefix } from "./utils/redis.js"
 
 const seed = 42
 const timeScale = 300
@@ -44,12 +45,27 @@ const freshLedger = (url: string) =>
 
 const simulatorFlags = (url: string, scale = timeScale) => ["--simulator-url", url, "--time-scale", String(scale)]
 
-const worker = (dir: string, ledger: string, leaseSeconds = 3) =>
-  Command.make("node", main, "worker", "--database-url", ledger, "--drain", "--lease-seconds", String(leaseSeconds))
-    .pipe(
-      Command.workingDirectory(dir),
-      Command.env(env, { extendEnv: false })
-    )
+/**
+ * A worker on `ledger` that exits when the queue is empty; with `limits`, its providers' limits are counted in
+ * Redis under that key prefix, shared with the other workers given the same.
+ */
+const worker = (dir: string, ledger: string, options: { readonly lease?: number; readonly limits?: string } = {}) =>
+  Command.make(
+    "node",
+    main,
+    "worker",
+    "--database-url",
+    ledger,
+    "--drain",
+    "--lease-seconds",
+    String(options.lease ?? 3),
+    ...(options.limits === undefined || redisUrl === undefined ? [] : ["--redis-url", redisUrl])
+  ).pipe(
+    Command.workingDirectory(dir),
+    Command.env({ ...env, ...(options.limits === undefined ? {} : { REDIS_KEY_PREFIX: options.limits }) }, {
+      extendEnv: false
+    })
+  )
 
 /** An uninterrupted single-process run of the same input, in a world of its own: output and credits. */
 const referenceRun = (dir: string) =>
@@ -129,20 +145,24 @@ describe.skipIf(databaseUrl === undefined)(
     : "enrich worker on Postgres",
   () => {
     it.live(
-      "three workers share a submitted run; one is SIGKILLed: same output as one process, nobody charged twice",
+      "three workers share a submitted run; one is SIGKILLed: same output as one process, nobody charged twice, " +
+        (redisUrl === undefined
+          ? "(429s not checked: REDIS_URL is not set)"
+          : "no 429 from the simulators (limits shared in Redis)"),
       () =>
         Effect.gen(function*() {
           const dir = yield* tempDir
           const reference = yield* referenceRun(dir)
           const served = yield* serve({ port: 0, timeScale, seed })
           const { ledger, runId } = yield* submitted(dir, served.url)
+          const limits = uniquePrefix()
 
           // the first worker dies holding shards, with jobs in flight at both providers
-          const killed = yield* runUntil(worker(dir, ledger), nth("ChunkSubmitted", "crustdata", 2))
+          const killed = yield* runUntil(worker(dir, ledger, { limits }), nth("ChunkSubmitted", "crustdata", 2))
           assert.isTrue(killed.killed, "the first worker finished before the kill point")
           const others = yield* Effect.all([
-            runUntil(worker(dir, ledger), undefined),
-            runUntil(worker(dir, ledger), undefined)
+            runUntil(worker(dir, ledger, { limits }), undefined),
+            runUntil(worker(dir, ledger, { limits }), undefined)
           ], { concurrency: 2 })
           assert.deepStrictEqual(
             others.map((w) => Number(w.exitCode)),
@@ -164,6 +184,13 @@ describe.skipIf(databaseUrl === undefined)(
           for (const n of held) assert.include(takenOver, n, `shard ${n} held by the killed worker`)
 
           yield* assertSameAsReference(dir, ledger, runId, served, reference)
+          if (redisUrl !== undefined) {
+            assert.deepStrictEqual(
+              served.simulators.env.counters.snapshot().rateLimited,
+              {},
+              "429s sent to the workers"
+            )
+          }
         }).pipe(Effect.scoped, Effect.provide(environment)),
       120_000
     )
@@ -178,8 +205,8 @@ describe.skipIf(databaseUrl === undefined)(
           const served = yield* serve({ port: 0, timeScale: scale, seed })
           const { ledger } = yield* submitted(dir, served.url, 1000, scale)
           const workers = yield* Effect.all([
-            runUntil(worker(dir, ledger, 2), undefined),
-            runUntil(worker(dir, ledger, 2), undefined)
+            runUntil(worker(dir, ledger, { lease: 2 }), undefined),
+            runUntil(worker(dir, ledger, { lease: 2 }), undefined)
           ], { concurrency: 2 })
           assert.deepStrictEqual(workers.map((w) => Number(w.exitCode)), [0, 0])
           const begun = workers.flatMap((w) => w.notes.filter((line) => line.includes("working on run-")))
@@ -203,7 +230,11 @@ describe.skipIf(databaseUrl === undefined)(
           const { ledger, runId } = yield* submitted(dir, served.url)
           // a lease of 10 minutes: the next worker can only finish within the test's time if the shards were given
           // back, not left to lapse
-          const stopped = yield* runUntil(worker(dir, ledger, 600), nth("ChunkSubmitted", "crustdata", 2), "SIGTERM")
+          const stopped = yield* runUntil(
+            worker(dir, ledger, { lease: 600 }),
+            nth("ChunkSubmitted", "crustdata", 2),
+            "SIGTERM"
+          )
           assert.isTrue(stopped.killed, "the worker finished before the signal")
           assert.strictEqual(Number(stopped.exitCode), 0, stopped.notes.join("\n"))
           assert.isTrue(stopped.notes.some((line) => line.includes("shards in hand are back in the queue")))

@@ -5,7 +5,8 @@
  * - Results are streamed: download → gunzip → lines → Schema per line; the file is never held in memory.
  * - The download link is a pre-signed S3 URL: fetched bare (an `Authorization` header makes S3 refuse it),
  *   refreshed once through `GET /batch/{id}` when it has expired, else `ResultExpired`.
- * - At most 5 active jobs per account: the client holds the permits, once for everyone using it. `submitJob` takes
+ * - At most 5 active jobs per account: the client holds the permits (slots of the `RateLimitStore`: per process, or
+ *   shared by every process of a shared store), once for everyone using it. `submitJob` takes
  *   one (a 429 saying the account is at its cap becomes `TooManyActiveJobs`, and the submit waits and retries);
  *   the first status check that sees the job terminal gives it back.
  * - A webhook can end the wait early (`notifyCompleted`); the status is always re-fetched rather than trusting the
@@ -42,7 +43,8 @@ import * as Records from "./internal/crustdata/records.js"
 import * as Wakeups from "./internal/crustdata/wakeups.js"
 import * as ProviderHttp from "./internal/providerHttp.js"
 import * as Polling from "./Polling.js"
-import * as RateLimits from "./RateLimits.js"
+import type * as RateLimits from "./RateLimits.js"
+import { RateLimitStore } from "./RateLimitStore.js"
 
 const provider = "crustdata"
 
@@ -265,7 +267,8 @@ export const make = (
 ): Effect.Effect<CrustdataClient.Service, never, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
     const client = yield* HttpClient.HttpClient
-    const gates = yield* RateLimits.make(options.limits ?? defaultLimits)
+    const store = yield* RateLimitStore
+    const gates = yield* store.gates(provider, options.limits ?? defaultLimits)
     const maxActiveJobs = options.maxActiveJobs ?? CrustdataApi.maxActiveJobs
     const common = {
       provider,
@@ -285,7 +288,7 @@ export const make = (
     }))
     // Download links are absolute pre-signed URLs on another host: no base URL, no auth.
     const files = ProviderHttp.make(client, { ...common, baseUrl: "", decorate: (request) => request })
-    const permits = yield* Permits.make(maxActiveJobs)
+    const permits = Permits.make(yield* store.slots(provider, "active-jobs", maxActiveJobs))
     const wakeups = Wakeups.make()
 
     // A job seen terminal, or that Crustdata no longer knows, no longer counts against the account's active jobs.

@@ -31,7 +31,8 @@ import * as FiberAiApi from "./FiberAiApi.js"
 import { emailOf, lowQualityEmailOf, phoneOf } from "./internal/fiber/values.js"
 import * as ProviderHttp from "./internal/providerHttp.js"
 import * as Polling from "./Polling.js"
-import * as RateLimits from "./RateLimits.js"
+import type * as RateLimits from "./RateLimits.js"
+import { RateLimitStore } from "./RateLimitStore.js"
 
 const provider = "fiber"
 
@@ -160,7 +161,7 @@ export const make: (
 ) => Effect.Effect<FiberAiClient.Service, never, HttpClient.HttpClient | Scope.Scope> = Effect.fnUntraced(
   function*(options: Options) {
     const client = yield* HttpClient.HttpClient
-    const gates = yield* RateLimits.make(options.limits ?? defaultLimits)
+    const gates = yield* (yield* RateLimitStore).gates(provider, options.limits ?? defaultLimits)
     const http = ProviderHttp.make(client, {
       provider,
       baseUrl: options.baseUrl ?? FiberAiApi.defaultBaseUrl,

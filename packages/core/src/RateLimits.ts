@@ -1,7 +1,8 @@
 /**
  * Client-side rate limiting per provider endpoint, shared by every fiber of the process, so that we stay
  * under the documented limits instead of discovering them through 429s. An endpoint may have several windows
- * (e.g. per second and per minute), all of which are acquired.
+ * (e.g. per second and per minute), all of which are acquired. These are the memory store's windows; the clients
+ * take theirs from `RateLimitStore`, whose other stores (the worker's Redis one) keep the same semantic.
  *
  * @since 0.1.0
  */

@@ -34,7 +34,8 @@ import {
 } from "./EnrichmentError.js"
 import * as ProviderHttp from "./internal/providerHttp.js"
 import { operationOf, type OperationRef, pollPath } from "./internal/thehog/polling.js"
-import * as RateLimits from "./RateLimits.js"
+import type * as RateLimits from "./RateLimits.js"
+import { RateLimitStore } from "./RateLimitStore.js"
 import * as TheHogApi from "./TheHogApi.js"
 
 /** The provider name in results, provenance and errors. */
@@ -244,7 +245,7 @@ export const make = (
     yield* Effect.locallyScopedWith(Headers.currentRedactedNames, withRedactedNames)
     const baseUrl = options.baseUrl ?? TheHogApi.defaultBaseUrl
     const limits = options.limits ?? defaultLimits
-    const gates = yield* RateLimits.make(limits)
+    const gates = yield* (yield* RateLimitStore).gates(providerName, limits)
     const pollWindow = limits.poll?.[0]
     const pollWaitMillis = options.pollRetryAfter !== undefined
       ? Duration.toMillis(options.pollRetryAfter)

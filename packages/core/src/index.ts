@@ -15,6 +15,8 @@ export * as Polling from "./Polling.js"
 /** @since 0.1.0 */
 export * as RateLimits from "./RateLimits.js"
 /** @since 0.1.0 */
+export * as RateLimitStore from "./RateLimitStore.js"
+/** @since 0.1.0 */
 export * as Journal from "./Journal.js"
 /** @since 0.1.0 */
 export * as Budget from "./Budget.js"
