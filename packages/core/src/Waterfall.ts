@@ -388,7 +388,9 @@ export const run = (
         limit: snapshot.limit
       }
     }
-  })
+  }).pipe(Effect.withSpan("enrich.waterfall", {
+    attributes: { run: options.runId, providers: options.providers.join(","), people: options.people.count }
+  }))
 
 /**
  * Open chunks with their people, as travelers (nothing set aside: a resume starts that afresh). In the chunk's

@@ -14,6 +14,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as Backoff from "../Backoff.js"
+import * as ProviderMetrics from "../ProviderMetrics.js"
 import {
   type EnrichmentError,
   formatPath,
@@ -204,7 +205,9 @@ export const make = (client: HttpClient.HttpClient, options: Options): ProviderH
         Effect.catchTags({
           RequestError: (error) => Effect.fail(transport(provider, endpoint, error)),
           ResponseError: (error) => Effect.fail(transport(provider, endpoint, error))
-        })
+        }),
+        // inside the gate: the latency is the provider's, not our wait for the rate limit
+        ProviderMetrics.trackRequest(provider, endpoint)
       )
     )
 
@@ -251,6 +254,8 @@ export const make = (client: HttpClient.HttpClient, options: Options): ProviderH
       ).pipe(Effect.withSpan(`${provider}.${endpoint}`, { attributes: { provider, endpoint } }))
     },
     raw: (endpoint, request, rawOptions) =>
-      Backoff.retryTransient(checked(endpoint, request, rawOptions?.bare === true))
+      Backoff.retryTransient(checked(endpoint, request, rawOptions?.bare === true)).pipe(
+        Effect.withSpan(`${provider}.${endpoint}`, { attributes: { provider, endpoint } })
+      )
   }
 }
