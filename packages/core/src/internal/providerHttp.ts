@@ -14,7 +14,6 @@ import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as Backoff from "../Backoff.js"
-import * as ProviderMetrics from "../ProviderMetrics.js"
 import {
   type EnrichmentError,
   formatPath,
@@ -25,6 +24,7 @@ import {
   RateLimited,
   Unauthorized
 } from "../EnrichmentError.js"
+import * as ProviderMetrics from "../ProviderMetrics.js"
 import type { Gates } from "../RateLimits.js"
 
 export interface ErrorContext {
@@ -191,7 +191,11 @@ export const make = (client: HttpClient.HttpClient, options: Options): ProviderH
   const { provider } = options
   const timeout = options.timeout ?? "60 seconds"
   const base = client.pipe(
-    HttpClient.mapRequestInput(HttpClientRequest.prependUrl(options.baseUrl))
+    HttpClient.mapRequestInput(HttpClientRequest.prependUrl(options.baseUrl)),
+    // No platform span per request: it records the full URL, whose query may carry a key (Fiber's GETs), an
+    // identifier or a signed download link, and would send our trace ids to the provider. The span of each call
+    // (`<provider>.<endpoint>`) and `ProviderMetrics` stand in for it.
+    HttpClient.withTracerDisabledWhen(() => true)
   )
 
   const send = (endpoint: string, request: HttpClientRequest.HttpClientRequest, bare: boolean) =>
