@@ -108,20 +108,24 @@ const byEndpoint = <M extends Metric.Metric<any, any, any>>(metric: M, provider:
  *
  * @since 0.1.0 @category Combinators
  */
-export const trackRequest = (provider: string, endpoint: string) =>
-<A extends { readonly status: number }, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.clockWith((clock) =>
-    Effect.flatMap(clock.currentTimeMillis, (start) =>
-      Effect.onExit(effect, (exit: Exit.Exit<A, E>) =>
-        Effect.flatMap(clock.currentTimeMillis, (end) => {
-          const status = Exit.isSuccess(exit) ? String(exit.value.status) : "error"
-          return Effect.all([
-            Metric.increment(Metric.tagged(byEndpoint(requests, provider, endpoint), "status", status)),
-            status === "429" ? Metric.increment(byEndpoint(rateLimited, provider, endpoint)) : Effect.void,
-            Metric.update(byEndpoint(latency, provider, endpoint), end - start)
-          ], { discard: true })
-        })))
-  )
+export const trackRequest =
+  (provider: string, endpoint: string) =>
+  <A extends { readonly status: number }, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.clockWith((clock) =>
+      Effect.flatMap(
+        clock.currentTimeMillis,
+        (start) =>
+          Effect.onExit(effect, (exit: Exit.Exit<A, E>) =>
+            Effect.flatMap(clock.currentTimeMillis, (end) => {
+              const status = Exit.isSuccess(exit) ? String(exit.value.status) : "error"
+              return Effect.all([
+                Metric.increment(Metric.tagged(byEndpoint(requests, provider, endpoint), "status", status)),
+                status === "429" ? Metric.increment(byEndpoint(rateLimited, provider, endpoint)) : Effect.void,
+                Metric.update(byEndpoint(latency, provider, endpoint), end - start)
+              ], { discard: true })
+            }))
+      )
+    )
 
 /**
  * One retry caused by `error` (its provider, and its endpoint when the error names one).
@@ -130,12 +134,18 @@ export const trackRequest = (provider: string, endpoint: string) =>
  */
 export const countRetry = (error: EnrichmentError): Effect.Effect<void> =>
   Metric.increment(
-    Metric.tagged(byEndpoint(retries, error.provider, "endpoint" in error ? error.endpoint : "unknown"), "reason", error._tag)
+    Metric.tagged(
+      byEndpoint(retries, error.provider, "endpoint" in error ? error.endpoint : "unknown"),
+      "reason",
+      error._tag
+    )
   )
 
 /** @since 0.1.0 @category Combinators */
 export const countChunk = (provider: string, state: ChunkState, n = 1): Effect.Effect<void> =>
-  n === 0 ? Effect.void : Metric.incrementBy(Metric.tagged(Metric.tagged(chunks, "provider", provider), "state", state), n)
+  n === 0
+    ? Effect.void
+    : Metric.incrementBy(Metric.tagged(Metric.tagged(chunks, "provider", provider), "state", state), n)
 
 /**
  * A settled chunk's credits: `charged` before refunds, `refunded`, and whether the figure is our estimate.
@@ -147,7 +157,8 @@ export const countCredits = (
   credits: { readonly charged: number; readonly refunded: number; readonly estimated: boolean }
 ): Effect.Effect<void> =>
   Effect.all([
-    credits.charged > 0 ? Metric.incrementBy(Metric.tagged(creditsCharged, "provider", provider), credits.charged) :
+    credits.charged > 0 ?
+      Metric.incrementBy(Metric.tagged(creditsCharged, "provider", provider), credits.charged) :
       Effect.void,
     credits.refunded > 0 ?
       Metric.incrementBy(Metric.tagged(creditsRefunded, "provider", provider), credits.refunded) :
