@@ -20,6 +20,7 @@ import Ledger0001 from "./migrations/0001_ledger.js"
 import Ledger0002 from "./migrations/0002_chunk_path_estimated.js"
 import Ledger0003 from "./migrations/0003_run_hold.js"
 import Ledger0004 from "./migrations/0004_run_outcomes.js"
+import Ledger0006 from "./migrations/0006_run_requests.js"
 
 /** Where the SQLite ledger lives unless `--db` says otherwise. */
 export const defaultSqliteFile = ".enrich/ledger.db"
@@ -29,7 +30,9 @@ export const migrations = Migrator.fromRecord({
   "0001_ledger": Ledger0001,
   "0002_chunk_path_estimated": Ledger0002,
   "0003_run_hold": Ledger0003,
-  "0004_run_outcomes": Ledger0004
+  "0004_run_outcomes": Ledger0004,
+  // 0005 is reserved for the outcomes storage rework
+  "0006_run_requests": Ledger0006
 })
 
 /** The dialect-neutral migrator: needs only a SqlClient (the dialect ones also want FileSystem for schema dumps). */

@@ -191,6 +191,20 @@ describe("telemetry", () => {
       assert.include(["fiber", "crustdata", "thehog"], attribute("provider")?.stringValue)
       assert.match(attribute("chunk")?.stringValue ?? "", /^(fiber|crustdata|thehog)-[0-9a-f]{16}-\d+$/)
       assertNothingPersonal(received)
+
+      // the same run's figures, from the ledger
+      const status = yield* enrich(["status", "--run", runId!], { cwd: dir })
+      assert.strictEqual(status.exitCode, 0, status.stderr)
+      for (const provider of ["fiber", "crustdata", "thehog"]) {
+        assert.match(
+          status.stdout,
+          new RegExp(
+            `${provider} +asked [1-9]\\d* \\(cached 0\\): .*work_email \\d+/\\d+ \\(\\d+%\\).*; [1-9]\\d* requests, ` +
+              `\\d+ × 429, \\d+ retries; \\d+\\.\\d s`
+          ),
+          provider
+        )
+      }
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.scoped("Ctrl-C: what was recorded is still sent before the process exits", () =>

@@ -13,26 +13,34 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricState from "effect/MetricState"
 import type { Field } from "./Contact.js"
 import type { EnrichmentError } from "./EnrichmentError.js"
 import { candidatesOf } from "./Merge.js"
 import type { ProviderOutcome } from "./PersonResult.js"
 
+/** The names of the counters `requestTotals` reads back. */
+const names = {
+  requests: "enrich.provider.requests",
+  rateLimited: "enrich.provider.rate_limited",
+  retries: "enrich.provider.retries"
+} as const
+
 /** @since 0.1.0 @category Metrics */
-export const requests = Metric.counter("enrich.provider.requests", {
+export const requests = Metric.counter(names.requests, {
   description: "HTTP requests to a provider, by provider, endpoint and status (the HTTP status, or \"error\" when " +
     "none came: transport failure or timeout)",
   incremental: true
 })
 
 /** @since 0.1.0 @category Metrics */
-export const rateLimited = Metric.counter("enrich.provider.rate_limited", {
+export const rateLimited = Metric.counter(names.rateLimited, {
   description: "429 answers from a provider, by provider and endpoint",
   incremental: true
 })
 
 /** @since 0.1.0 @category Metrics */
-export const retries = Metric.counter("enrich.provider.retries", {
+export const retries = Metric.counter(names.retries, {
   description: "requests sent again after a transient failure (429, 5xx, transport), by provider, endpoint and " +
     "the error that caused the retry",
   incremental: true
@@ -202,3 +210,34 @@ export const countAnswers = (
 /** @since 0.1.0 @category Combinators */
 export const countCached = (provider: string, people: number): Effect.Effect<void> =>
   people === 0 ? Effect.void : Metric.incrementBy(Metric.tagged(peopleCached, "provider", provider), people)
+
+/**
+ * What this process has counted per provider, over every endpoint: requests, 429s and retries. The registry is
+ * the process's, so for a worker that works on one run it is that run's share (what `enrich status` keeps).
+ *
+ * @since 0.1.0 @category Models
+ */
+export interface RequestTotals {
+  readonly requests: number
+  readonly rateLimited: number
+  readonly retries: number
+}
+
+/** @since 0.1.0 @category Getters */
+export const requestTotals: Effect.Effect<ReadonlyMap<string, RequestTotals>> = Effect.map(Metric.snapshot, (pairs) => {
+  const totals = new Map<string, { requests: number; rateLimited: number; retries: number }>()
+  const fields = new Map<string, "requests" | "rateLimited" | "retries">([
+    [names.requests, "requests"],
+    [names.rateLimited, "rateLimited"],
+    [names.retries, "retries"]
+  ])
+  for (const { metricKey, metricState } of pairs) {
+    const field = fields.get(metricKey.name)
+    const provider = metricKey.tags.find((tag) => tag.key === "provider")?.value
+    if (field === undefined || provider === undefined || !MetricState.isCounterState(metricState)) continue
+    const total = totals.get(provider) ?? { requests: 0, rateLimited: 0, retries: 0 }
+    total[field] += Number(metricState.count)
+    totals.set(provider, total)
+  }
+  return totals
+})
