@@ -27,23 +27,33 @@ const flushTimeoutMillis = 5_000
 const isSet = (name: string) =>
   Config.string(name).pipe(Config.option, Config.map(Option.exists((value) => value.trim() !== "")))
 
-/** What is exported, from the environment. */
-export const config = Config.all({
+/** Which signals are exported, from the environment. */
+const signals = Config.all({
   disabled: Config.boolean("OTEL_SDK_DISABLED").pipe(Config.withDefault(false)),
   endpoint: isSet("OTEL_EXPORTER_OTLP_ENDPOINT"),
   tracesEndpoint: isSet("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
-  metricsEndpoint: isSet("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"),
+  metricsEndpoint: isSet("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+}).pipe(Config.map((c) => ({
+  traces: !c.disabled && (c.endpoint || c.tracesEndpoint),
+  metrics: !c.disabled && (c.endpoint || c.metricsEndpoint)
+})))
+
+const settings = Config.all({
   serviceName: Config.string("OTEL_SERVICE_NAME").pipe(Config.withDefault("enrich")),
   metricInterval: Config.integer("OTEL_METRIC_EXPORT_INTERVAL").pipe(
     Config.validate({ message: "must be a positive number of milliseconds", validation: (n) => n > 0 }),
     Config.withDefault(60_000)
   )
-}).pipe(Config.map((c) => ({
-  traces: !c.disabled && (c.endpoint || c.tracesEndpoint),
-  metrics: !c.disabled && (c.endpoint || c.metricsEndpoint),
-  serviceName: c.serviceName,
-  metricInterval: c.metricInterval
-})))
+})
+
+/**
+ * What is exported, from the environment; the rest of the variables are read (and a bad one is an error) only when
+ * something is.
+ */
+export const config = Effect.flatMap(signals, (on) =>
+  on.traces || on.metrics
+    ? Effect.map(settings, (s) => ({ ...on, ...s }))
+    : Effect.succeed({ ...on, serviceName: "enrich", metricInterval: 60_000 }))
 
 /** Settles within `millis` whatever `flush` does: a collector that does not answer must not hold the exit. */
 const boundedFlush = (flush: () => Promise<unknown>, millis: number): Promise<void> =>

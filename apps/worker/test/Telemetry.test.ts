@@ -126,8 +126,12 @@ describe("telemetry", () => {
       assert.deepStrictEqual([traces.traces, traces.metrics], [true, false])
       const off = yield* read({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_SDK_DISABLED: "true" })
       assert.deepStrictEqual([off.traces, off.metrics], [false, false])
-      const bad = yield* Effect.flip(read({ OTEL_METRIC_EXPORT_INTERVAL: "0" }))
+      const bad = yield* Effect.flip(
+        read({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_METRIC_EXPORT_INTERVAL: "0" })
+      )
       assert.include(String(bad), "OTEL_METRIC_EXPORT_INTERVAL")
+      // exporting nothing, nothing else is read
+      assert.isFalse((yield* read({ OTEL_METRIC_EXPORT_INTERVAL: "0" })).metrics)
       // the leak check below does catch what it looks for
       const leaking = (body: string) => () => assertNothingPersonal([{ path: "/v1/traces", headers: {}, body }])
       assert.throws(leaking(`{"value":"ada.lovelace@acme.io"}`), /email/)
