@@ -5,17 +5,20 @@
  * address, phone number, LinkedIn URL or key in any of it.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Command from "@effect/platform/Command"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import { Credentials } from "@enrich/simulator"
+import { serve } from "@enrich/simulator/node"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as NodeHttp from "node:http"
 import type { AddressInfo } from "node:net"
 import * as Telemetry from "../src/Telemetry.js"
-import { enrich, main } from "./utils/binary.js"
+import { enrich, examplePeople, main } from "./utils/binary.js"
 
 interface Received {
   readonly path: string
@@ -67,10 +70,16 @@ interface TracesBody {
     >
   }>
 }
+interface Metric {
+  readonly name: string
+  readonly sum?: {
+    readonly dataPoints: ReadonlyArray<{ readonly asInt?: number | string; readonly asDouble?: number }>
+  }
+}
 interface MetricsBody {
   readonly resourceMetrics: ReadonlyArray<{
     readonly resource: { readonly attributes: ReadonlyArray<KeyValue> }
-    readonly scopeMetrics: ReadonlyArray<{ readonly metrics: ReadonlyArray<{ readonly name: string }> }>
+    readonly scopeMetrics: ReadonlyArray<{ readonly metrics: ReadonlyArray<Metric> }>
   }>
 }
 
@@ -83,13 +92,18 @@ const exported = (received: ReadonlyArray<Received>) => {
     ...traces.flatMap((t) => t.resourceSpans.map((rs) => rs.resource)),
     ...metrics.flatMap((m) => m.resourceMetrics.map((rm) => rm.resource))
   ]
+  const allMetrics = metrics.flatMap((m) =>
+    m.resourceMetrics.flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics))
+  )
   return {
     spans,
     spanNames: new Set(spans.map((s) => s.name)),
-    metricNames: new Set(
-      metrics.flatMap((m) => m.resourceMetrics.flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics)))
-        .map((metric) => metric.name)
-    ),
+    metricNames: new Set(allMetrics.map((metric) => metric.name)),
+    /** a counter's total over its data points, in the last export that has it (counters are cumulative) */
+    total: (name: string) => {
+      const last = allMetrics.filter((m) => m.name === name).at(-1)
+      return (last?.sum?.dataPoints ?? []).reduce((n, p) => n + Number(p.asInt ?? p.asDouble ?? 0), 0)
+    },
     serviceNames: new Set(
       resources.flatMap((r) => r.attributes.filter((a) => a.key === "service.name").map((a) => a.value.stringValue))
     )
@@ -243,4 +257,38 @@ describe("telemetry", () => {
       assert.isTrue(metricNames.has("enrich.provider.requests"))
       assertNothingPersonal(received)
     }).pipe(Effect.provide(NodeContext.layer)))
+
+  // live clock: the simulators in this process keep their own time
+  it.scopedLive("429s from a provider: counted in the metrics and in status --run, as many as the provider sent", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const { received, url } = yield* receiver
+      // Fiber answers a fifth of its requests with 429, drawn from the seed
+      const served = yield* serve({ port: 0, timeScale: 600, seed: 42, faults: { fiber: { rateLimitRate: 0.2 } } })
+      const ledger = ["--db", `${dir}/ledger.db`]
+      const result = yield* enrich([
+        "run",
+        examplePeople,
+        "--providers",
+        "fiber",
+        "--simulator-url",
+        served.url,
+        "--time-scale",
+        "600",
+        "--out",
+        `${dir}/out.csv`,
+        ...ledger
+      ], { cwd: dir, env: { OTEL_EXPORTER_OTLP_ENDPOINT: url } })
+      assert.strictEqual(result.exitCode, 0, result.stderr)
+      const sent = served.simulators.env.counters.totalRateLimited()
+      assert.isAbove(sent, 0, "the simulator sent no 429")
+
+      const { total } = exported(received)
+      assert.strictEqual(total("enrich.provider.rate_limited"), sent)
+      assert.isAtLeast(total("enrich.provider.retries"), sent, "every 429 was retried")
+      const runId = result.stdout.match(/^run (\S+):/m)?.[1]
+      const status = yield* enrich(["status", "--run", runId!, ...ledger], { cwd: dir })
+      assert.match(status.stdout, new RegExp(`fiber .*; \\d+ requests, ${sent} × 429, \\d+ retries`))
+      assertNothingPersonal(received)
+    }).pipe(Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici))))
 })
