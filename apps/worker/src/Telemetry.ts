@@ -8,6 +8,8 @@
  * `OTEL_EXPORTER_OTLP_HEADERS` (e.g. an API key for the backend: read by the exporters, never logged),
  * `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_METRIC_EXPORT_INTERVAL` (ms, default 60000), `OTEL_SDK_DISABLED`.
  *
+ * The encoding is JSON (the SDK's `-otlp-http` exporters); `OTEL_EXPORTER_OTLP_PROTOCOL` is not read.
+ *
  * What was recorded is flushed when the program ends, also after Ctrl-C / SIGTERM: the layer's scope closes then.
  */
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
