@@ -5,7 +5,16 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type { Identifier, Route } from "@enrich/core"
-import { Budget, type Contact, ContactProvider, CostModel, Journal, Polling, Waterfall } from "@enrich/core"
+import {
+  Budget,
+  type Contact,
+  ContactProvider,
+  CostModel,
+  Journal,
+  Polling,
+  ProviderMetrics,
+  Waterfall
+} from "@enrich/core"
 import { serve } from "@enrich/simulator/node"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
@@ -30,6 +39,7 @@ import * as Output from "./Output.js"
 import * as Progress from "./Progress.js"
 import * as Providers from "./Providers.js"
 import * as RedisRateLimit from "./RedisRateLimit.js"
+import * as RunFigures from "./RunFigures.js"
 import * as RunHold from "./RunHold.js"
 import * as Shards from "./Shards.js"
 import * as Sql from "./Sql.js"
@@ -352,10 +362,33 @@ const interruptedNote = (runId: string, target: Target): string =>
   `enrich: interrupted; run ${runId} ${target._tag === "InProcess" ? "" : "is saved in the ledger: "}` +
   howToContinue(target, "enrich resume")
 
+/**
+ * What this process counted of its HTTP calls while `effect` ran, added to the run's figures in the ledger when it
+ * ends, however it ends (a failure to write them is not the run's failure).
+ */
+const recordingRequests = (runId: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(ProviderMetrics.requestTotals, (before) =>
+    Effect.ensuring(
+      effect,
+      Effect.flatMap(ProviderMetrics.requestTotals, (after) => {
+        const zero = { requests: 0, rateLimited: 0, retries: 0 }
+        const delta = new Map([...after].map(([provider, t]) => {
+          const b = before.get(provider) ?? zero
+          return [provider, {
+            requests: t.requests - b.requests,
+            rateLimited: t.rateLimited - b.rateLimited,
+            retries: t.retries - b.retries
+          }]
+        }))
+        return Effect.ignore(RunFigures.recordRequests(runId, delta))
+      })
+    ))
+
 const runStored = (runId: string, stored: StoredOptions, resubmitAmbiguous: boolean) =>
   Effect.gen(function*() {
     const ledger = yield* Ledger
     const summary = yield* execute({ runId, ...stored, resubmitAmbiguous }).pipe(
+      recordingRequests(runId),
       Effect.provide(providersLayer(stored.providers as ReadonlyArray<ContactProvider.ProviderName>, stored.target)),
       withPolling(stored.target),
       // Marking the run is a courtesy to `enrich status`: when the ledger cannot take even that (a full disk),
@@ -586,6 +619,14 @@ export const status = (options: LedgerOptions & { readonly runId: Option.Option<
       )
     }
     if (open.length > shownOpenChunks) yield* Console.log(`  … and ${open.length - shownOpenChunks} more open chunks`)
+    const figures = yield* RunFigures.ofRun(
+      [...new Set([run.value.id, ...labels])],
+      (run.value.options as StoredOptions).providers ?? []
+    )
+    if (figures.length > 0) {
+      yield* Console.log("per provider (found/asked per field, credits, chunks, HTTP requests, time):")
+      for (const line of RunFigures.render(figures)) yield* Console.log(line)
+    }
     if (run.value.summary !== undefined) yield* Console.log(report(run.value.summary as Summary))
     const next = nextStep(run.value)
     if (next !== undefined) yield* Console.log(next)

@@ -68,7 +68,8 @@ export const serveSimulators = (options: Options) =>
         countersPath,
         Effect.sync(() => HttpServerResponse.unsafeJson(countersJson(simulators.env.counters)))
       )
-    ))
+      // no server spans (with OTEL_* set): request URLs carry the simulators' keys and identifiers
+    )).pipe(Effect.withTracerEnabled(false))
     const address = server.address
     const url = address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : "http://127.0.0.1"
     return { url, simulators }

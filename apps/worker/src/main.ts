@@ -15,6 +15,7 @@ import * as Exit from "effect/Exit"
 import { cli } from "./Cli.js"
 import * as HeapTuning from "./HeapTuning.js"
 import * as PrivateFiles from "./PrivateFiles.js"
+import * as Telemetry from "./Telemetry.js"
 
 /** Missing or bad environment, named by variable (Config.redacted hides the message, never the path). */
 const configProblem = (error: ConfigError.ConfigError): string =>
@@ -63,6 +64,8 @@ HeapTuning.apply()
 PrivateFiles.apply()
 
 cli(process.argv).pipe(
+  // exporters only when OTEL_EXPORTER_OTLP_ENDPOINT is set; flushed when the program ends, interrupted or not
+  Effect.provide(Telemetry.layer),
   Effect.provide(NodeContext.layer),
   Effect.catchAllCause((cause) =>
     Effect.gen(function*() {

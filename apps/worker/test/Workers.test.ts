@@ -122,6 +122,8 @@ const assertSameAsReference = (
     const status = yield* enrich(["status", "--run", runId, "--database-url", ledger], { cwd: dir, env })
     assert.include(status.stdout, `${runId}: finished`)
     assert.include(status.stdout, "shards: 8 of 8 done")
+    // the per-provider figures read every shard of the run
+    assert.match(status.stdout, /crustdata +asked [1-9]/)
     const out = NodePath.join(dir, "workers.csv")
     const exported = yield* enrich(["export", "--run", runId, "--out", out, "--database-url", ledger], {
       cwd: dir,

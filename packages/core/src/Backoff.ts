@@ -10,6 +10,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import type { EnrichmentError } from "./EnrichmentError.js"
+import { countRetry } from "./ProviderMetrics.js"
 
 /** @since 0.1.0 @category Models */
 export interface RetryPolicy {
@@ -58,13 +59,22 @@ export const schedule = (policy: RetryPolicy): Schedule.Schedule<unknown, Enrich
 
 /**
  * Retries `RateLimited` and `ProviderUnavailable` per the current `Backoff` policy; other errors pass through.
+ * Each retry is counted (`ProviderMetrics.retries`) under the error that caused it.
  *
  * @since 0.1.0 @category Combinators
  */
 export const retryTransient = <A, E extends EnrichmentError, R>(
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> =>
-  Effect.flatMap(
-    Backoff,
-    (policy) => Effect.retry(effect, schedule(policy) as unknown as Schedule.Schedule<unknown, E>)
-  )
+  Effect.flatMap(Backoff, (policy) =>
+    Effect.suspend(() => {
+      // the error of the attempt before: an attempt after one is a retry because of it
+      let previous: E | undefined
+      const attempt = Effect.suspend(() =>
+        Effect.zipRight(
+          previous === undefined ? Effect.void : countRetry(previous),
+          Effect.tapError(effect, (error) => Effect.sync(() => (previous = error)))
+        )
+      )
+      return Effect.retry(attempt, schedule(policy) as unknown as Schedule.Schedule<unknown, E>)
+    }))

@@ -429,7 +429,7 @@ export const make = <Target, Meta, MetaEncoded, S>(
     targetsOf(spec, request, capabilities.maxBatch, "batch").pipe(
       Effect.flatMap((targets) => spec.submit(request, targets)),
       Effect.flatMap((submission) => refOf(request, submission)),
-      span("submit", { people: request.people.length })
+      span("submit", { people: request.people.length, chunk: request.idempotencyKey })
     )
 
   const statusOf = (job: Job<Meta>) => Effect.map(spec.status(job), (s) => spec.toJobStatus(s, job))
@@ -456,7 +456,7 @@ export const make = <Target, Meta, MetaEncoded, S>(
     }
     return targetsOf(spec, request, capabilities.sync.maxBatch, "sync").pipe(
       Effect.flatMap((targets) => sync(request, targets)),
-      span("enrichSync", { people: request.people.length })
+      span("enrichSync", { people: request.people.length, chunk: request.idempotencyKey })
     )
   }
 

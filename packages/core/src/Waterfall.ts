@@ -479,7 +479,9 @@ export const run = (
       },
       ...(choice === undefined ? {} : { order: choice })
     }
-  })
+  }).pipe(Effect.withSpan("enrich.waterfall", {
+    attributes: { run: options.runId, providers: options.providers.join(","), people: options.people.count }
+  }))
 
 /**
  * Open chunks with their people, as travelers (nothing set aside: a resume starts that afresh). In the chunk's

@@ -11,6 +11,8 @@ export * as Identifier from "./Identifier.js"
 /** @since 0.1.0 */
 export * as PersonResult from "./PersonResult.js"
 /** @since 0.1.0 */
+export * as ProviderMetrics from "./ProviderMetrics.js"
+/** @since 0.1.0 */
 export * as Polling from "./Polling.js"
 /** @since 0.1.0 */
 export * as RateLimits from "./RateLimits.js"

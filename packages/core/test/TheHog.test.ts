@@ -387,10 +387,13 @@ describe("TheHog telemetry", () => {
       assert.isTrue(Exit.isFailure(failed.exit))
       assert.isTrue(Exit.isSuccess(polled.exit))
       assert.include(failed.spanNames, "thehog.enrich")
+      assert.include(polled.spanNames, "thehog.poll")
+      // no HTTP client span records URLs or headers
       for (const text of [failed.text, polled.text]) {
         assert.notInclude(text, secret)
         assert.notInclude(text, access)
-        assert.include(text, "x-secret-key")
+        assert.notInclude(text, "url.full")
+        assert.notInclude(text, "x-secret-key")
       }
       const rendered = [JSON.stringify(options), String(options.secretKey), Inspectable.format(options)].join("\n")
       assert.notInclude(rendered, secret)

@@ -23,7 +23,8 @@ export const serve = (
       .pipe(
         Effect.orDie
       )
-    yield* server.serve(simulators.router)
+    // no server spans: the simulators are not the worker's work, and their request URLs carry keys and identifiers
+    yield* server.serve(simulators.router).pipe(Effect.withTracerEnabled(false))
     const address = server.address
     const url = address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : "http://127.0.0.1"
     return { url, simulators }

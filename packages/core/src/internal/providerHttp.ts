@@ -24,6 +24,7 @@ import {
   RateLimited,
   Unauthorized
 } from "../EnrichmentError.js"
+import * as ProviderMetrics from "../ProviderMetrics.js"
 import type { Gates } from "../RateLimits.js"
 
 export interface ErrorContext {
@@ -190,7 +191,11 @@ export const make = (client: HttpClient.HttpClient, options: Options): ProviderH
   const { provider } = options
   const timeout = options.timeout ?? "60 seconds"
   const base = client.pipe(
-    HttpClient.mapRequestInput(HttpClientRequest.prependUrl(options.baseUrl))
+    HttpClient.mapRequestInput(HttpClientRequest.prependUrl(options.baseUrl)),
+    // No platform span per request: it records the full URL, whose query may carry a key (Fiber's GETs), an
+    // identifier or a signed download link, and would send our trace ids to the provider. The span of each call
+    // (`<provider>.<endpoint>`) and `ProviderMetrics` stand in for it.
+    HttpClient.withTracerDisabledWhen(() => true)
   )
 
   const send = (endpoint: string, request: HttpClientRequest.HttpClientRequest, bare: boolean) =>
@@ -204,7 +209,9 @@ export const make = (client: HttpClient.HttpClient, options: Options): ProviderH
         Effect.catchTags({
           RequestError: (error) => Effect.fail(transport(provider, endpoint, error)),
           ResponseError: (error) => Effect.fail(transport(provider, endpoint, error))
-        })
+        }),
+        // inside the gate: the latency is the provider's, not our wait for the rate limit
+        ProviderMetrics.trackRequest(provider, endpoint)
       )
     )
 
@@ -251,6 +258,8 @@ export const make = (client: HttpClient.HttpClient, options: Options): ProviderH
       ).pipe(Effect.withSpan(`${provider}.${endpoint}`, { attributes: { provider, endpoint } }))
     },
     raw: (endpoint, request, rawOptions) =>
-      Backoff.retryTransient(checked(endpoint, request, rawOptions?.bare === true))
+      Backoff.retryTransient(checked(endpoint, request, rawOptions?.bare === true)).pipe(
+        Effect.withSpan(`${provider}.${endpoint}`, { attributes: { provider, endpoint } })
+      )
   }
 }

@@ -20,6 +20,7 @@ import {
 import { type EnrichmentError, isEnrichmentError } from "../../EnrichmentError.js"
 import { ChunkRecord, type JournalError, type JournalService, SetAside } from "../../Journal.js"
 import { Failed, type ProviderOutcome } from "../../PersonResult.js"
+import * as ProviderMetrics from "../../ProviderMetrics.js"
 import type { Event } from "../../Waterfall.js"
 
 /** A person on their way through the waterfall, with what this attempt set them aside for (kept in the journal too). */
@@ -142,16 +143,16 @@ const costOf = (
 ) =>
   Effect.gen(function*() {
     const delivered = tally.credits
-    const byOutcomes = { charged: delivered, estimated: tally.estimated }
+    const byOutcomes = { charged: delivered, estimated: tally.estimated, refunded: 0 }
     if (ref === undefined) return byOutcomes // answered synchronously: the per-person costs are the answer
     const status = final === undefined ? yield* Effect.option(provider.poll(ref)) : Option.some(final)
     // no status now: what the provider said it charged at submit is the safe side for the cap
     if (Option.isNone(status)) {
-      return ref.charged >= delivered ? { charged: ref.charged, estimated: ref.estimated } : byOutcomes
+      return ref.charged >= delivered ? { charged: ref.charged, estimated: ref.estimated, refunded: 0 } : byOutcomes
     }
     const { charged, estimated, refunded } = status.value
     // 0/0 is a provider that does not report credits on its jobs (Crustdata bills per value delivered)
-    return charged > 0 || refunded > 0 ? { charged: charged - refunded, estimated } : byOutcomes
+    return charged > 0 || refunded > 0 ? { charged: charged - refunded, estimated, refunded } : byOutcomes
   })
 
 /**
@@ -190,6 +191,7 @@ const makeReader = (ctx: StageContext, chunk: ChunkRecord, people: ReadonlyArray
           yield* journal.commitPage(chunk.idempotencyKey, mine, next)
           if (next !== undefined) reader.cursor = next
           note(mine)
+          yield* ProviderMetrics.countAnswers(name, chunk.fields, mine)
           yield* ctx.emit({
             _tag: "PageCommitted",
             provider: name,
@@ -208,6 +210,7 @@ const makeReader = (ctx: StageContext, chunk: ChunkRecord, people: ReadonlyArray
             const ref = yield* provider.submit(request)
             reader.job = ref
             yield* journal.markSubmitted(chunk.idempotencyKey, ref)
+            yield* ProviderMetrics.countChunk(name, "submitted")
             yield* ctx.emit({ _tag: "ChunkSubmitted", provider: name, people: people.length, job: ref.id })
           }
           yield* onSubmitted
@@ -250,9 +253,12 @@ const settle = (
     if (missing.length > 0) {
       yield* reader.accept(missing.map((p) => new Failed({ key: p.key, provider: name, reason })), undefined)
     }
-    const { charged, estimated } = yield* costOf(ctx.provider, reader.job, reader.delivered, reader.final)
+    const { charged, estimated, refunded } = yield* costOf(ctx.provider, reader.job, reader.delivered, reader.final)
     yield* ctx.budget.settle(chunk.reserved, charged)
     const state = error !== undefined ? "failed" as const : "finished" as const
+    yield* ProviderMetrics.countCredits(name, { charged: charged + refunded, refunded, estimated })
+    yield* ProviderMetrics.countChunk(name, state)
+    yield* Effect.annotateCurrentSpan("outcome", state)
     const message = error !== undefined ? { message: reason } : {}
     yield* ctx.journal.finishChunk(chunk.idempotencyKey, { state, charged, estimated, ...message })
     yield* ctx.emit({ _tag: "ChunkFinished", provider: name, state, charged, estimated, ...message })
@@ -277,6 +283,7 @@ export const run = (
     if (stopped !== undefined && chunk.state === "recorded") {
       yield* setAsideStopped(ctx, travelers, stopped)
       yield* ctx.budget.settle(chunk.reserved, 0)
+      yield* Effect.annotateCurrentSpan("outcome", "not sent: provider stopped")
       return
     }
     const reader = yield* makeReader(ctx, chunk, people)
@@ -295,17 +302,34 @@ export const run = (
         "enrich resume reads it again"
       const unanswered = travelers.filter((t) => !reader.answered.has(t.person.key))
       yield* setAside(ctx, unanswered, "failed", reason, chunk.idempotencyKey)
+      yield* ProviderMetrics.countChunk(name, "stalled")
+      yield* Effect.annotateCurrentSpan("outcome", "stalled")
       yield* ctx.emit({ _tag: "ChunkStalled", provider: name, people: people.length, reason })
       return
     }
     yield* settle(ctx, chunk, people, reader, failure)
-  })
+  }).pipe(
+    // the chunk's key is a hash of its people, never their identifiers
+    Effect.withSpan("enrich.chunk", {
+      attributes: {
+        run: ctx.runId,
+        provider: ctx.provider.capabilities.provider,
+        chunk: chunk.idempotencyKey,
+        people: travelers.length,
+        state: chunk.state,
+        path: chunk.path
+      }
+    })
+  )
 
 const ambiguousReason = "ambiguous after a crash: may have been sent; resume with --resubmit-ambiguous to resend"
 
 const leaveAmbiguous = (ctx: StageContext, chunk: ChunkRecord, travelers: ReadonlyArray<Traveler>, reason: string) => {
   ctx.ambiguous.push(chunk.idempotencyKey)
-  return setAside(ctx, travelers, "failed", reason, chunk.idempotencyKey)
+  return Effect.zipRight(
+    ProviderMetrics.countChunk(ctx.provider.capabilities.provider, "ambiguous"),
+    setAside(ctx, travelers, "failed", reason, chunk.idempotencyKey)
+  )
 }
 
 /**

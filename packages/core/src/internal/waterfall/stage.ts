@@ -20,6 +20,7 @@ import * as ChunkPlan from "../../ChunkPlan.js"
 import type { Field } from "../../Contact.js"
 import { chunkKey } from "../../ContactProvider.js"
 import type { ChunkRecord, JournalError } from "../../Journal.js"
+import * as ProviderMetrics from "../../ProviderMetrics.js"
 import * as Chunks from "./chunk.js"
 import type { StageContext, Traveler } from "./chunk.js"
 
@@ -81,6 +82,7 @@ const makeCacheAnswer = (ctx: StageContext, options: StageOptions) =>
     const keys = travelers.map((t) => t.person.key)
     const cached = yield* ctx.journal.outcomesFor(name, keys, fields, options.cacheMaxAge)
     const hits = travelers.filter((t) => cached.has(t.person.key))
+    yield* ProviderMetrics.countCached(name, hits.length)
     if (hits.length > 0) {
       yield* ctx.journal.reuse(ctx.runId, name, fields, hits.map((t) => cached.get(t.person.key)!))
       yield* options.dispatch(hits)
@@ -146,6 +148,7 @@ const makeSender = (ctx: StageContext, options: StageOptions, syncPath: boolean)
               fields,
               reserved: fits * cost
             })
+            yield* ProviderMetrics.countChunk(name, "recorded")
             yield* Chunks.run(ctx, chunk, sent, onSubmitted)
           }
           yield* options.dispatch(travelers)
@@ -245,6 +248,6 @@ export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<St
             Stream.runDrain
           )
           yield* ctx.emit({ _tag: "StageFinished", provider: name })
-        })
+        }).pipe(Effect.withSpan("enrich.stage", { attributes: { run: ctx.runId, provider: name } }))
     }
   })
