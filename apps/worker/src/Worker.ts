@@ -32,6 +32,7 @@ import { Ledger, LedgerError } from "./Ledger.js"
 import * as Providers from "./Providers.js"
 import * as Runner from "./Runner.js"
 import * as Shards from "./Shards.js"
+import * as SqlBudget from "./SqlBudget.js"
 
 /** What the queue carries: a shard of a run (its rows are in the ledger). */
 const ShardItem = Schema.Struct({ runId: Schema.String, shard: Schema.Number })
@@ -76,11 +77,6 @@ export const submit = (options: SubmitOptions) =>
           "--simulator-url"
       )
     }
-    if (options.budget !== undefined) {
-      return yield* Runner.usageError(
-        "submit: --budget is not shared between workers yet; use `enrich run` for a run with a budget"
-      )
-    }
     if (options.target._tag === "Providers") yield* Providers.requiredKeys(options.providers)
     const format = Runner.formatOf(options.input, options.format)
     const source = yield* Input.open(options.input, format)
@@ -88,7 +84,7 @@ export const submit = (options: SubmitOptions) =>
     const stored: Runner.StoredOptions = {
       providers: options.providers,
       fields: [first!, ...rest],
-      budget: undefined,
+      budget: options.budget,
       cacheDays: options.cacheDays,
       out: NodePath.resolve(Option.getOrElse(options.out, () => Runner.defaultOut(options.input, format))),
       format,
@@ -105,6 +101,8 @@ export const submit = (options: SubmitOptions) =>
         options: stored,
         rows: source.rows
       })
+      // one budget for the whole run, in the ledger, reserved against by every worker
+      if (options.budget !== undefined) yield* SqlBudget.record(runId, options.budget)
       const queued = yield* enqueue(runId, options.shardSize)
       const counts = yield* ledger.rowCounts(runId)
       yield* Console.log(runId)
@@ -240,7 +238,7 @@ export const work = (options: WorkerOptions) =>
             : { flushAfter: Runner.simulatorFlushAfter(stored.target.timeScale) }),
           onEvent: logEvent(item.runId, item.shard)
         }).pipe(
-          Effect.provide(Budget.layer(undefined)),
+          Effect.provide(stored.budget === undefined ? Budget.layer(undefined) : SqlBudget.layer(item.runId)),
           Effect.provide(registry),
           Runner.withPolling(stored.target)
         )
@@ -310,7 +308,7 @@ const finishRun = (runId: string, stored: Runner.StoredOptions, createdAt: numbe
       providers: result.providers,
       credits: result.credits.spent,
       estimatedCredits: result.credits.estimated,
-      budget: undefined,
+      budget: stored.budget,
       unsentForBudget: result.unsentForBudget,
       ambiguousChunks: result.ambiguousChunks.length,
       // workers write no file: the output is exported from the ledger, wherever it is wanted

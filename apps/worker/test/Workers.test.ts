@@ -90,7 +90,7 @@ const referenceRun = (dir: string) =>
   }))
 
 /** The input submitted in shards of `shardSize` rows on a fresh Postgres ledger. */
-const submitted = (dir: string, url: string, shardSize = 40, scale = timeScale) =>
+const submitted = (dir: string, url: string, shardSize = 40, scale = timeScale, extra: ReadonlyArray<string> = []) =>
   Effect.gen(function*() {
     const ledger = yield* freshLedger(databaseUrl!)
     const done = yield* enrich([
@@ -102,7 +102,8 @@ const submitted = (dir: string, url: string, shardSize = 40, scale = timeScale) 
       "--database-url",
       ledger,
       "--shard-size",
-      String(shardSize)
+      String(shardSize),
+      ...extra
     ], { cwd: dir, env })
     assert.strictEqual(done.exitCode, 0, done.stderr)
     const runId = done.stdout.trim()
@@ -218,6 +219,38 @@ describe.skipIf(databaseUrl === undefined)(
             [],
             "people submitted twice to a provider"
           )
+        }).pipe(Effect.scoped, Effect.provide(environment)),
+      120_000
+    )
+
+    it.live(
+      "a budget is one for the whole run: two workers together spend no more than it",
+      () =>
+        Effect.gen(function*() {
+          const dir = yield* tempDir
+          const served = yield* serve({ port: 0, timeScale, seed })
+          const budget = 300
+          const { ledger, runId } = yield* submitted(dir, served.url, 40, timeScale, ["--budget", String(budget)])
+          const workers = yield* Effect.all([
+            runUntil(worker(dir, ledger), undefined),
+            runUntil(worker(dir, ledger), undefined)
+          ], { concurrency: 2 })
+          assert.deepStrictEqual(
+            workers.map((w) => Number(w.exitCode)),
+            [0, 0],
+            workers.flatMap((w) => w.notes).join("\n")
+          )
+          const billed = providers.reduce((n, p) => n + served.simulators.env.counters.netCredits(p), 0)
+          assert.isAbove(billed, 0)
+          assert.isAtMost(billed, budget)
+          const out = NodePath.join(dir, "budget.csv")
+          const exported = yield* enrich(["export", "--run", runId, "--out", out, "--database-url", ledger], {
+            cwd: dir,
+            env
+          })
+          assert.strictEqual(exported.exitCode, 0, exported.stderr)
+          // people the budget left unsent are said so in the output
+          assert.include(NodeFs.readFileSync(out, "utf8"), "budget reached before this person was sent")
         }).pipe(Effect.scoped, Effect.provide(environment)),
       120_000
     )
