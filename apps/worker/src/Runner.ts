@@ -133,6 +133,20 @@ export const planOf = (
 export const simulatorFlushAfter = (timeScale: number) => Duration.millis(5_000 / timeScale)
 
 /**
+ * The waterfall's waits scaled to a simulator's clock, as its rate limits and polling are: the straggler wait
+ * (5 provider-seconds) and the wait for people another run is asking about (checked every 5, given up after 30
+ * provider-minutes). Nothing to change for the real providers.
+ */
+export const waitsFor = (target: Target) =>
+  target._tag === "Providers" ? {} : {
+    flushAfter: simulatorFlushAfter(target.timeScale),
+    waitForOtherRuns: {
+      every: simulatorFlushAfter(target.timeScale),
+      atMost: Duration.millis(30 * 60_000 / target.timeScale)
+    }
+  }
+
+/**
  * The whole pipeline for a run recorded in the ledger; used by `run`, `resume` and `demo`. People are read from
  * the ledger as the providers take them and the output is streamed from it: memory holds what is in flight.
  */
@@ -162,7 +176,7 @@ export const execute = (options: {
       fields: options.fields,
       cacheMaxAge: Duration.days(options.cacheDays),
       resubmitAmbiguous: options.resubmitAmbiguous,
-      ...(options.target._tag === "Providers" ? {} : { flushAfter: simulatorFlushAfter(options.target.timeScale) }),
+      ...waitsFor(options.target),
       onEvent: progress.onEvent
     }).pipe(
       Effect.provide(Budget.layer(options.budget)),

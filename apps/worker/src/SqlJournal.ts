@@ -167,6 +167,7 @@ const makeRunState = Effect.gen(function*() {
   const order = insertionOrder(sql)
   const decodeChunks = Schema.decodeUnknown(Schema.Array(ChunkRow))
   const decodeRunOutcomes = Schema.decodeUnknown(Schema.Array(RunOutcomeRow))
+  const decodeOpen = Schema.decodeUnknown(Schema.Array(Schema.Struct({ keys_json: KeysJson, fields_json: FieldsJson })))
   const decodeSetAside = Schema.decodeUnknown(Schema.Array(SetAsideRow))
   const decodeCredits = Schema.decodeUnknown(Schema.Array(CreditsRow))
   const encodeFields = Schema.encode(FieldsJson)
@@ -231,6 +232,35 @@ const makeRunState = Effect.gen(function*() {
           ),
           toJournalError("outcomesOfRun")
         ),
+
+    heldElsewhere: (
+      provider: string,
+      keys: ReadonlyArray<Identifier.PersonKey>,
+      fields: ReadonlyArray<Contact.Field>,
+      runId: string,
+      since: number
+    ) =>
+      Effect.gen(function*() {
+        const held = new Set<Identifier.PersonKey>()
+        if (keys.length === 0) return held
+        const now = yield* Clock.currentTimeMillis
+        // Few chunks are open at once. Left out: those unchanged since `since`, and those of a run that is not
+        // being worked on (stopped, or its holder's lease lapsed: a killed process). A run's shards are not runs
+        // of their own (no row joins): a dead worker's shard is taken over, so they count as worked on.
+        const open = yield* sql`SELECT c.keys_json, c.fields_json FROM enrich_chunks c
+          LEFT JOIN enrich_runs r ON r.id = c.run_id
+          WHERE c.provider = ${provider} AND c.run_id <> ${runId} AND c.state IN ('recorded', 'submitted')
+          AND c.updated_at >= ${since}
+          AND (r.id IS NULL OR (r.state = 'running' AND (r.held_until IS NULL OR r.held_until >= ${now})))`.pipe(
+          Effect.flatMap(decodeOpen)
+        )
+        const wanted = new Set(keys)
+        for (const chunk of open) {
+          if (!Journal.covers(chunk.fields_json, fields)) continue
+          for (const key of chunk.keys_json) if (wanted.has(key)) held.add(key)
+        }
+        return held as ReadonlySet<Identifier.PersonKey>
+      }).pipe(toJournalError("heldElsewhere")),
 
     setAside: (runId: string, entries: ReadonlyArray<Journal.SetAside>) =>
       Effect.forEach(

@@ -233,9 +233,7 @@ export const work = (options: WorkerOptions) =>
           fields: stored.fields,
           cacheMaxAge: Duration.days(stored.cacheDays),
           resubmitAmbiguous: false,
-          ...(stored.target._tag === "Providers"
-            ? {}
-            : { flushAfter: Runner.simulatorFlushAfter(stored.target.timeScale) }),
+          ...Runner.waitsFor(stored.target),
           onEvent: logEvent(item.runId, item.shard)
         }).pipe(
           Effect.provide(stored.budget === undefined ? Budget.layer(undefined) : SqlBudget.layer(item.runId)),

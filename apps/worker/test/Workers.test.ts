@@ -13,6 +13,7 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import { assert, describe, it } from "@effect/vitest"
 import { serve } from "@enrich/simulator/node"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as NodeFs from "node:fs"
@@ -251,6 +252,62 @@ describe.skipIf(databaseUrl === undefined)(
           assert.strictEqual(exported.exitCode, 0, exported.stderr)
           // people the budget left unsent are said so in the output
           assert.include(NodeFs.readFileSync(out, "utf8"), "budget reached before this person was sent")
+        }).pipe(Effect.scoped, Effect.provide(environment)),
+      120_000
+    )
+
+    it.live(
+      "two runs of overlapping lists at once on one ledger: a person is bought once, the later run waits for it",
+      () =>
+        Effect.gen(function*() {
+          const dir = yield* tempDir
+          const served = yield* serve({ port: 0, timeScale, seed })
+          const ledger = yield* freshLedger(databaseUrl!)
+          const runOf = (name: string) =>
+            Command.make(
+              "node",
+              main,
+              "run",
+              input,
+              "--providers",
+              providers.join(","),
+              ...simulatorFlags(served.url),
+              "--database-url",
+              ledger,
+              "--out",
+              NodePath.join(dir, `${name}.csv`)
+            ).pipe(Command.workingDirectory(dir), Command.env(env, { extendEnv: false }))
+          let signal: () => void = () => {}
+          const firstHasJobsOut = new Promise<void>((resolve) => {
+            signal = resolve
+          })
+          // the second run starts once the first has a job out, and asks about the same people
+          const second = yield* Effect.fork(Effect.zipRight(
+            Effect.promise(() => firstHasJobsOut),
+            runUntil(runOf("second"), undefined)
+          ))
+          // the first provider asked (TheHog) has the first run's first job out
+          const jobOut = nth("ChunkSubmitted", providers[0], 1)
+          let overlapped = false
+          const first = yield* runUntil(runOf("first"), (event) => {
+            if (jobOut(event)) {
+              overlapped = true
+              signal()
+            }
+            return false
+          })
+          // never left waiting, even if the first run sent no job
+          signal()
+          assert.isTrue(overlapped, "the first run finished before it had a job out")
+          const later = yield* Fiber.join(second)
+          assert.deepStrictEqual([Number(first.exitCode), Number(later.exitCode)], [0, 0], later.notes.join("\n"))
+          assert.deepStrictEqual(
+            providers.flatMap((p) => served.simulators.env.counters.resubmitted(p).map((person) => `${p}:${person}`)),
+            [],
+            "people bought twice"
+          )
+          const output = (name: string) => NodeFs.readFileSync(NodePath.join(dir, `${name}.csv`), "utf8")
+          assert.strictEqual(output("second"), output("first"))
         }).pipe(Effect.scoped, Effect.provide(environment)),
       120_000
     )

@@ -146,6 +146,18 @@ export interface JournalService {
     keys: ReadonlyArray<PersonKey>
   ) => Effect.Effect<ReadonlyMap<PersonKey, ReadonlyArray<SetAside>>, JournalError>
   /**
+   * People among `keys` whom open chunks (recorded or submitted) of other runs are asking `provider` about, for
+   * a field selection that covers `fields`, and that changed at or after `since` (epoch ms; older ones are taken
+   * for abandoned): a run waits for them and reuses what they buy instead of buying it a second time.
+   */
+  readonly heldElsewhere: (
+    provider: string,
+    keys: ReadonlyArray<PersonKey>,
+    fields: ReadonlyArray<Field>,
+    runId: string,
+    since: number
+  ) => Effect.Effect<ReadonlySet<PersonKey>, JournalError>
+  /**
    * Outcomes already bought for these people at this provider, for a field selection that covers `fields`,
    * observed within `maxAge`: reused instead of bought again. The newest per person.
    */
@@ -242,6 +254,18 @@ export const makeMemory = Effect.sync((): JournalService => {
         })),
     chunks: (runId) => Effect.sync(() => ofRun(runId)),
     openChunks: (runId) => Effect.sync(() => ofRun(runId).filter(isOpen)),
+    // one process: every open chunk is live, so `since` is not needed here
+    heldElsewhere: (provider, keys, fields, runId) =>
+      Effect.sync(() => {
+        const wanted = new Set(keys)
+        const held = new Set<PersonKey>()
+        for (const chunk of chunks.values()) {
+          if (chunk.provider !== provider || chunk.runId === runId || !isOpen(chunk)) continue
+          if (!covers(chunk.fields, fields)) continue
+          for (const key of chunk.keys) if (wanted.has(key)) held.add(key)
+        }
+        return held
+      }),
     creditsOfRun: (runId) =>
       Effect.sync(() => {
         const totals = new Map<string, { charged: number; estimated: number; reserved: number }>()

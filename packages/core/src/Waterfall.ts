@@ -80,6 +80,13 @@ export interface Options {
   /** reuse outcomes bought within this age instead of buying them again (default 30 days; 0 disables) */
   readonly cacheMaxAge?: Duration.DurationInput
   /**
+   * A person another run is asking a provider about right now (an open chunk of another run in the journal) is
+   * waited for, checking `every` (default 5 seconds), and answered with what that run buys instead of being
+   * bought twice; after `atMost` (default 30 minutes) without an answer, or for chunks unchanged that long (a
+   * run that stopped), they are sent anyway. Off when `cacheMaxAge` is 0.
+   */
+  readonly waitForOtherRuns?: { readonly every: Duration.DurationInput; readonly atMost: Duration.DurationInput }
+  /**
    * chunks in flight per provider (default: the provider's active-job cap plus one waiting for a slot; else,
    * for a paced provider, what its start limit keeps busy (`ChunkPlan.usefulConcurrency`); else 4)
    */
@@ -441,6 +448,7 @@ export const run = (
           chunkSize: options.chunkSize,
           flushAfter: options.flushAfter ?? "5 seconds",
           cacheMaxAge: options.cacheMaxAge ?? Duration.days(30),
+          waitForOtherRuns: options.waitForOtherRuns ?? { every: "5 seconds", atMost: "30 minutes" },
           capacity: barrier ? undefined : queueRoom(provider),
           dispatch: dispatch(index)
         })

@@ -7,6 +7,7 @@
  * active job, a start) for as long as a full one.
  */
 import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as GroupBy from "effect/GroupBy"
@@ -40,6 +41,8 @@ export interface StageOptions {
   /** how long a partly filled chunk waits for more people before it is sent (and then for a free slot) */
   readonly flushAfter: Duration.DurationInput
   readonly cacheMaxAge: Duration.DurationInput
+  /** see `Waterfall.Options.waitForOtherRuns` */
+  readonly waitForOtherRuns: { readonly every: Duration.DurationInput; readonly atMost: Duration.DurationInput }
   /** room on the queue (unbounded when stages run one after another) */
   readonly capacity: number | undefined
   /** travelers done here go on: to a later provider or out of the waterfall */
@@ -70,25 +73,60 @@ const sizesOf = (ctx: StageContext, options: StageOptions) => {
   return { maxBatch, pacing, next: () => planned[i++] ?? maxBatch }
 }
 
-/** Outcomes bought by earlier runs answer whom they can (recorded as this run's); the rest are returned, to be sent. */
-const makeCacheAnswer = (ctx: StageContext, options: StageOptions) =>
-(
-  fields: readonly [Field, ...Array<Field>],
-  travelers: ReadonlyArray<Traveler>
-): Effect.Effect<ReadonlyArray<Traveler>, JournalError> =>
-  Effect.gen(function*() {
-    const name = ctx.provider.capabilities.provider
-    if (Duration.toMillis(options.cacheMaxAge) <= 0) return travelers
-    const keys = travelers.map((t) => t.person.key)
-    const cached = yield* ctx.journal.outcomesFor(name, keys, fields, options.cacheMaxAge)
-    const hits = travelers.filter((t) => cached.has(t.person.key))
-    yield* ProviderMetrics.countCached(name, hits.length)
-    if (hits.length > 0) {
-      yield* ctx.journal.reuse(ctx.runId, name, fields, hits.map((t) => cached.get(t.person.key)!))
-      yield* options.dispatch(hits)
-    }
-    return travelers.filter((t) => !cached.has(t.person.key))
-  })
+/**
+ * Outcomes bought by earlier runs answer whom they can (recorded as this run's); people another run is asking
+ * this provider about right now are waited for and answered the same way once it has bought them; the rest are
+ * returned, to be sent.
+ */
+const makeCacheAnswer = (ctx: StageContext, options: StageOptions) => {
+  const name = ctx.provider.capabilities.provider
+  const answer = (fields: readonly [Field, ...Array<Field>], travelers: ReadonlyArray<Traveler>) =>
+    Effect.gen(function*() {
+      const cached = yield* ctx.journal.outcomesFor(
+        name,
+        travelers.map((t) => t.person.key),
+        fields,
+        options.cacheMaxAge
+      )
+      const hits = travelers.filter((t) => cached.has(t.person.key))
+      yield* ProviderMetrics.countCached(name, hits.length)
+      if (hits.length > 0) {
+        yield* ctx.journal.reuse(ctx.runId, name, fields, hits.map((t) => cached.get(t.person.key)!))
+        yield* options.dispatch(hits)
+      }
+      return travelers.filter((t) => !cached.has(t.person.key))
+    })
+  const every = Duration.decode(options.waitForOtherRuns.every)
+  const atMost = Duration.toMillis(options.waitForOtherRuns.atMost)
+  /** those of `travelers` that open chunks of other runs (changed within `atMost`) hold at this provider */
+  const heldElsewhere = (fields: ReadonlyArray<Field>, travelers: ReadonlyArray<Traveler>) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.map(
+        ctx.journal.heldElsewhere(name, travelers.map((t) => t.person.key), fields, ctx.runId, now - atMost),
+        (held) => travelers.filter((t) => held.has(t.person.key))
+      ))
+  return (
+    fields: readonly [Field, ...Array<Field>],
+    travelers: ReadonlyArray<Traveler>
+  ): Effect.Effect<ReadonlyArray<Traveler>, JournalError> =>
+    Effect.gen(function*() {
+      if (Duration.toMillis(options.cacheMaxAge) <= 0) return travelers
+      const rest = yield* answer(fields, travelers)
+      const held = yield* heldElsewhere(fields, rest)
+      if (held.length === 0) return rest
+      // Wait until no other run holds them (their chunks settled, or went quiet for `atMost`: a run that stopped),
+      // then take what was bought; whoever it did not answer (failed there) is sent from here.
+      const started = yield* Clock.currentTimeMillis
+      let waiting = held
+      while (waiting.length > 0 && (yield* Clock.currentTimeMillis) - started < atMost) {
+        yield* Effect.sleep(every)
+        waiting = yield* heldElsewhere(fields, waiting)
+      }
+      const heldKeys = new Set(held.map((t) => t.person.key))
+      const stillToSend = yield* answer(fields, held)
+      return [...rest.filter((t) => !heldKeys.has(t.person.key)), ...stillToSend]
+    })
+}
 
 /**
  * Sends a chunk formed from arrivals: checked against the provider's stop and the budget, recorded, run; then
