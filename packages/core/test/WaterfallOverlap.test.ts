@@ -78,8 +78,8 @@ describe("Waterfall, two runs over the same people at once", () => {
       assert.strictEqual(two.merged.size, 25)
       for (const p of people.slice(5, 25)) {
         assert.deepStrictEqual(
-          one.merged.get(p.key)?.best.work_email?.address,
-          two.merged.get(p.key)?.best.work_email?.address
+          one.merged.get(p.key)?.best.work_email?.value,
+          two.merged.get(p.key)?.best.work_email?.value
         )
       }
       const found = (r: Waterfall.Collected) => [...r.merged.values()].filter((m) => m.best.work_email !== undefined)
