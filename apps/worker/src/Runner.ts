@@ -190,25 +190,41 @@ export const execute = (options: {
       format: options.format,
       inputColumns: options.columns
     })
-    const summary: Summary = {
+    return summaryOf({
       runId: options.runId,
-      rows: counts.rows,
-      people: counts.people,
-      rejected: counts.rejected,
-      rejectedLines: counts.rejectedLines,
-      duplicates: counts.duplicates,
+      counts,
       filled: written.filled,
-      providers: result.providers,
-      credits: result.credits.spent,
-      estimatedCredits: result.credits.estimated,
-      budget: result.credits.limit,
-      unsentForBudget: result.unsentForBudget,
-      ambiguousChunks: result.ambiguousChunks.length,
+      result,
       out: options.out,
       seconds: (Date.now() - started) / 1000
-    }
-    return summary
+    })
   })
+
+/** A run's summary, from its rows' verdicts, what its output holds and what the waterfall reported. */
+export const summaryOf = (parts: {
+  readonly runId: string
+  readonly counts: LedgerModule.RowCounts
+  readonly filled: Summary["filled"]
+  readonly result: Waterfall.Result
+  readonly out: string
+  readonly seconds: number
+}): Summary => ({
+  runId: parts.runId,
+  rows: parts.counts.rows,
+  people: parts.counts.people,
+  rejected: parts.counts.rejected,
+  rejectedLines: parts.counts.rejectedLines,
+  duplicates: parts.counts.duplicates,
+  filled: parts.filled,
+  providers: parts.result.providers,
+  credits: parts.result.credits.spent,
+  estimatedCredits: parts.result.credits.estimated,
+  budget: parts.result.credits.limit,
+  unsentForBudget: parts.result.unsentForBudget,
+  ambiguousChunks: parts.result.ambiguousChunks.length,
+  out: parts.out,
+  seconds: parts.seconds
+})
 
 /** Credits as reported, and the part we estimated from the price list apart: `~423 credits (estimated)`. */
 const credits = (total: number, estimated: number): string =>

@@ -161,13 +161,45 @@ const groupByKey = <A extends { readonly key: Identifier.PersonKey }>(items: Rea
   return grouped as ReadonlyMap<Identifier.PersonKey, ReadonlyArray<A>>
 }
 
+const decodeOpen = Schema.decodeUnknown(Schema.Array(Schema.Struct({ keys_json: KeysJson, fields_json: FieldsJson })))
+
+/** See `Journal.heldElsewhere`. */
+const heldElsewhere = (
+  sql: SqlClient.SqlClient,
+  provider: string,
+  keys: ReadonlyArray<Identifier.PersonKey>,
+  fields: ReadonlyArray<Contact.Field>,
+  runId: string,
+  since: number
+) =>
+  Effect.gen(function*() {
+    const held = new Set<Identifier.PersonKey>()
+    if (keys.length === 0) return held
+    const now = yield* Clock.currentTimeMillis
+    // Few chunks are open at once. Left out: those unchanged since `since`, and those of a run that is not
+    // being worked on (stopped, or its holder's lease lapsed: a killed process). A run's shards are not runs
+    // of their own (no row joins): a dead worker's shard is taken over, so they count as worked on.
+    const open = yield* sql`SELECT c.keys_json, c.fields_json FROM enrich_chunks c
+      LEFT JOIN enrich_runs r ON r.id = c.run_id
+      WHERE c.provider = ${provider} AND c.run_id <> ${runId} AND c.state IN ('recorded', 'submitted')
+      AND c.updated_at >= ${since}
+      AND (r.id IS NULL OR (r.state = 'running' AND (r.held_until IS NULL OR r.held_until >= ${now})))`.pipe(
+      Effect.flatMap(decodeOpen)
+    )
+    const wanted = new Set(keys)
+    for (const chunk of open) {
+      if (!Journal.covers(chunk.fields_json, fields)) continue
+      for (const key of chunk.keys_json) if (wanted.has(key)) held.add(key)
+    }
+    return held as ReadonlySet<Identifier.PersonKey>
+  })
+
 /** What a run holds besides its chunks' lives: open chunks, credits, reused outcomes, people set aside. */
 const makeRunState = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const order = insertionOrder(sql)
   const decodeChunks = Schema.decodeUnknown(Schema.Array(ChunkRow))
   const decodeRunOutcomes = Schema.decodeUnknown(Schema.Array(RunOutcomeRow))
-  const decodeOpen = Schema.decodeUnknown(Schema.Array(Schema.Struct({ keys_json: KeysJson, fields_json: FieldsJson })))
   const decodeSetAside = Schema.decodeUnknown(Schema.Array(SetAsideRow))
   const decodeCredits = Schema.decodeUnknown(Schema.Array(CreditsRow))
   const encodeFields = Schema.encode(FieldsJson)
@@ -239,28 +271,7 @@ const makeRunState = Effect.gen(function*() {
       fields: ReadonlyArray<Contact.Field>,
       runId: string,
       since: number
-    ) =>
-      Effect.gen(function*() {
-        const held = new Set<Identifier.PersonKey>()
-        if (keys.length === 0) return held
-        const now = yield* Clock.currentTimeMillis
-        // Few chunks are open at once. Left out: those unchanged since `since`, and those of a run that is not
-        // being worked on (stopped, or its holder's lease lapsed: a killed process). A run's shards are not runs
-        // of their own (no row joins): a dead worker's shard is taken over, so they count as worked on.
-        const open = yield* sql`SELECT c.keys_json, c.fields_json FROM enrich_chunks c
-          LEFT JOIN enrich_runs r ON r.id = c.run_id
-          WHERE c.provider = ${provider} AND c.run_id <> ${runId} AND c.state IN ('recorded', 'submitted')
-          AND c.updated_at >= ${since}
-          AND (r.id IS NULL OR (r.state = 'running' AND (r.held_until IS NULL OR r.held_until >= ${now})))`.pipe(
-          Effect.flatMap(decodeOpen)
-        )
-        const wanted = new Set(keys)
-        for (const chunk of open) {
-          if (!Journal.covers(chunk.fields_json, fields)) continue
-          for (const key of chunk.keys_json) if (wanted.has(key)) held.add(key)
-        }
-        return held as ReadonlySet<Identifier.PersonKey>
-      }).pipe(toJournalError("heldElsewhere")),
+    ) => heldElsewhere(sql, provider, keys, fields, runId, since).pipe(toJournalError("heldElsewhere")),
 
     setAside: (runId: string, entries: ReadonlyArray<Journal.SetAside>) =>
       Effect.forEach(
@@ -379,30 +390,48 @@ export const make: Effect.Effect<Journal.JournalService, never, SqlClient.SqlCli
   const expectRow = (key: string) => (rows: ReadonlyArray<unknown>) =>
     rows.length === 0 ? Effect.fail(unknownChunk(key)) : Effect.void
 
+  const record = (chunk: Journal.NewChunk) =>
+    Effect.gen(function*() {
+      const at = yield* Clock.currentTimeMillis
+      const row = {
+        idempotency_key: chunk.idempotencyKey,
+        run_id: chunk.runId,
+        provider: chunk.provider,
+        keys_json: yield* encodeKeys(chunk.keys),
+        fields_json: yield* encodeFields(chunk.fields),
+        path: chunk.path,
+        state: "recorded",
+        job_json: null,
+        result_cursor: null,
+        reserved: chunk.reserved,
+        charged: null,
+        message: null,
+        created_at: at,
+        updated_at: at
+      }
+      // Resume: a chunk recorded earlier (by this or a crashed process) is returned as it is.
+      yield* sql`INSERT INTO enrich_chunks ${sql.insert(row)} ON CONFLICT (idempotency_key) DO NOTHING`
+      return yield* getChunk(chunk.idempotencyKey)
+    })
+
   return Journal.Journal.of({
-    recordChunk: (chunk) =>
-      Effect.gen(function*() {
-        const at = yield* Clock.currentTimeMillis
-        const row = {
-          idempotency_key: chunk.idempotencyKey,
-          run_id: chunk.runId,
-          provider: chunk.provider,
-          keys_json: yield* encodeKeys(chunk.keys),
-          fields_json: yield* encodeFields(chunk.fields),
-          path: chunk.path,
-          state: "recorded",
-          job_json: null,
-          result_cursor: null,
-          reserved: chunk.reserved,
-          charged: null,
-          message: null,
-          created_at: at,
-          updated_at: at
+    recordChunk: (chunk) => record(chunk).pipe(toJournalError("recordChunk")),
+
+    recordChunkUnlessHeld: (chunk, since) =>
+      sql.withTransaction(Effect.gen(function*() {
+        // Postgres: one recorder per provider at a time, across processes, until this transaction ends (SQLite
+        // writes one transaction at a time already)
+        yield* sql.onDialectOrElse({
+          pg: () => Effect.asVoid(sql`SELECT pg_advisory_xact_lock(hashtext(${`enrich:${chunk.provider}`}))`),
+          orElse: () => Effect.void
+        })
+        const [known] = yield* sql`SELECT 1 AS one FROM enrich_chunks WHERE idempotency_key = ${chunk.idempotencyKey}`
+        if (known === undefined) {
+          const held = yield* heldElsewhere(sql, chunk.provider, chunk.keys, chunk.fields, chunk.runId, since)
+          if (held.size > 0) return held
         }
-        // Resume: a chunk recorded earlier (by this or a crashed process) is returned as it is.
-        yield* sql`INSERT INTO enrich_chunks ${sql.insert(row)} ON CONFLICT (idempotency_key) DO NOTHING`
-        return yield* getChunk(chunk.idempotencyKey)
-      }).pipe(toJournalError("recordChunk")),
+        return yield* record(chunk)
+      })).pipe(toJournalError("recordChunkUnlessHeld")),
 
     markSubmitted: (key, job) =>
       Effect.gen(function*() {

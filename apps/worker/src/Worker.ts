@@ -295,24 +295,16 @@ const finishRun = (runId: string, stored: Runner.StoredOptions, createdAt: numbe
       Runner.planOf(stored.providers, stored.fields),
       Shards.labelOfRow(runId, stored.shardSize ?? Shards.defaultSize)
     )
-    const summary: Runner.Summary = {
+    const summary = Runner.summaryOf({
       runId,
-      rows: counts.rows,
-      people: counts.people,
-      rejected: counts.rejected,
-      rejectedLines: counts.rejectedLines,
-      duplicates: counts.duplicates,
+      counts,
       filled: written.filled,
-      providers: result.providers,
-      credits: result.credits.spent,
-      estimatedCredits: result.credits.estimated,
-      budget: stored.budget,
-      unsentForBudget: result.unsentForBudget,
-      ambiguousChunks: result.ambiguousChunks.length,
+      // the shards' budgets are one (the run's, in the ledger): its limit is the run's
+      result: { ...result, credits: { ...result.credits, limit: stored.budget } },
       // workers write no file: the output is exported from the ledger, wherever it is wanted
       out: `not written by workers: enrich export --run ${runId} --out FILE`,
       seconds: (Date.now() - createdAt) / 1000
-    }
+    })
     yield* ledger.setRunState(runId, "finished", summary)
     yield* note(`run ${runId} finished: enrich export --run ${runId} writes its output`)
   })

@@ -68,6 +68,25 @@ const worker = (dir: string, ledger: string, options: { readonly lease?: number;
     })
   )
 
+/** Two workers on `ledger` at once, to the end: both exit 0; their notes, for what they worked on. */
+const twoWorkers = (dir: string, ledger: string, options: Parameters<typeof worker>[2] = {}) =>
+  Effect.gen(function*() {
+    const done = yield* Effect.all([
+      runUntil(worker(dir, ledger, options), undefined),
+      runUntil(worker(dir, ledger, options), undefined)
+    ], { concurrency: 2 })
+    assert.deepStrictEqual(done.map((w) => Number(w.exitCode)), [0, 0], done.flatMap((w) => w.notes).join("\n"))
+    return done
+  })
+
+/** Nobody was submitted twice to any provider (the simulators' own counts). */
+const assertNobodyTwice = (served: Effect.Effect.Success<ReturnType<typeof serve>>) =>
+  assert.deepStrictEqual(
+    providers.flatMap((p) => served.simulators.env.counters.resubmitted(p).map((person) => `${p}:${person}`)),
+    [],
+    "people submitted twice to a provider"
+  )
+
 /** An uninterrupted single-process run of the same input, in a world of its own: output and credits. */
 const referenceRun = (dir: string) =>
   Effect.scoped(Effect.gen(function*() {
@@ -133,11 +152,7 @@ const assertSameAsReference = (
     })
     assert.strictEqual(exported.exitCode, 0, exported.stderr)
     assert.strictEqual(NodeFs.readFileSync(out, "utf8"), reference.output)
-    assert.deepStrictEqual(
-      providers.flatMap((p) => served.simulators.env.counters.resubmitted(p).map((person) => `${p}:${person}`)),
-      [],
-      "people submitted twice to a provider"
-    )
+    assertNobodyTwice(served)
     assert.deepStrictEqual(providers.map((p) => served.simulators.env.counters.netCredits(p)), reference.credits)
   })
 
@@ -164,15 +179,7 @@ describe.skipIf(databaseUrl === undefined)(
           // the first worker dies holding shards, with jobs in flight at both providers
           const killed = yield* runUntil(worker(dir, ledger, { limits }), nth("ChunkSubmitted", "crustdata", 2))
           assert.isTrue(killed.killed, "the first worker finished before the kill point")
-          const others = yield* Effect.all([
-            runUntil(worker(dir, ledger, { limits }), undefined),
-            runUntil(worker(dir, ledger, { limits }), undefined)
-          ], { concurrency: 2 })
-          assert.deepStrictEqual(
-            others.map((w) => Number(w.exitCode)),
-            [0, 0],
-            others.flatMap((w) => w.notes).join("\n")
-          )
+          const others = yield* twoWorkers(dir, ledger, { limits })
           // the shards the killed worker held (begun, not done) were taken over by the others
           const shards = (notes: ReadonlyArray<string>, what: RegExp) =>
             notes.flatMap((line) => {
@@ -208,18 +215,10 @@ describe.skipIf(databaseUrl === undefined)(
           const scale = 100
           const served = yield* serve({ port: 0, timeScale: scale, seed })
           const { ledger } = yield* submitted(dir, served.url, 1000, scale)
-          const workers = yield* Effect.all([
-            runUntil(worker(dir, ledger, { lease: 2 }), undefined),
-            runUntil(worker(dir, ledger, { lease: 2 }), undefined)
-          ], { concurrency: 2 })
-          assert.deepStrictEqual(workers.map((w) => Number(w.exitCode)), [0, 0])
+          const workers = yield* twoWorkers(dir, ledger, { lease: 2 })
           const begun = workers.flatMap((w) => w.notes.filter((line) => line.includes("working on run-")))
           assert.strictEqual(begun.length, 1, workers.flatMap((w) => w.notes).join("\n"))
-          assert.deepStrictEqual(
-            providers.flatMap((p) => served.simulators.env.counters.resubmitted(p)),
-            [],
-            "people submitted twice to a provider"
-          )
+          assertNobodyTwice(served)
         }).pipe(Effect.scoped, Effect.provide(environment)),
       120_000
     )
@@ -232,15 +231,7 @@ describe.skipIf(databaseUrl === undefined)(
           const served = yield* serve({ port: 0, timeScale, seed })
           const budget = 300
           const { ledger, runId } = yield* submitted(dir, served.url, 40, timeScale, ["--budget", String(budget)])
-          const workers = yield* Effect.all([
-            runUntil(worker(dir, ledger), undefined),
-            runUntil(worker(dir, ledger), undefined)
-          ], { concurrency: 2 })
-          assert.deepStrictEqual(
-            workers.map((w) => Number(w.exitCode)),
-            [0, 0],
-            workers.flatMap((w) => w.notes).join("\n")
-          )
+          yield* twoWorkers(dir, ledger)
           const billed = providers.reduce((n, p) => n + served.simulators.env.counters.netCredits(p), 0)
           assert.isAbove(billed, 0)
           assert.isAtMost(billed, budget)
@@ -301,11 +292,7 @@ describe.skipIf(databaseUrl === undefined)(
           assert.isTrue(overlapped, "the first run finished before it had a job out")
           const later = yield* Fiber.join(second)
           assert.deepStrictEqual([Number(first.exitCode), Number(later.exitCode)], [0, 0], later.notes.join("\n"))
-          assert.deepStrictEqual(
-            providers.flatMap((p) => served.simulators.env.counters.resubmitted(p).map((person) => `${p}:${person}`)),
-            [],
-            "people bought twice"
-          )
+          assertNobodyTwice(served)
           const output = (name: string) => NodeFs.readFileSync(NodePath.join(dir, `${name}.csv`), "utf8")
           assert.strictEqual(output("second"), output("first"))
         }).pipe(Effect.scoped, Effect.provide(environment)),

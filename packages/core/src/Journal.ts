@@ -146,6 +146,15 @@ export interface JournalService {
     keys: ReadonlyArray<PersonKey>
   ) => Effect.Effect<ReadonlyMap<PersonKey, ReadonlyArray<SetAside>>, JournalError>
   /**
+   * `recordChunk`, unless open chunks of other runs (see `heldElsewhere`) hold some of its people: then nothing is
+   * recorded and those people are returned. The check and the record are one step: of two runs recording chunks
+   * for the same people at once, one records and the other is told they are held.
+   */
+  readonly recordChunkUnlessHeld: (
+    chunk: NewChunk,
+    since: number
+  ) => Effect.Effect<ChunkRecord | ReadonlySet<PersonKey>, JournalError>
+  /**
    * People among `keys` whom open chunks (recorded or submitted) of other runs are asking `provider` about, for
    * a field selection that covers `fields`, and that changed at or after `since` (epoch ms; older ones are taken
    * for abandoned): a run waits for them and reuses what they buy instead of buying it a second time.
@@ -225,14 +234,30 @@ export const makeMemory = Effect.sync((): JournalService => {
     })
   const ofRun = (runId: string) => [...chunks.values()].filter((c) => c.runId === runId)
   const isOpen = (chunk: ChunkRecord) => chunk.state === "recorded" || chunk.state === "submitted"
+  const record = (chunk: NewChunk) => {
+    const existing = chunks.get(chunk.idempotencyKey)
+    if (existing !== undefined) return existing
+    const recorded = new ChunkRecord({ ...chunk, keys: [...chunk.keys], state: "recorded" })
+    chunks.set(chunk.idempotencyKey, recorded)
+    return recorded
+  }
+  const heldBy = (provider: string, keys: ReadonlyArray<PersonKey>, fields: ReadonlyArray<Field>, runId: string) => {
+    const wanted = new Set(keys)
+    const held = new Set<PersonKey>()
+    for (const chunk of chunks.values()) {
+      if (chunk.provider !== provider || chunk.runId === runId || !isOpen(chunk)) continue
+      if (!covers(chunk.fields, fields)) continue
+      for (const key of chunk.keys) if (wanted.has(key)) held.add(key)
+    }
+    return held
+  }
   return {
-    recordChunk: (chunk) =>
+    recordChunk: (chunk) => Effect.sync(() => record(chunk)),
+    // synchronous: nothing runs between the check and the record
+    recordChunkUnlessHeld: (chunk) =>
       Effect.sync(() => {
-        const existing = chunks.get(chunk.idempotencyKey)
-        if (existing !== undefined) return existing
-        const record = new ChunkRecord({ ...chunk, keys: [...chunk.keys], state: "recorded" })
-        chunks.set(chunk.idempotencyKey, record)
-        return record
+        const held = heldBy(chunk.provider, chunk.keys, chunk.fields, chunk.runId)
+        return held.size > 0 && !chunks.has(chunk.idempotencyKey) ? held : record(chunk)
       }),
     markSubmitted: (key, job) => update(key, (c) => new ChunkRecord({ ...c, state: "submitted", job })),
     commitPage: (key, page, cursor) =>
@@ -255,17 +280,7 @@ export const makeMemory = Effect.sync((): JournalService => {
     chunks: (runId) => Effect.sync(() => ofRun(runId)),
     openChunks: (runId) => Effect.sync(() => ofRun(runId).filter(isOpen)),
     // one process: every open chunk is live, so `since` is not needed here
-    heldElsewhere: (provider, keys, fields, runId) =>
-      Effect.sync(() => {
-        const wanted = new Set(keys)
-        const held = new Set<PersonKey>()
-        for (const chunk of chunks.values()) {
-          if (chunk.provider !== provider || chunk.runId === runId || !isOpen(chunk)) continue
-          if (!covers(chunk.fields, fields)) continue
-          for (const key of chunk.keys) if (wanted.has(key)) held.add(key)
-        }
-        return held
-      }),
+    heldElsewhere: (provider, keys, fields, runId) => Effect.sync(() => heldBy(provider, keys, fields, runId)),
     creditsOfRun: (runId) =>
       Effect.sync(() => {
         const totals = new Map<string, { charged: number; estimated: number; reserved: number }>()

@@ -20,7 +20,7 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as ChunkPlan from "../../ChunkPlan.js"
 import type { Field } from "../../Contact.js"
 import { chunkKey } from "../../ContactProvider.js"
-import type { ChunkRecord, JournalError } from "../../Journal.js"
+import { ChunkRecord, type JournalError } from "../../Journal.js"
 import * as ProviderMetrics from "../../ProviderMetrics.js"
 import * as Chunks from "./chunk.js"
 import type { StageContext, Traveler } from "./chunk.js"
@@ -156,14 +156,19 @@ const makeSender = (ctx: StageContext, options: StageOptions, syncPath: boolean)
       })
     }
 
+    const atMost = Duration.toMillis(options.waitForOtherRuns.atMost)
     let budgetReached = false
-    return (fields: readonly [Field, ...Array<Field>], travelers: ReadonlyArray<Traveler>) =>
+    return (
+      fields: readonly [Field, ...Array<Field>],
+      travelers: ReadonlyArray<Traveler>
+    ): Effect.Effect<ReadonlyArray<Traveler>, JournalError> =>
       oneAtATime((onSubmitted) =>
         Effect.gen(function*() {
           const stopped = ctx.state.stopped
           if (stopped !== undefined) {
             yield* Chunks.setAsideStopped(ctx, travelers, stopped)
-            return yield* options.dispatch(travelers)
+            yield* options.dispatch(travelers)
+            return [] as ReadonlyArray<Traveler>
           }
           const cost = unitCost(fields)
           const fits = budgetReached ? 0 : yield* ctx.budget.reserveUpTo(travelers.length, cost)
@@ -173,23 +178,35 @@ const makeSender = (ctx: StageContext, options: StageOptions, syncPath: boolean)
             budgetReached = true
             yield* Chunks.setAside(ctx, unsent, "budget", "budget reached before this person was sent")
           }
-          const sent = travelers.slice(0, fits)
-          if (sent.length > 0) {
+          let sent = travelers.slice(0, fits)
+          // people another run has started asking about since they were checked: not sent, left to wait
+          let held: ReadonlyArray<Traveler> = []
+          while (sent.length > 0) {
             const keys = sent.map((t) => t.person.key)
             const path = syncPath ? "sync" as const : "batch" as const
-            const chunk = yield* journal.recordChunk({
+            const recorded = yield* journal.recordChunkUnlessHeld({
               runId: ctx.runId,
               provider: name,
               idempotencyKey: chunkKey(name, keys, fields, path, ctx.runId),
               path,
               keys,
               fields,
-              reserved: fits * cost
-            })
+              reserved: sent.length * cost
+            }, (yield* Clock.currentTimeMillis) - atMost)
+            if (!(recorded instanceof ChunkRecord)) {
+              const taken = sent.filter((t) => recorded.has(t.person.key))
+              yield* ctx.budget.settle(taken.length * cost, 0)
+              held = [...held, ...taken]
+              sent = sent.filter((t) => !recorded.has(t.person.key))
+              continue
+            }
             yield* ProviderMetrics.countChunk(name, "recorded")
-            yield* Chunks.run(ctx, chunk, sent, onSubmitted)
+            yield* Chunks.run(ctx, recorded, sent, onSubmitted)
+            break
           }
-          yield* options.dispatch(travelers)
+          const heldKeys = new Set(held.map((t) => t.person.key))
+          yield* options.dispatch(held.length === 0 ? travelers : travelers.filter((t) => !heldKeys.has(t.person.key)))
+          return held
         })
       )
   })
@@ -263,8 +280,14 @@ export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<St
       Stream.map((entries) => {
         // a chunk formed from one field set's group: every entry asks the same fields
         const fields = Chunk.unsafeHead(entries).fields
-        return answerFromCache(fields, Chunk.toReadonlyArray(entries).map((e) => e.traveler)).pipe(
-          Effect.flatMap((toSend) => toSend.length === 0 ? Effect.void : send(fields, toSend)),
+        // people another run holds are waited for and answered from what it bought; those it did not answer
+        // are sent, until nobody is left
+        const settle = (travelers: ReadonlyArray<Traveler>): Effect.Effect<void, JournalError> =>
+          answerFromCache(fields, travelers).pipe(
+            Effect.flatMap((toSend) => toSend.length === 0 ? Effect.succeed([]) : send(fields, toSend)),
+            Effect.flatMap((held) => held.length === 0 ? Effect.void : settle(held))
+          )
+        return settle(Chunk.toReadonlyArray(entries).map((e) => e.traveler)).pipe(
           Effect.ensuring(SubscriptionRef.update(busy, (n) => n - 1))
         )
       })
