@@ -23,6 +23,7 @@ import Ledger0004 from "./migrations/0004_run_outcomes.js"
 import Ledger0005 from "./migrations/0005_outcome_person_hash.js"
 import Ledger0006 from "./migrations/0006_shards.js"
 import Ledger0007 from "./migrations/0007_run_requests.js"
+import Ledger0008 from "./migrations/0008_run_webhooks.js"
 
 /** Where the SQLite ledger lives unless `--db` says otherwise. */
 export const defaultSqliteFile = ".enrich/ledger.db"
@@ -35,7 +36,8 @@ export const migrations = Migrator.fromRecord({
   "0004_run_outcomes": Ledger0004,
   "0005_outcome_person_hash": Ledger0005,
   "0006_shards": Ledger0006,
-  "0007_run_requests": Ledger0007
+  "0007_run_requests": Ledger0007,
+  "0008_run_webhooks": Ledger0008
 })
 
 /** The dialect-neutral migrator: needs only a SqlClient (the dialect ones also want FileSystem for schema dumps). */
