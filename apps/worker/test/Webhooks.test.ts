@@ -15,6 +15,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as JobWakeups from "../src/JobWakeups.js"
 import * as Webhooks from "../src/Webhooks.js"
@@ -28,7 +29,12 @@ const batchId = "c97333e3-046f-4fd2-b888-a5b07793a0ac"
 const wokenRegistry = Effect.gen(function*() {
   const woken = yield* Queue.unbounded<string>()
   const registry = yield* Layer.build(
-    Layer.mock(CrustdataClient.CrustdataClient, { notifyCompleted: (id) => Queue.offer(woken, id) })
+    Layer.mock(CrustdataClient.CrustdataClient, {
+      maxActiveJobs: 5,
+      pageSize: 100,
+      webhookUrl: undefined,
+      notifyCompleted: (id) => Effect.asVoid(Queue.offer(woken, id))
+    })
   )
   return { woken, registry }
 })
@@ -84,8 +90,10 @@ const refusals = (client: HttpClient.HttpClient, token: string) =>
     assert.strictEqual(other.status, 404)
   })
 
-const withLedger = (db: Db) => <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient | HttpClient.HttpClient>) =>
-  effect.pipe(Effect.scoped, Effect.provide(db), Effect.provide(NodeHttpClient.layerUndici))
+const withLedger = (db: Db) =>
+<A, E>(
+  effect: Effect.Effect<A, E, SqlClient.SqlClient | HttpClient.HttpClient | Scope.Scope>
+) => effect.pipe(Effect.scoped, Effect.provide(db), Effect.provide(NodeHttpClient.layerUndici))
 
 describe("enrich worker --listen", () => {
   it.live(
