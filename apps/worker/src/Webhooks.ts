@@ -2,7 +2,7 @@
  * `enrich worker --listen`: a small HTTP listener for Crustdata's callbacks and for health checks.
  *
  * - `POST /webhooks/crustdata/<token>`: the token names a run (an unknown one is 404); the body (at most
- *   `maxBodyBytes`, else 413) is read only for the job's `batch_id`, which is published as a wake-up (`JobWakeups`)
+ *   `maxBodyBytes`, else 413, or a closed connection for a chunked body) is read only for the job's `batch_id`, which is published as a wake-up (`JobWakeups`)
  *   to whichever worker waits for the job. Nothing else in it is believed: the waiting client fetches the job's
  *   status itself. Answered 202 as soon as the wake-up is published.
  * - `GET /healthz`: 200 with the worker's id and the shards it holds.
@@ -84,7 +84,8 @@ export const app = (options: Omit<Options, "address">) => {
       HttpIncomingMessage.withMaxBodySize(Option.some(maxBodyBytes)),
       Effect.either
     )
-    // a body without a length announced stops being read past the limit
+    // A body without a length announced (chunked) stops being read past the limit: Node then closes the
+    // connection, so the sender sees a reset rather than this 413. Crustdata's callbacks announce their length.
     if (Either.isLeft(body)) return status(413, "body too large")
     const parsed = decodeBody(body.right)
     if (Either.isLeft(parsed)) return status(400, "no batch_id in the body")

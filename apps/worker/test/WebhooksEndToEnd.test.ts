@@ -32,6 +32,8 @@ const crustdata = { pendingMillis: 30_000, processingMillis: 120_000, perUrlMill
 const runScale = 0.5
 /** the earliest a re-check can come under that polling: the 4 s initial delay, jittered by at most -20 % */
 const earliestPoll = 3_200
+/** a callback path with a token in it: never printed */
+const secretPath = /\/webhooks\/crustdata\/[A-Za-z0-9_-]{20,}/
 const env = { PATH: process.env.PATH ?? "", NO_COLOR: "1" }
 
 const tempDir = Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeTempDirectoryScoped({ prefix: "enrich-hooks-" }))
@@ -140,6 +142,7 @@ const runThroughWorker = (dir: string, name: string, webhooks: boolean) =>
       ...(webhooks ? ["--public-url", worker.url] : [])
     ], { cwd: dir, env })
     assert.strictEqual(submitted.exitCode, 0, submitted.stderr)
+    assert.notMatch(submitted.stdout + submitted.stderr, secretPath)
     const runId = submitted.stdout.trim()
     yield* worker.line(new RegExp(`run ${runId} finished`))
     const out = NodePath.join(dir, `${name}.csv`)
@@ -191,7 +194,7 @@ describe.skipIf(databaseUrl === undefined)(
           }
           assert.isBelow(hooked.longestWait, earliestPoll, hooked.notes.join("\n"))
           // the token is a secret: no message of the worker carries it (nor the callback path with it)
-          assert.isFalse(hooked.notes.some((n) => /\/webhooks\/crustdata\/[A-Za-z0-9_-]{20,}/.test(n)))
+          assert.isFalse(hooked.notes.some((n) => secretPath.test(n)))
 
           assert.strictEqual(hooked.output, polled.output)
         }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici))),
