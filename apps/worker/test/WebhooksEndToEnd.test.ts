@@ -4,7 +4,8 @@
  * (its target says the provider's clock runs at half the real speed, so the first re-check comes 4 s after the
  * first, jittered to at least 3.2 s) while the simulator's jobs end within half a second: only the webhook can end
  * the wait before that re-check. The same run without `--public-url` is the control: it has to wait for the poll, and
- * gives the same output.
+ * gives the same output. And across workers: a callback taken by a worker that holds no shard wakes the job in
+ * the worker that waits for it, through Postgres.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as NodeContext from "@effect/platform-node/NodeContext"
@@ -20,6 +21,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as NodeFs from "node:fs"
+import * as NodeNet from "node:net"
 import * as NodePath from "node:path"
 import { enrich, examplePeople as input, main } from "./utils/binary.js"
 import { databaseUrl, withSearchPath } from "./utils/db.js"
@@ -59,10 +61,10 @@ interface Event {
 }
 
 /**
- * A worker with `--listen` on a free port, running until the scope ends (then SIGTERM). `line(re)` waits for a
- * message line matching `re` (also one printed already); events and messages are kept.
+ * A worker, with `--listen` at `listen` if given, running until the scope ends (then SIGTERM). `line(re)` waits
+ * for a message line matching `re` (also one printed already); events and messages are kept.
  */
-const startWorker = (dir: string, ledger: string) =>
+const startWorker = (dir: string, ledger: string, listen: string | undefined) =>
   Effect.gen(function*() {
     const process = yield* Command.make(
       "node",
@@ -70,8 +72,7 @@ const startWorker = (dir: string, ledger: string) =>
       "worker",
       "--database-url",
       ledger,
-      "--listen",
-      "127.0.0.1:0",
+      ...(listen === undefined ? [] : ["--listen", listen]),
       "--concurrency",
       "1"
     ).pipe(Command.workingDirectory(dir), Command.env(env, { extendEnv: false }), Command.start)
@@ -116,16 +117,37 @@ const startWorker = (dir: string, ledger: string) =>
           Effect.zipRight(Deferred.await(ended), Effect.dieMessage(`worker ended:\n${notes.join("\n")}`))
         )
       })
-    const [, url] = yield* line(/listening on (http:\/\/\S+)/)
+    yield* line(/taking shards/)
+    const url = listen === undefined ? undefined : (yield* line(/listening on (http:\/\/\S+)/))[1]
     return { url: url!, line, events, notes }
   })
+
+/** The crustdata events of a worker, and the wait of its first job from submit to its chunk's end. */
+const crustdataOf = (events: ReadonlyArray<Event>) => {
+  const ofCrustdata = (tag: string) => events.filter((e) => e._tag === tag && e.provider === "crustdata")
+  const submits = ofCrustdata("ChunkSubmitted")
+  const finishes = ofCrustdata("ChunkFinished")
+  assert.strictEqual(finishes.length, submits.length)
+  // the longest wait of a job, from its submit to its chunk's end (in the order they were sent and ended)
+  const waits = submits.map((s, i) => Date.parse(finishes[i]!.at) - Date.parse(s.at))
+  return { jobs: submits.map((s) => s.job!), longestWait: Math.max(...waits) }
+}
+
+/** A loopback port nobody listens on now (for a worker started after the run that names it). */
+const freePort = Effect.async<number>((resume) => {
+  const server = NodeNet.createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const port = (server.address() as NodeNet.AddressInfo).port
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
 
 /** A run of the example list against Crustdata through one worker, with or without a webhook; its figures. */
 const runThroughWorker = (dir: string, name: string, webhooks: boolean) =>
   Effect.scoped(Effect.gen(function*() {
     const served = yield* serve({ port: 0, timeScale: simulatorScale, seed, crustdata })
     const ledger = yield* freshLedger(databaseUrl!, name)
-    const worker = yield* startWorker(dir, ledger)
+    const worker = yield* startWorker(dir, ledger, "127.0.0.1:0")
     const submitted = yield* enrich([
       "submit",
       input,
@@ -151,17 +173,12 @@ const runThroughWorker = (dir: string, name: string, webhooks: boolean) =>
       env
     })
     assert.strictEqual(exported.exitCode, 0, exported.stderr)
-    const ofCrustdata = (tag: string) => worker.events.filter((e) => e._tag === tag && e.provider === "crustdata")
-    const submits = ofCrustdata("ChunkSubmitted")
-    const finishes = ofCrustdata("ChunkFinished")
-    assert.isAbove(submits.length, 0, worker.notes.join("\n"))
-    assert.strictEqual(finishes.length, submits.length)
-    // the longest wait of a job, from its submit to its chunk's end (in the order they were sent and ended)
-    const waits = submits.map((s, i) => Date.parse(finishes[i]!.at) - Date.parse(s.at))
+    const { jobs, longestWait } = crustdataOf(worker.events)
+    assert.isAbove(jobs.length, 0, worker.notes.join("\n"))
     return {
       output: NodeFs.readFileSync(out, "utf8"),
-      jobs: submits.map((s) => s.job!),
-      longestWait: Math.max(...waits),
+      jobs,
+      longestWait,
       webhooksSent: served.simulators.env.counters.requestsTo("crustdata:webhook"),
       received: worker.notes.filter((n) => n.includes("webhook: crustdata job")),
       notes: worker.notes
@@ -197,6 +214,60 @@ describe.skipIf(databaseUrl === undefined)(
           assert.isFalse(hooked.notes.some((n) => secretPath.test(n)))
 
           assert.strictEqual(hooked.output, polled.output)
+        }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici))),
+      120_000
+    )
+
+    it.live(
+      "the callback taken by one worker wakes the job where another worker waits for it (Postgres LISTEN/NOTIFY)",
+      () =>
+        Effect.gen(function*() {
+          const dir = yield* tempDir
+          // a job of 5 s, and polling that re-checks 20 s after the first check at the earliest (16 s jittered)
+          const served = yield* serve({
+            port: 0,
+            timeScale: simulatorScale,
+            seed,
+            crustdata: { pendingMillis: 30_000, processingMillis: 1_470_000, perUrlMillis: 0 }
+          })
+          const scale = 0.1
+          const earliest = 16_000
+          const ledger = yield* freshLedger(databaseUrl!, "two")
+          const port = yield* freePort
+          // the waiting worker is alone when the run comes, so it takes the shard; it has no listener
+          const waiting = yield* startWorker(dir, ledger, undefined)
+          const submitted = yield* enrich([
+            "submit",
+            input,
+            "--providers",
+            "crustdata",
+            "--simulator-url",
+            served.url,
+            "--time-scale",
+            String(scale),
+            "--database-url",
+            ledger,
+            "--shard-size",
+            "1000",
+            "--public-url",
+            `http://127.0.0.1:${port}`
+          ], { cwd: dir, env })
+          assert.strictEqual(submitted.exitCode, 0, submitted.stderr)
+          const runId = submitted.stdout.trim()
+          yield* waiting.line(new RegExp(`working on ${runId} shard 0`))
+          // the receiving worker starts on the public URL's port once the shard is held elsewhere
+          const receiving = yield* startWorker(dir, ledger, `127.0.0.1:${port}`)
+          yield* waiting.line(new RegExp(`run ${runId} finished`))
+
+          const { jobs, longestWait } = crustdataOf(waiting.events)
+          assert.strictEqual(jobs.length, 1, waiting.notes.join("\n"))
+          assert.strictEqual(served.simulators.env.counters.requestsTo("crustdata:webhook"), 1)
+          assert.isTrue(
+            receiving.notes.some((n) => n.includes(`webhook: crustdata job ${jobs[0]}`)),
+            receiving.notes.join("\n")
+          )
+          assert.isFalse(receiving.notes.some((n) => n.includes("working on")), "the receiving worker took a shard")
+          assert.isBelow(longestWait, earliest, waiting.notes.join("\n"))
         }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici))),
       120_000
     )
