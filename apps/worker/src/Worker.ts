@@ -104,10 +104,8 @@ export const submit = (options: SubmitOptions) =>
     return yield* Effect.gen(function*() {
       const ledger = yield* Ledger
       const runId = Runner.newRunId()
-      yield* WebhookTokens.record(runId, {
-        token: WebhookTokens.newToken(),
-        publicUrl: Option.getOrUndefined(options.publicUrl ?? Option.none())
-      })
+      const publicUrl = Option.getOrUndefined(options.publicUrl ?? Option.none())
+      yield* WebhookTokens.record(runId, { token: WebhookTokens.newToken(), publicUrl })
       yield* ledger.createRun({
         id: runId,
         inputPath: NodePath.resolve(options.input),
@@ -119,7 +117,8 @@ export const submit = (options: SubmitOptions) =>
       yield* Console.log(runId)
       yield* Console.error(
         `submitted ${runId}: ${counts.rows} rows (${counts.people} people) in ${queued} shards; workers on this ` +
-          `ledger (enrich worker --database-url …) take them; enrich status --run ${runId} shows progress`
+          `ledger (enrich worker --database-url …) take them; enrich status --run ${runId} shows progress` +
+          (publicUrl === undefined ? "" : `; Crustdata calls back ${WebhookTokens.redacted(publicUrl)}`)
       )
       return runId
     }).pipe(Effect.provide(queueLayer(defaultLeaseSeconds)), Effect.provide(Runner.ledgerLayer(options)))
@@ -299,7 +298,8 @@ export const work = (options: WorkerOptions) =>
         worker,
         shardsInHand: Effect.sync(() => inHand),
         wake: wakeups.publish,
-        onReceived: (runId, batchId) => note(`${worker}: webhook: crustdata job ${batchId} of ${runId} ended`)
+        onReceived: (runId, batchId) =>
+          note(`${worker}: webhook: crustdata job ${batchId} of ${runId} called back; its worker checks it now`)
       }).pipe(Effect.mapError((error) => Runner.usageError(error.message)))
       const host = bound.host.includes(":") ? `[${bound.host}]` : bound.host
       yield* note(
