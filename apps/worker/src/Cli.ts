@@ -16,6 +16,7 @@ import * as Runner from "./Runner.js"
 import * as Shards from "./Shards.js"
 import * as Simulate from "./Simulate.js"
 import * as SimulatorFaults from "./SimulatorFaults.js"
+import * as Webhooks from "./Webhooks.js"
 import * as Worker from "./Worker.js"
 
 /** What the exit code says, in the help of every command that runs the waterfall (and in the README). */
@@ -229,9 +230,25 @@ const shardSize = Options.integer("shard-size").pipe(
   )
 )
 
+const publicUrl = Options.text("public-url").pipe(
+  Options.withDescription(
+    "Base URL at which the workers' --listen is reached from the internet (e.g. https://enrich.example.com/hooks): " +
+      "Crustdata is asked to call back <url>/webhooks/crustdata/<token> (a secret per run) when a job ends, so the " +
+      "waiting worker checks it at once instead of at its next poll. Without it, workers poll only."
+  ),
+  Options.mapEffect((raw) => {
+    const url = URL.canParse(raw) ? new URL(raw) : undefined
+    return url !== undefined && (url.protocol === "https:" || url.protocol === "http:") && url.search === "" &&
+        url.hash === ""
+      ? Effect.succeed(raw.replace(/\/+$/, ""))
+      : Effect.fail(invalid(`--public-url: expected an http(s) URL without query or fragment, got ${raw}`))
+  }),
+  Options.optional
+)
+
 const submit = Command.make(
   "submit",
-  { ...ledger, input, out, format, providers, fields, budget, cacheDays, target, shardSize },
+  { ...ledger, input, out, format, providers, fields, budget, cacheDays, target, shardSize, publicUrl },
   (o) => Worker.submit({ ...o, resubmitAmbiguous: false, budget: Option.getOrUndefined(o.budget) })
 ).pipe(
   Command.withDescription(
@@ -260,6 +277,20 @@ const worker = Command.make(
       Options.withDescription(
         "How long a shard stays with a worker that stopped renewing it (a killed worker) before another takes it."
       )
+    ),
+    listen: Options.text("listen").pipe(
+      Options.withDescription(
+        "Serve Crustdata's job callbacks (POST /webhooks/crustdata/<token>, for runs submitted with --public-url) " +
+          "and GET /healthz on PORT or HOST:PORT; without a host, 127.0.0.1 only (0.0.0.0: every interface). A " +
+          "callback wakes the job's waiting worker, wherever it runs (Postgres LISTEN/NOTIFY); polling stays."
+      ),
+      Options.mapEffect((raw) =>
+        Either.match(Webhooks.parseAddress(raw), {
+          onLeft: (message) => Effect.fail(invalid(`--listen: ${message}`)),
+          onRight: Effect.succeed
+        })
+      ),
+      Options.optional
     )
   },
   (o) => Worker.work(o)

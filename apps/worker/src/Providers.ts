@@ -51,15 +51,28 @@ export const capabilitiesOf = (name: ProviderName): ContactProvider.Capabilities
   }
 }
 
-/** The registry for `names`, with clients configured from the environment (keys required only for those used). */
-export const fromEnv = (names: ReadonlyArray<ProviderName>) =>
+/** Per-run settings of the clients. */
+export interface ClientOptions {
+  /** Crustdata calls this URL back when a batch job ends (`webhook_url`); none: polling only */
+  readonly crustdataWebhookUrl?: string | undefined
+}
+
+/**
+ * The registry for `names`, with clients configured from the environment (keys required only for those used).
+ * The clients stay in the layer's output beside the registry (a webhook reaches the Crustdata client through it).
+ */
+export const fromEnv = (names: ReadonlyArray<ProviderName>, options: ClientOptions = {}) =>
   Layer.effect(
     ContactProvider.ContactProviders,
     Effect.map(Effect.forEach(names, adapt), ContactProvider.ContactProviders.fromServices)
   ).pipe(
-    Layer.provide(Layer.mergeAll(
+    Layer.provideMerge(Layer.mergeAll(
       names.includes("fiber") ? FiberAiClient.layerConfig() : Layer.empty,
-      names.includes("crustdata") ? CrustdataClient.layerConfig() : Layer.empty,
+      names.includes("crustdata")
+        ? CrustdataClient.layerConfig(
+          Config.map(CrustdataClient.config, (config) => ({ ...config, webhookUrl: options.crustdataWebhookUrl }))
+        )
+        : Layer.empty,
       names.includes("thehog") ? TheHogClient.layerConfig() : Layer.empty
     ) as Layer.Layer<
       FiberAiClient.FiberAiClient | CrustdataClient.CrustdataClient | TheHogClient.TheHogClient,
@@ -80,12 +93,13 @@ export const requiredKeys = (names: ReadonlyArray<ProviderName>) => Config.all(n
 
 /**
  * All three clients pointed at simulators served at `url`, with rate limits scaled to the simulators' time
- * scale and polling shortened to match.
+ * scale and polling shortened to match. The clients stay in the layer's output beside the registry.
  */
 export const forSimulators = (
   url: string,
   timeScale: number,
-  names: ReadonlyArray<ProviderName> = ContactProvider.ProviderName.literals
+  names: ReadonlyArray<ProviderName> = ContactProvider.ProviderName.literals,
+  options: ClientOptions = {}
 ) => {
   const clients = Layer.mergeAll(
     FiberAiClient.layer({
@@ -96,7 +110,8 @@ export const forSimulators = (
     CrustdataClient.layer({
       apiKey: Redacted.make(Credentials.credentials.crustdata.apiKey),
       baseUrl: `${url}/crustdata`,
-      limits: RateLimits.scale(CrustdataClient.defaultLimits, timeScale)
+      limits: RateLimits.scale(CrustdataClient.defaultLimits, timeScale),
+      webhookUrl: options.crustdataWebhookUrl
     }),
     TheHogClient.layer({
       accessKey: Redacted.make(Credentials.credentials.thehog.accessKey),
@@ -111,7 +126,7 @@ export const forSimulators = (
       Effect.forEach(names, adapt),
       ContactProvider.ContactProviders.fromServices
     )
-  ).pipe(Layer.provide(clients))
+  ).pipe(Layer.provideMerge(clients))
 }
 
 /** Polling for a simulator running `timeScale`× faster than real time. */

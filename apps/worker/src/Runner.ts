@@ -356,16 +356,20 @@ export const limitsStoreLayer = (options: LimitsOptions) =>
       ))
   })
 
-/** The provider registry for a run's target. */
-export const providersLayer = (names: ReadonlyArray<ContactProvider.ProviderName>, target: Target) =>
+/** The provider registry for a run's target (and its clients). */
+export const providersLayer = (
+  names: ReadonlyArray<ContactProvider.ProviderName>,
+  target: Target,
+  options: Providers.ClientOptions = {}
+) =>
   (target._tag === "InProcess"
     ? Layer.unwrapScoped(Effect.map(
       serve({ timeScale: target.timeScale }),
-      (served) => Providers.forSimulators(served.url, target.timeScale)
+      (served) => Providers.forSimulators(served.url, target.timeScale, undefined, options)
     ))
     : target._tag === "Simulator"
-    ? Providers.forSimulators(target.url.replace(/\/+$/, ""), target.timeScale)
-    : Providers.fromEnv(names)).pipe(Layer.provide(NodeHttpClient.layerUndici))
+    ? Providers.forSimulators(target.url.replace(/\/+$/, ""), target.timeScale, undefined, options)
+    : Providers.fromEnv(names, options)).pipe(Layer.provide(NodeHttpClient.layerUndici))
 
 /** The demo's provider clock: a provider minute passes in 0.1 s. */
 export const demoTimeScale = 600

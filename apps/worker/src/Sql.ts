@@ -24,6 +24,7 @@ import Ledger0005 from "./migrations/0005_outcome_person_hash.js"
 import Ledger0006 from "./migrations/0006_shards.js"
 import Ledger0007 from "./migrations/0007_run_requests.js"
 import Ledger0008 from "./migrations/0008_run_budget.js"
+import Ledger0009 from "./migrations/0009_run_webhooks.js"
 
 /** Where the SQLite ledger lives unless `--db` says otherwise. */
 export const defaultSqliteFile = ".enrich/ledger.db"
@@ -37,7 +38,8 @@ export const migrations = Migrator.fromRecord({
   "0005_outcome_person_hash": Ledger0005,
   "0006_shards": Ledger0006,
   "0007_run_requests": Ledger0007,
-  "0008_run_budget": Ledger0008
+  "0008_run_budget": Ledger0008,
+  "0009_run_webhooks": Ledger0009
 })
 
 /** The dialect-neutral migrator: needs only a SqlClient (the dialect ones also want FileSystem for schema dumps). */

@@ -28,11 +28,14 @@ import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import * as Export from "./Export.js"
 import * as Input from "./Input.js"
+import * as JobWakeups from "./JobWakeups.js"
 import { Ledger, LedgerError } from "./Ledger.js"
 import * as Providers from "./Providers.js"
 import * as Runner from "./Runner.js"
 import * as Shards from "./Shards.js"
 import * as SqlBudget from "./SqlBudget.js"
+import * as Webhooks from "./Webhooks.js"
+import * as WebhookTokens from "./WebhookTokens.js"
 
 /** What the queue carries: a shard of a run (its rows are in the ledger). */
 const ShardItem = Schema.Struct({ runId: Schema.String, shard: Schema.Number })
@@ -63,6 +66,8 @@ const itemId = (runId: string, shard: number) => `${runId}#${shard}`
 
 export interface SubmitOptions extends Runner.RunOptions {
   readonly shardSize: number
+  /** where workers' `--listen` is reached from outside: Crustdata calls back `<url>/webhooks/crustdata/<token>` */
+  readonly publicUrl?: Option.Option<string> | undefined
 }
 
 /**
@@ -95,6 +100,8 @@ export const submit = (options: SubmitOptions) =>
     return yield* Effect.gen(function*() {
       const ledger = yield* Ledger
       const runId = Runner.newRunId()
+      const publicUrl = Option.getOrUndefined(options.publicUrl ?? Option.none())
+      yield* WebhookTokens.record(runId, { token: WebhookTokens.newToken(), publicUrl })
       yield* ledger.createRun({
         id: runId,
         inputPath: NodePath.resolve(options.input),
@@ -108,7 +115,8 @@ export const submit = (options: SubmitOptions) =>
       yield* Console.log(runId)
       yield* Console.error(
         `submitted ${runId}: ${counts.rows} rows (${counts.people} people) in ${queued} shards; workers on this ` +
-          `ledger (enrich worker --database-url …) take them; enrich status --run ${runId} shows progress`
+          `ledger (enrich worker --database-url …) take them; enrich status --run ${runId} shows progress` +
+          (publicUrl === undefined ? "" : `; Crustdata calls back ${WebhookTokens.redacted(publicUrl)}`)
       )
       return runId
     }).pipe(Effect.provide(queueLayer(defaultLeaseSeconds)), Effect.provide(Runner.ledgerLayer(options)))
@@ -131,6 +139,8 @@ export interface WorkerOptions extends Runner.LedgerOptions, Runner.LimitsOption
   /** exit once no queued shard is left (also none held by others), instead of waiting for more runs */
   readonly drain: boolean
   readonly leaseSeconds: number
+  /** serve Crustdata's callbacks and `/healthz` here */
+  readonly listen?: Option.Option<Webhooks.Address> | undefined
 }
 
 /** The worker lost a shard's lease (it stalled past it and another worker took the shard over). */
@@ -189,6 +199,7 @@ export const work = (options: WorkerOptions) =>
     const worker = `${NodeOs.hostname()}:${process.pid}`
     const queue = yield* shardQueue
     const ledger = yield* Ledger
+    const wakeups = yield* JobWakeups.make
     // one provider registry per run in this process, shared by its shards: their rate limits are one
     const registries = yield* RcMap.make({
       lookup: (runId: string) =>
@@ -196,23 +207,39 @@ export const work = (options: WorkerOptions) =>
           const run = yield* ledger.getRun(runId)
           if (Option.isNone(run)) return yield* Runner.usageError(`queued run ${runId} is not in the ledger`)
           const stored = run.value.options as Runner.StoredOptions
-          return yield* Layer.build(
-            Runner.providersLayer(stored.providers as ReadonlyArray<ContactProvider.ProviderName>, stored.target)
+          // Crustdata calls back only runs submitted with a public URL
+          const webhook = Option.flatMap(
+            yield* WebhookTokens.ofRun(runId),
+            (w) => Option.map(Option.fromNullable(w.publicUrl), (base) => WebhookTokens.url(base, w.token))
+          )
+          const registry = yield* Layer.build(
+            Runner.providersLayer(stored.providers as ReadonlyArray<ContactProvider.ProviderName>, stored.target, {
+              crustdataWebhookUrl: Option.getOrUndefined(webhook)
+            })
           ).pipe(
             // e.g. a provider key missing in this worker's environment
             Effect.mapError((error) => Runner.usageError(`cannot set up the providers of ${runId}: ${String(error)}`))
           )
+          yield* wakeups.register(runId, registry)
+          return registry
         }),
       idleTimeToLive: Duration.minutes(1)
     })
 
     const renewEvery = Duration.seconds(Math.max(1, options.leaseSeconds / 3))
+    // shards held now, for /healthz
+    let inHand = 0
     const workShard = (item: typeof ShardItem.Type, entry: { readonly id: string }) =>
-      Effect.raceFirst(
-        workShardHeld(item),
-        keepLease(entry.id, renewEvery).pipe(
-          Effect.catchTag("SqlError", (error) => new LedgerError({ message: `renewing a lease: ${error.message}` }))
-        )
+      Effect.acquireUseRelease(
+        Effect.sync(() => inHand++),
+        () =>
+          Effect.raceFirst(
+            workShardHeld(item),
+            keepLease(entry.id, renewEvery).pipe(
+              Effect.catchTag("SqlError", (error) => new LedgerError({ message: `renewing a lease: ${error.message}` }))
+            )
+          ),
+        () => Effect.sync(() => inHand--)
       )
 
     const workShardHeld = (item: typeof ShardItem.Type) =>
@@ -259,6 +286,24 @@ export const work = (options: WorkerOptions) =>
     for (const run of yield* ledger.listRuns(100)) {
       const size = (run.options as Runner.StoredOptions).shardSize
       if (run.state === "running" && size !== undefined) yield* enqueue(run.id, size)
+    }
+    const listen = options.listen ?? Option.none()
+    if (Option.isSome(listen)) {
+      const bound = yield* Webhooks.serve({
+        address: listen.value,
+        worker,
+        shardsInHand: Effect.sync(() => inHand),
+        wake: wakeups.publish,
+        onReceived: (runId, batchId) =>
+          note(`${worker}: webhook: crustdata job ${batchId} of ${runId} called back; its worker checks it now`)
+      }).pipe(Effect.mapError((error) => Runner.usageError(error.message)))
+      const host = bound.host.includes(":") ? `[${bound.host}]` : bound.host
+      yield* note(
+        `${worker}: listening on http://${host}:${bound.port} (Crustdata callbacks under ` +
+          `${WebhookTokens.pathPrefix}, /healthz; wake-ups ${
+            wakeups.via === "postgres" ? "shared through Postgres LISTEN/NOTIFY" : "for this process"
+          })`
+      )
     }
     yield* note(`${worker}: taking shards (${options.concurrency} at a time)`)
     const drained = unfinishedItems.pipe(

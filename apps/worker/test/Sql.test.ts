@@ -55,7 +55,7 @@ describe("Sql", () => {
       // NORMAL (1): a killed process loses nothing in WAL mode; fsyncs only at checkpoints, every 10,000 pages
       assert.strictEqual(first.synchronous, 1)
       assert.strictEqual(first.checkpoint, 10000)
-      assert.deepStrictEqual(first.migrations, [1, 2, 3, 4, 5, 6, 7, 8])
+      assert.deepStrictEqual(first.migrations, [1, 2, 3, 4, 5, 6, 7, 8, 9])
       assert.isTrue(yield* fs.exists(db))
       // a second opening finds its migrations applied and the run still there
       const run = yield* withLedger(Sql.layerSqlite(db), Effect.flatMap(Ledger.Ledger, (ledger) => ledger.getRun("r1")))
@@ -221,10 +221,10 @@ describe("Sql", () => {
         Effect.gen(function*() {
           const sql = yield* SqlClient.SqlClient
           const rows = yield* sql<{ readonly migration_id: number }>`SELECT migration_id FROM enrich_migrations`
-          assert.deepStrictEqual(rows.map((r) => Number(r.migration_id)), [1, 2, 3, 4, 5, 6, 7, 8])
+          assert.deepStrictEqual(rows.map((r) => Number(r.migration_id)), [1, 2, 3, 4, 5, 6, 7, 8, 9])
           yield* Effect.provide(Sql.migrate, Layer.succeed(SqlClient.SqlClient, sql))
           const again = yield* sql<{ readonly n: string }>`SELECT COUNT(*) AS n FROM enrich_migrations`
-          assert.strictEqual(Number(again[0]!.n), 8)
+          assert.strictEqual(Number(again[0]!.n), 9)
         }).pipe(Effect.provide(postgres(databaseUrl ?? "postgres://unset"))))
     }
   )
