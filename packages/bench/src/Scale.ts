@@ -322,8 +322,14 @@ export const run = (options: Options) =>
     }
     // people finished per second of wall time, submit to drained, where the provider's limits do not bind
     const rates: Array<number> = []
+    const parts: Array<string> = []
     for (const workers of [1, 2]) {
       const measured = yield* measure(options, workers, options.ingestTimeScale, list, dir)
+      parts.push(
+        `${workers} worker${workers === 1 ? "" : "s"} ${fixed(measured.wall / 1000, 1)} s (of which ` +
+          `${fixed(measured.working / 1000, 1)} s from the first worker ready to the run finished, 429s ` +
+          `${measured.rateLimited})`
+      )
       const wrong = problems(measured, options.people)
       if (wrong !== undefined) {
         ok = false
@@ -333,7 +339,8 @@ export const run = (options: Options) =>
     }
     yield* say(
       `  ingest: people finished (one Fiber outcome each, committed to the ledger) per second of wall time from ` +
-        `the start of enrich submit to the last worker drained, ×${options.ingestTimeScale} time scale (informative)`
+        `the start of enrich submit to the last worker drained, ×${options.ingestTimeScale} time scale ` +
+        `(informative): ${parts.join(", ")}`
     )
     yield* say(
       `ingest throughput: 1 worker ${fixed(rates[0]!, 0)} records/s, 2 workers ${fixed(rates[1]!, 0)} records/s ` +
