@@ -13,10 +13,11 @@ import { say } from "./Common.js"
 import * as Credits from "./Credits.js"
 import * as Ingest from "./Ingest.js"
 import * as RunRss from "./RunRss.js"
+import * as Scale from "./Scale.js"
 import * as SimulatorProcess from "./SimulatorProcess.js"
 import * as WaterfallBound from "./WaterfallBound.js"
 
-const parts = ["baseline", "ceiling", "ingest", "credits", "waterfall", "rss"] as const
+const parts = ["baseline", "ceiling", "ingest", "credits", "waterfall", "rss", "scale"] as const
 /** internal: the ingest part run alone in a child process, so its peak RSS is its own */
 const ingestChild = "ingest-child"
 type Part = typeof parts[number]
@@ -59,6 +60,7 @@ const parse = (argv: ReadonlyArray<string>) => {
   }
   return {
     parts: chosen.length === 0 ? parts : chosen,
+    named: chosen,
     people: number("people", 20_000),
     records: number("records", 1_000_000),
     timeScale: flags.has("time-scale") ? number("time-scale", 20) : undefined,
@@ -67,6 +69,9 @@ const parse = (argv: ReadonlyArray<string>) => {
     creditPeople: number("credit-people", 2_000),
     rssPeople: number("rss-people", 1_000_000),
     rssTimeScale: number("rss-time-scale", RunRss.defaultTimeScale),
+    scalePeople: number("people", Scale.defaults.people),
+    ingestTimeScale: number("ingest-time-scale", Scale.defaults.ingestTimeScale),
+    shardSize: flags.has("shard-size") ? number("shard-size", 1) : undefined,
     naive: flags.get("no-naive") === undefined,
     ceilingProviders: ceilingProvidersOf(flags.get("provider")),
     setUps: setUpsOf(flags.get("setup")),
@@ -132,12 +137,31 @@ const program = (options: ReturnType<typeof parse>) =>
         enrich: NodePath.resolve(import.meta.dirname, "../../../apps/worker/dist/main.js")
       })
     }
+    if (want("scale")) {
+      yield* say("\n# scale")
+      const empty = (name: string) => process.env[name] === "" ? undefined : process.env[name]
+      yield* Scale.run({
+        people: options.scalePeople,
+        timeScale: options.timeScale ?? Scale.defaults.timeScale,
+        ingestTimeScale: options.ingestTimeScale,
+        seed: options.seed,
+        shardSize: options.shardSize,
+        workers: Scale.defaults.workers,
+        enrich: NodePath.resolve(import.meta.dirname, "../../../apps/worker/dist/main.js"),
+        databaseUrl: empty("DATABASE_URL"),
+        redisUrl: empty("REDIS_URL"),
+        required: options.named.includes("scale")
+      })
+    }
     yield* say(`\nbench finished in ${((Date.now() - started) / 1000).toFixed(0)} s`)
   })
 
-const usage = "usage: pnpm bench [baseline|ceiling|ingest|credits|waterfall|rss ...] [--people N] [--records N] " +
-  "[--time-scale N] [--naive-time-scale N] [--credit-people N] [--seed N] [--no-naive] [--provider fiber|crustdata] " +
-  "[--setup default|comparable] [--rss-people N] [--rss-time-scale N]"
+const usage = "usage: pnpm bench [baseline|ceiling|ingest|credits|waterfall|rss|scale ...] [--people N] " +
+  "[--records N] [--time-scale N] [--naive-time-scale N] [--credit-people N] [--seed N] [--no-naive] " +
+  "[--provider fiber|crustdata] [--setup default|comparable] [--rss-people N] [--rss-time-scale N] " +
+  "[--ingest-time-scale N] [--shard-size N]\n" +
+  "  scale: needs DATABASE_URL (Postgres) and REDIS_URL; --people (default 20000), --time-scale (default 4), " +
+  "--ingest-time-scale (default 100), --shard-size (default a quarter of --people)"
 
 /** The flags, or a one-line error and exit code 2 (a mistake in the command line is not a crash). */
 const parseOrExit = (argv: ReadonlyArray<string>): ReturnType<typeof parse> => {

@@ -70,7 +70,9 @@ const sizesOf = (ctx: StageContext, options: StageOptions) => {
   const pacing = maxActiveJobs === undefined ? ctx.provider.capabilities.pacing : undefined
   const planned = ChunkPlan.chunkSizes(options.people, maxBatch, pacing)
   let i = 0
-  return { maxBatch, pacing, next: () => planned[i++] ?? maxBatch }
+  // the largest chunk the plan sends (its first), so that the cap on people in flight counts chunks as they are
+  const largest = planned.reduce((a, b) => Math.max(a, b), 0) || maxBatch
+  return { maxBatch, pacing, largest, next: () => planned[i++] ?? maxBatch }
 }
 
 /**
@@ -237,7 +239,7 @@ export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<St
           ? 4
           : ChunkPlan.usefulConcurrency(sizes.pacing, sizes.maxBatch),
         // a paced provider with slow jobs keeps hundreds of chunks busy: memory holds their people
-        Math.max(1, Math.floor(options.maxPeopleInFlight / sizes.maxBatch))
+        Math.max(1, Math.floor(options.maxPeopleInFlight / sizes.largest))
       )
     // Chunks that can run at the provider at once; a chunk beyond them waits for one to end.
     const slots = Math.max(1, Math.min(concurrency, maxActiveJobs ?? Infinity))

@@ -1,0 +1,374 @@
+/**
+ * Scale-out (issue 16): 1, 2 and 4 built `enrich worker` processes on one Postgres ledger, their providers' limits
+ * shared in Redis, against `enrich simulate` in a process of its own; the same Fiber run each time (the ceiling
+ * part's run: its people, its latency, its lower bound). N workers share one account, so the bound is the same as
+ * for one process: the figure is how close N workers together get to it, and how many 429s they caused.
+ * Then an informative ingest throughput, 1 against 2 workers, at a time scale where the client's work, not the
+ * provider's limits, sets the pace.
+ */
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { ChunkPlan, FiberAiProvider } from "@enrich/core"
+import { FiberAiApi } from "@enrich/core/wire"
+import { Universe } from "@enrich/simulator"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import { spawn } from "node:child_process"
+import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
+import { createInterface } from "node:readline"
+import { fiberLatency, fiberLowerBound } from "./Ceiling.js"
+import { figure, fixed, say, since, tempDir } from "./Common.js"
+import * as EnrichSimulate from "./EnrichSimulate.js"
+
+export interface Options {
+  readonly people: number
+  /** provider seconds per real second for the ceiling runs */
+  readonly timeScale: number
+  /** the same, for the ingest runs: high, so that the client's work sets the pace */
+  readonly ingestTimeScale: number
+  readonly seed: number
+  /** input rows per shard; by default a quarter of the people, so that 4 workers each have one */
+  readonly shardSize: number | undefined
+  readonly workers: ReadonlyArray<number>
+  /** the built worker, `apps/worker/dist/main.js` */
+  readonly enrich: string
+  readonly databaseUrl: string | undefined
+  readonly redisUrl: string | undefined
+  /** the part was named on the command line: a skip is then a failure (exit code 1) */
+  readonly required: boolean
+}
+
+export const defaults = {
+  /**
+   * the ceiling part's Fiber run (bound 118 s of provider time); at 10000 even one process's chunk plan is 0.85
+   * of the bound (chunks of at least `ChunkPlan.minChunk`)
+   */
+  people: 20_000,
+  /** client CPU counts ×4 in provider time (×2 in the ceiling part): three set-ups of ~1 minute each */
+  timeScale: 4,
+  ingestTimeScale: 100,
+  workers: [1, 2, 4]
+} as const
+
+/** Shards each worker works at once (the worker's default, passed so the report says what ran). */
+const concurrency = 2
+
+/** Where `enrich simulate` serves its counters (`Simulate.countersPath` in apps/worker). */
+const countersPath = "/_simulator/counters"
+
+interface Counters {
+  readonly rateLimited: Record<string, number>
+  readonly submissions: Record<string, Record<string, number>>
+}
+
+/** One set-up's run: wall times (real ms) and what the simulator counted. */
+interface Measured {
+  /** from the first worker ready to take shards until the run was marked finished */
+  readonly working: number
+  /** from the start of `enrich submit` until the last worker exited (`--drain`) */
+  readonly wall: number
+  readonly rateLimited: number
+  /** distinct people Fiber received, and how many of them more than once */
+  readonly sent: number
+  readonly sentTwice: number
+  readonly exits: ReadonlyArray<number | null>
+  readonly requeued: number
+  readonly finished: boolean
+  /** CPU seconds the workers used, all together (Linux: /proc; NaN elsewhere) */
+  readonly workerCpu: number
+}
+
+/** CPU seconds (user + system) of a live process so far, from /proc; NaN where that cannot be read. */
+const cpuSeconds = (pid: number | undefined): number => {
+  try {
+    // fields after the command's closing parenthesis: utime and stime are the 12th and 13th, in clock ticks
+    const fields = NodeFs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return NaN
+  }
+}
+
+const failure = (message: string) => new Error(message)
+
+/** `node enrich ...args`: exit code, stdout, the end of stderr. */
+const runEnrich = (enrich: string, args: ReadonlyArray<string>, cwd: string, env: NodeJS.ProcessEnv) =>
+  Effect.async<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((resume) => {
+    const child = spawn(process.execPath, [enrich, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout!.on("data", (chunk) => stdout += chunk)
+    child.stderr!.on("data", (chunk) => stderr = (stderr + chunk).slice(-4000))
+    child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
+  })
+
+/** A fresh Postgres schema for the scope (dropped after), and the URL whose tables land in it. */
+const freshLedger = (url: string, name: string) =>
+  Effect.gen(function*() {
+    const context = yield* Layer.build(PgClient.layer({ url: Redacted.make(url) }))
+    const admin = Context.get(context, PgClient.PgClient)
+    yield* Effect.acquireRelease(
+      admin`CREATE SCHEMA ${admin(name)}`,
+      () => Effect.orDie(admin`DROP SCHEMA ${admin(name)} CASCADE`)
+    )
+    const parsed = new URL(url)
+    parsed.searchParams.set("options", `-c search_path=${name}`)
+    return parsed.toString()
+  })
+
+/** `enrich simulate` on a free port for the scope; its base URL. */
+const simulator = (options: Options, timeScale: number, cwd: string) =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: () => EnrichSimulate.serve(options.enrich, { people: options.people, seed: options.seed, timeScale }, cwd),
+      catch: (error) => error instanceof Error ? error : failure(String(error))
+    }),
+    (served) => Effect.promise(served.stop)
+  )
+
+/** The input: the LinkedIn URLs of the universe's first `people` people, as the ceiling part sends them. */
+const writeList = (file: string, options: Options) => {
+  const universe = new Universe.Universe({ seed: options.seed, size: options.people })
+  const urls = universe.people.slice(0, options.people).map((p) => p.linkedinUrl)
+  NodeFs.writeFileSync(file, ["linkedin_url", ...urls].join("\n") + "\n")
+}
+
+const minute = 60_000
+
+/**
+ * The best the workers' plan allows, provider ms, as `Ceiling.planBound` for one process: the shards, `slots` at
+ * a time (workers × shards per worker), each taken when a slot frees; each shard chunked by the waterfall for its
+ * own people (`ChunkPlan`, as if it had Fiber's start limit to itself); the chunks of all shards started no faster
+ * than the one shared limit allows (a sliding minute), in the order they became ready (shards round-robin);
+ * each chunk lasting the simulator's job latency; no polling delay, no client time.
+ */
+export const shardedPlanBound = (people: number, shardSize: number, slots: number) => {
+  const pacing = FiberAiProvider.capabilities.pacing!
+  const duration = (size: number) => fiberLatency.firstResultMillis + (size - 1) * fiberLatency.perPersonMillis
+  const startsPerMinute = FiberAiApi.requestsPerMinute["batch/start"]
+  const shards: Array<Array<number>> = []
+  for (let left = people; left > 0; left -= shardSize) {
+    shards.push(ChunkPlan.chunkSizes(Math.min(shardSize, left), FiberAiApi.maxBatchPeople, pacing))
+  }
+  // per slot: the shard on it, its chunks not started yet, and when it ends (known once all have started)
+  const slot = Array.from({ length: Math.min(slots, shards.length) }, () => ({ unstarted: 0, end: 0 }))
+  const pending: Array<{ ready: number; index: number; shard: number; size: number; slot: number }> = []
+  const starts: Array<number> = []
+  let nextShard = 0
+  let end = 0
+  const begin = (s: number, at: number) => {
+    const sizes = shards[nextShard]!
+    sizes.forEach((size, index) => pending.push({ ready: at, index, shard: nextShard, size, slot: s }))
+    slot[s] = { unstarted: sizes.length, end: at }
+    nextShard++
+  }
+  for (let s = 0; s < slot.length; s++) begin(s, 0)
+  while (pending.length > 0) {
+    pending.sort((a, b) => a.ready - b.ready || a.index - b.index || a.shard - b.shard)
+    const chunk = pending[0]!
+    const earliest = starts.length >= startsPerMinute ? starts[starts.length - startsPerMinute]! + minute : 0
+    const start = Math.max(chunk.ready, earliest)
+    // a slot whose shard has started every chunk frees at its end: if before this start, its next shard comes first
+    const free = slot.findIndex((s) => s.unstarted === 0 && s.end <= start)
+    if (free >= 0 && nextShard < shards.length) {
+      begin(free, slot[free]!.end)
+      continue
+    }
+    pending.shift()
+    starts.push(start)
+    const held = slot[chunk.slot]!
+    held.unstarted--
+    held.end = Math.max(held.end, start + duration(chunk.size))
+    end = Math.max(end, held.end)
+    // nothing waits to start: the next shard takes the slot that frees first
+    if (pending.length === 0 && nextShard < shards.length) {
+      const first = slot.reduce((best, s, i) => s.end < slot[best]!.end ? i : best, 0)
+      begin(first, slot[first]!.end)
+    }
+  }
+  return { end, chunks: shards.reduce((n, sizes) => n + sizes.length, 0) }
+}
+
+let setUps = 0
+
+/** One set-up: a fresh schema, Redis prefix and simulator; the list submitted; `workers` workers until drained. */
+const measure = (options: Options, workers: number, timeScale: number, list: string, dir: string) =>
+  Effect.gen(function*() {
+    const tag = `${process.pid}_${Date.now().toString(36)}_${setUps++}`
+    const ledger = yield* freshLedger(options.databaseUrl!, `enrich_bench_scale_${tag}`)
+    const served = yield* simulator(options, timeScale, dir)
+    const env: NodeJS.ProcessEnv = { ...process.env, REDIS_KEY_PREFIX: `enrich-bench-scale:${tag}:` }
+    const start = process.hrtime.bigint()
+    const submitted = yield* runEnrich(
+      options.enrich,
+      [
+        "submit",
+        list,
+        "--providers",
+        "fiber",
+        "--fields",
+        "work_email,personal_email,phone",
+        "--simulator-url",
+        served.url,
+        "--time-scale",
+        String(timeScale),
+        "--database-url",
+        ledger,
+        "--shard-size",
+        String(options.shardSize ?? Math.ceil(options.people / 4))
+      ],
+      dir,
+      env
+    )
+    if (submitted.code !== 0) {
+      return yield* Effect.fail(failure(`enrich submit exited ${submitted.code}: ${submitted.stderr.trim()}`))
+    }
+    const runId = submitted.stdout.trim()
+    let ready: bigint | undefined
+    let finished: bigint | undefined
+    let requeued = 0
+    let workerCpu = 0
+    const exits = yield* Effect.all(
+      Array.from({ length: workers }, () =>
+        Effect.async<number | null>((resume) => {
+          const child = spawn(process.execPath, [
+            options.enrich,
+            "worker",
+            "--database-url",
+            ledger,
+            "--redis-url",
+            options.redisUrl!,
+            "--concurrency",
+            String(concurrency),
+            "--drain"
+          ], { cwd: dir, env, stdio: ["ignore", "ignore", "pipe"] })
+          // the worker's notes: when it is ready, when the run is done, shards that failed and went back
+          createInterface({ input: child.stderr! }).on("line", (line) => {
+            if (line.startsWith("{")) return
+            if (line.includes(": taking shards")) ready ??= process.hrtime.bigint()
+            else if (line.startsWith(`run ${runId} finished`)) finished ??= process.hrtime.bigint()
+            else if (line.includes("failed, queued again")) {
+              requeued++
+              process.stdout.write(`    worker: ${line}\n`)
+            }
+          })
+          // the last reading before the process ends is (within 100 ms) all the CPU it used
+          let cpu = 0
+          const poll = setInterval(() => {
+            cpu = cpuSeconds(child.pid)
+          }, 100)
+          child.on("close", (code) => {
+            clearInterval(poll)
+            workerCpu += cpu
+            resume(Effect.succeed(code))
+          })
+          return Effect.sync(() => child.kill("SIGTERM"))
+        })),
+      { concurrency: "unbounded" }
+    )
+    const wall = since(start)
+    const counters = yield* Effect.promise(async () =>
+      (await (await fetch(`${served.url}${countersPath}`)).json()) as Counters
+    )
+    const fiber = Object.values(counters.submissions.fiber ?? {})
+    const working = ready !== undefined && finished !== undefined ? Number(finished - ready) / 1e6 : NaN
+    return {
+      working,
+      wall,
+      rateLimited: Object.values(counters.rateLimited).reduce((n, count) => n + count, 0),
+      sent: fiber.length,
+      sentTwice: fiber.filter((n) => n > 1).length,
+      exits,
+      requeued,
+      finished: finished !== undefined,
+      workerCpu
+    } satisfies Measured
+  }).pipe(Effect.scoped)
+
+/** What went wrong in a set-up, in one line, or nothing. */
+const problems = (measured: Measured, people: number): string | undefined => {
+  const wrong = [
+    ...(measured.exits.every((code) => code === 0) ? [] : [`worker exits ${measured.exits.join(", ")}`]),
+    ...(measured.finished ? [] : ["the run was not marked finished"]),
+    ...(measured.sent === people ? [] : [`Fiber received ${measured.sent} of ${people} people`]),
+    ...(measured.sentTwice === 0 ? [] : [`${measured.sentTwice} people sent to Fiber twice`])
+  ]
+  return wrong.length === 0 ? undefined : wrong.join("; ")
+}
+
+const skip = (options: Options, why: string) =>
+  Effect.gen(function*() {
+    yield* say(`  scale: skipped: ${why}`)
+    if (options.required) process.exitCode = 1
+  })
+
+export const run = (options: Options) =>
+  Effect.gen(function*() {
+    if (options.databaseUrl === undefined) return yield* skip(options, "DATABASE_URL is not set (Postgres ledger)")
+    if (options.redisUrl === undefined) return yield* skip(options, "REDIS_URL is not set (shared limits)")
+    if (!NodeFs.existsSync(options.enrich)) return yield* skip(options, `the worker is not built (${options.enrich})`)
+    const dir = yield* tempDir("scale")
+    const list = NodePath.join(dir, "people.csv")
+    writeList(list, options)
+    const bound = fiberLowerBound(options.people)
+    const shardSize = options.shardSize ?? Math.ceil(options.people / 4)
+    yield* say(
+      `  ${options.people} people to Fiber, shards of ${shardSize}, each worker ${concurrency} shards at a time; ` +
+        `lower bound ${fixed(bound / 1000, 0)} s of provider time (×${options.timeScale} time scale, the same ` +
+        `for any number of workers: they share one account's limits)`
+    )
+    let ok = true
+    for (const workers of options.workers) {
+      const measured = yield* measure(options, workers, options.timeScale, list, dir)
+      const elapsed = measured.working * options.timeScale
+      const efficiency = bound / elapsed
+      const wrong = problems(measured, options.people)
+      if (wrong !== undefined) ok = false
+      const plan = shardedPlanBound(options.people, shardSize, workers * concurrency)
+      yield* say(
+        `  ${workers} worker${workers === 1 ? "" : "s"}: measured ${fixed(elapsed / 1000, 0)} s of provider time ` +
+          `from the first worker ready to the run finished, Fiber received ${measured.sent}/${options.people} ` +
+          `people (${measured.sentTwice} twice), shards queued again ${measured.requeued}` +
+          (wrong === undefined ? "" : `; WRONG: ${wrong}`)
+      )
+      yield* say(
+        `    the shards' plans (${Math.ceil(options.people / shardSize)} shards, ${workers * concurrency} at a time, ` +
+          `each chunked for its own people: ${plan.chunks} chunks) allow ${fixed(plan.end / 1000, 0)} s: plan ` +
+          `${fixed(bound / plan.end)} of the bound, execution ${fixed(plan.end / elapsed)} of the plan`
+      )
+      yield* say(
+        figure(`workers ${workers}`, `ceiling efficiency ${fixed(efficiency)}`, ">= 0.95", efficiency >= 0.95) +
+          " | " +
+          figure("429s caused by client", String(measured.rateLimited), "0", measured.rateLimited === 0)
+      )
+    }
+    // people finished per second of wall time, submit to drained, where the provider's limits do not bind
+    const rates: Array<number> = []
+    const parts: Array<string> = []
+    for (const workers of [1, 2]) {
+      const measured = yield* measure(options, workers, options.ingestTimeScale, list, dir)
+      parts.push(
+        `${workers} worker${workers === 1 ? "" : "s"} ${fixed(measured.wall / 1000, 1)} s (of which ` +
+          `${fixed(measured.working / 1000, 1)} s from the first worker ready to the run finished; the workers ` +
+          `used ${fixed(measured.workerCpu, 1)} CPU s; 429s ${measured.rateLimited})`
+      )
+      const wrong = problems(measured, options.people)
+      if (wrong !== undefined) {
+        ok = false
+        yield* say(`  ingest, ${workers} worker${workers === 1 ? "" : "s"}: WRONG: ${wrong}`)
+      }
+      rates.push(options.people / (measured.wall / 1000))
+    }
+    yield* say(
+      `  ingest: people finished (one Fiber outcome each, committed to the ledger) per second of wall time from ` +
+        `the start of enrich submit to the last worker drained, ×${options.ingestTimeScale} time scale ` +
+        `(informative): ${parts.join(", ")}`
+    )
+    yield* say(
+      `ingest throughput: 1 worker ${fixed(rates[0]!, 0)} records/s, 2 workers ${fixed(rates[1]!, 0)} records/s ` +
+        `(ratio ${fixed(rates[1]! / rates[0]!)})`
+    )
+    if (!ok) process.exitCode = 1
+  }).pipe(Effect.scoped)
