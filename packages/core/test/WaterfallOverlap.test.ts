@@ -3,6 +3,7 @@
  * for and answered with what that run bought, never bought a second time.
  */
 import { assert, describe, it } from "@effect/vitest"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
@@ -32,31 +33,60 @@ const directory = new Map<Identifier.PersonKey, Known>(
   )
 )
 
+/** A slow provider "a" (results two minutes after a job is done), on one journal for every run. */
+const world = Effect.gen(function*() {
+  const a = yield* makeInMemory({ name: "a", directory, maxBatch: 10 })
+  const slow: ContactProviderService = {
+    ...a.service,
+    results: (ref, cursor) => Stream.unwrap(Effect.as(Effect.sleep("2 minutes"), a.service.results(ref, cursor)))
+  }
+  const journal = yield* Journal.makeMemory
+  const layer = Layer.mergeAll(
+    Layer.succeed(ContactProviders, ContactProviders.fromServices([slow])),
+    Layer.succeed(Journal.Journal, journal),
+    Budget.layer(undefined)
+  )
+  return { a, layer }
+})
+
+const runOf = (
+  layer: Effect.Effect.Success<typeof world>["layer"],
+  runId: string,
+  who: ReadonlyArray<Person>,
+  cacheMaxAge: Duration.DurationInput = "30 days"
+) =>
+  Waterfall.runCollecting({
+    runId,
+    people: who,
+    providers: ["a"],
+    fields: ["work_email"],
+    flushAfter: "1 second",
+    cacheMaxAge,
+    waitForOtherRuns: { every: "2 seconds", atMost: "1 hour" }
+  }).pipe(Effect.provide(layer))
+
 describe("Waterfall, two runs over the same people at once", () => {
+  it.effect("with reuse off (cache age 0) nobody waits: both runs send their people and finish", () =>
+    Effect.gen(function*() {
+      const { a, layer } = yield* world
+      const first = yield* Effect.fork(runOf(layer, "first", people.slice(0, 25), "0 seconds"))
+      yield* TestClock.adjust("3 seconds")
+      const second = yield* Effect.fork(runOf(layer, "second", people.slice(5, 30), "0 seconds"))
+      for (let i = 0; i < 3600 && (Option.isNone(yield* first.poll) || Option.isNone(yield* second.poll)); i++) {
+        yield* TestClock.adjust("1 second")
+      }
+      assert.isTrue(Option.isSome(yield* first.poll) && Option.isSome(yield* second.poll), "a run did not finish")
+      const counters = yield* a.counters
+      // the 20 people both lists share were bought by each run, as asked
+      assert.strictEqual([...counters.perPerson.values()].filter((n) => n === 2).length, 20)
+    }))
+
   it.effect("the second run waits for the people the first is asking about and reuses what it bought", () =>
     Effect.gen(function*() {
       // every job's results come two minutes after it is done: the first run's chunks are open when the second
       // forms its own
-      const a = yield* makeInMemory({ name: "a", directory, maxBatch: 10 })
-      const slow: ContactProviderService = {
-        ...a.service,
-        results: (ref, cursor) => Stream.unwrap(Effect.as(Effect.sleep("2 minutes"), a.service.results(ref, cursor)))
-      }
-      const journal = yield* Journal.makeMemory
-      const layer = Layer.mergeAll(
-        Layer.succeed(ContactProviders, ContactProviders.fromServices([slow])),
-        Layer.succeed(Journal.Journal, journal),
-        Budget.layer(undefined)
-      )
-      const run = (runId: string, who: ReadonlyArray<Person>) =>
-        Waterfall.runCollecting({
-          runId,
-          people: who,
-          providers: ["a"],
-          fields: ["work_email"],
-          flushAfter: "1 second",
-          waitForOtherRuns: { every: "2 seconds", atMost: "1 hour" }
-        }).pipe(Effect.provide(layer))
+      const { a, layer } = yield* world
+      const run = (runId: string, who: ReadonlyArray<Person>) => runOf(layer, runId, who)
       // the second list shares 20 people with the first and has 5 of its own; it starts once the first has
       // sent its chunks (two runs forming chunks for the same people at the same instant can still both send:
       // the check and the record are not one atomic step)

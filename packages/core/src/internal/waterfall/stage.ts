@@ -76,14 +76,18 @@ const sizesOf = (ctx: StageContext, options: StageOptions) => {
 }
 
 /**
- * Outcomes bought by earlier runs answer whom they can (recorded as this run's); people another run is asking
- * this provider about right now are waited for and answered the same way once it has bought them; the rest are
- * returned, to be sent.
+ * Outcomes bought by earlier runs answer whom they can (recorded as this run's); the rest are returned, to be sent.
+ * `afterOthers`: for people another run is asking this provider about right now, waits until it is done with
+ * them, then answers them the same way from what it bought.
  */
 const makeCacheAnswer = (ctx: StageContext, options: StageOptions) => {
   const name = ctx.provider.capabilities.provider
-  const answer = (fields: readonly [Field, ...Array<Field>], travelers: ReadonlyArray<Traveler>) =>
+  const answer = (
+    fields: readonly [Field, ...Array<Field>],
+    travelers: ReadonlyArray<Traveler>
+  ): Effect.Effect<ReadonlyArray<Traveler>, JournalError> =>
     Effect.gen(function*() {
+      if (!cacheOn(options)) return travelers
       const cached = yield* ctx.journal.outcomesFor(
         name,
         travelers.map((t) => t.person.key),
@@ -107,28 +111,24 @@ const makeCacheAnswer = (ctx: StageContext, options: StageOptions) => {
         ctx.journal.heldElsewhere(name, travelers.map((t) => t.person.key), fields, ctx.runId, now - atMost),
         (held) => travelers.filter((t) => held.has(t.person.key))
       ))
-  return (
-    fields: readonly [Field, ...Array<Field>],
-    travelers: ReadonlyArray<Traveler>
-  ): Effect.Effect<ReadonlyArray<Traveler>, JournalError> =>
+  const afterOthers = (fields: readonly [Field, ...Array<Field>], held: ReadonlyArray<Traveler>) =>
     Effect.gen(function*() {
-      if (Duration.toMillis(options.cacheMaxAge) <= 0) return travelers
-      const rest = yield* answer(fields, travelers)
-      const held = yield* heldElsewhere(fields, rest)
-      if (held.length === 0) return rest
-      // Wait until no other run holds them (their chunks settled, or went quiet for `atMost`: a run that stopped),
-      // then take what was bought; whoever it did not answer (failed there) is sent from here.
+      // until no other run holds them (their chunks settled, or went quiet for `atMost`: a run that stopped);
+      // whoever that run did not answer (failed there) is returned, to be sent from here
       const started = yield* Clock.currentTimeMillis
       let waiting = held
       while (waiting.length > 0 && (yield* Clock.currentTimeMillis) - started < atMost) {
         yield* Effect.sleep(every)
         waiting = yield* heldElsewhere(fields, waiting)
       }
-      const heldKeys = new Set(held.map((t) => t.person.key))
-      const stillToSend = yield* answer(fields, held)
-      return [...rest.filter((t) => !heldKeys.has(t.person.key)), ...stillToSend]
+      // after `atMost` those still held are sent even so: waiting again could wait forever
+      return { travelers: yield* answer(fields, held), waitedLongEnough: waiting.length > 0 }
     })
+  return { answer, afterOthers }
 }
+
+/** Reuse across runs, and with it the wait for people other runs are asking about, is off with a cache age of 0. */
+const cacheOn = (options: StageOptions) => Duration.toMillis(options.cacheMaxAge) > 0
 
 /**
  * Sends a chunk formed from arrivals: checked against the provider's stop and the budget, recorded, run; then
@@ -162,7 +162,9 @@ const makeSender = (ctx: StageContext, options: StageOptions, syncPath: boolean)
     let budgetReached = false
     return (
       fields: readonly [Field, ...Array<Field>],
-      travelers: ReadonlyArray<Traveler>
+      travelers: ReadonlyArray<Traveler>,
+      /** record the chunk only if no other run holds its people (else they are returned, to wait) */
+      unlessHeld: boolean
     ): Effect.Effect<ReadonlyArray<Traveler>, JournalError> =>
       oneAtATime((onSubmitted) =>
         Effect.gen(function*() {
@@ -186,7 +188,7 @@ const makeSender = (ctx: StageContext, options: StageOptions, syncPath: boolean)
           while (sent.length > 0) {
             const keys = sent.map((t) => t.person.key)
             const path = syncPath ? "sync" as const : "batch" as const
-            const recorded = yield* journal.recordChunkUnlessHeld({
+            const chunk = {
               runId: ctx.runId,
               provider: name,
               idempotencyKey: chunkKey(name, keys, fields, path, ctx.runId),
@@ -194,7 +196,10 @@ const makeSender = (ctx: StageContext, options: StageOptions, syncPath: boolean)
               keys,
               fields,
               reserved: sent.length * cost
-            }, (yield* Clock.currentTimeMillis) - atMost)
+            }
+            const recorded = unlessHeld && cacheOn(options)
+              ? yield* journal.recordChunkUnlessHeld(chunk, (yield* Clock.currentTimeMillis) - atMost)
+              : yield* journal.recordChunk(chunk)
             if (!(recorded instanceof ChunkRecord)) {
               const taken = sent.filter((t) => recorded.has(t.person.key))
               yield* ctx.budget.settle(taken.length * cost, 0)
@@ -225,7 +230,7 @@ export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<St
     // whole list, so that a resumed run plans the same path for the chunks it forms afresh.
     const sync = provider.capabilities.sync
     const syncPath = sync !== undefined && options.people <= Math.min(sync.maxBatch, sizes.maxBatch)
-    const answerFromCache = makeCacheAnswer(ctx, options)
+    const cache = makeCacheAnswer(ctx, options)
     const send = yield* makeSender(ctx, options, syncPath)
 
     // With an active-job cap, one chunk more than the cap: it waits on the provider's slot, so a new job starts
@@ -284,14 +289,25 @@ export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<St
         const fields = Chunk.unsafeHead(entries).fields
         // people another run holds are waited for and answered from what it bought; those it did not answer
         // are sent, until nobody is left
-        const settle = (travelers: ReadonlyArray<Traveler>): Effect.Effect<void, JournalError> =>
-          answerFromCache(fields, travelers).pipe(
-            Effect.flatMap((toSend) => toSend.length === 0 ? Effect.succeed([]) : send(fields, toSend)),
-            Effect.flatMap((held) => held.length === 0 ? Effect.void : settle(held))
+        const settle = (
+          answered: Effect.Effect<
+            { readonly travelers: ReadonlyArray<Traveler>; readonly waitedLongEnough: boolean },
+            JournalError
+          >
+        ): Effect.Effect<void, JournalError> =>
+          answered.pipe(
+            Effect.flatMap(({ travelers, waitedLongEnough }) =>
+              travelers.length === 0 ? Effect.succeed([]) : send(fields, travelers, !waitedLongEnough)
+            ),
+            Effect.flatMap((held) => held.length === 0 ? Effect.void : settle(cache.afterOthers(fields, held)))
           )
-        return settle(Chunk.toReadonlyArray(entries).map((e) => e.traveler)).pipe(
-          Effect.ensuring(SubscriptionRef.update(busy, (n) => n - 1))
+        const arrived = Chunk.toReadonlyArray(entries).map((e) => e.traveler)
+        return settle(
+          Effect.map(cache.answer(fields, arrived), (rest) => ({ travelers: rest, waitedLongEnough: false }))
         )
+          .pipe(
+            Effect.ensuring(SubscriptionRef.update(busy, (n) => n - 1))
+          )
       })
     )
 
