@@ -7,13 +7,13 @@
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import { type Contact, ContactProvider, type Identifier, Journal, type Merge, Route } from "@enrich/core"
+import * as Arr from "effect/Array"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import type { Format } from "./Input.js"
 import { Ledger, type LedgerError, rowsOfRun, type RunRow } from "./Ledger.js"
 import * as Output from "./Output.js"
-import * as Shards from "./Shards.js"
 
 const failureOf = (provider: string, ending: Route.Ending): string | undefined =>
   ending._tag === "Outcome"
@@ -96,7 +96,7 @@ export const rows = (
         Effect.gen(function*() {
           const outcomes = new Map<Identifier.PersonKey, ReadonlyArray<Journal.RunOutcome>>()
           const setAside = new Map<Identifier.PersonKey, ReadonlyArray<Journal.SetAside>>()
-          for (const [label, members] of Shards.byLabel(Chunk.toReadonlyArray(page), labelOf)) {
+          for (const [label, members] of Object.entries(Arr.groupBy(Chunk.toReadonlyArray(page), labelOf))) {
             const keys: Array<Identifier.PersonKey> = []
             for (const row of members) if (row.key !== undefined) keys.push(row.key)
             for (const entry of yield* journal.outcomesOfRun(label, keys)) outcomes.set(...entry)

@@ -231,13 +231,17 @@ const isStorageError = (error: unknown): error is SqlError | ParseError =>
   typeof error === "object" && error !== null && "_tag" in error &&
   (error._tag === "SqlError" || error._tag === "ParseError")
 
+/** A SQL or decoding failure as a `LedgerError` naming where it happened (e.g. `Shards.record`). */
+export const asLedgerError = (where: string) => (error: SqlError | ParseError): LedgerError =>
+  new LedgerError({ message: `${where}: ${describeError(error)}` })
+
 /** SQL and decoding failures become `LedgerError`s naming the operation; other errors (the input's) pass. */
 const toLedgerError =
   (operation: string) =>
   <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, SqlError | ParseError> | LedgerError, R> =>
     Effect.mapError(effect, (error) =>
       isStorageError(error)
-        ? new LedgerError({ message: `Ledger.${operation}: ${describeError(error)}` })
+        ? asLedgerError(`Ledger.${operation}`)(error)
         : error as Exclude<E, SqlError | ParseError>)
 
 /** Insertion order: the `seq` column on Postgres, `rowid` on SQLite (see the migration). */

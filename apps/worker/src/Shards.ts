@@ -15,7 +15,7 @@ import * as Effect from "effect/Effect"
 import type { ParseError } from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type { RowRange } from "./Ledger.js"
-import { describeError, LedgerError, Num } from "./Ledger.js"
+import { asLedgerError, type LedgerError, Num } from "./Ledger.js"
 
 /** Rows per shard unless `--shard-size` says otherwise: a few Fiber chunks, a few dozen Crustdata jobs. */
 export const defaultSize = 10_000
@@ -86,7 +86,7 @@ export interface ShardState extends RowRange {
 }
 
 const toLedgerError = (operation: string) => <A, R>(effect: Effect.Effect<A, SqlError | ParseError, R>) =>
-  Effect.mapError(effect, (error) => new LedgerError({ message: `Shards.${operation}: ${describeError(error)}` }))
+  Effect.mapError(effect, asLedgerError(`Shards.${operation}`))
 
 /**
  * Cuts a run's rows into shards of `size` rows and records them (again: recording is idempotent, so a submit
@@ -174,15 +174,3 @@ export const resultOf = (runId: string): Effect.Effect<Waterfall.Result, LedgerE
     const parts = yield* Effect.forEach(rows, (row) => Effect.map(decode(row.result_json), toResult))
     return Waterfall.combineResults(parts)
   }).pipe(toLedgerError("resultOf"))
-
-/** Groups keys by the label their person was journaled under (for reads over a sharded run). */
-export const byLabel = <A>(items: ReadonlyArray<A>, labelOf: (item: A) => string) => {
-  const grouped = new Map<string, Array<A>>()
-  for (const item of items) {
-    const key = labelOf(item)
-    const list = grouped.get(key)
-    if (list === undefined) grouped.set(key, [item])
-    else list.push(item)
-  }
-  return grouped
-}

@@ -12,10 +12,9 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Budget } from "@enrich/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { describeError, LedgerError } from "./Ledger.js"
+import { asLedgerError, type LedgerError } from "./Ledger.js"
 
-const toLedgerError = (operation: string) => (error: SqlError) =>
-  new LedgerError({ message: `SqlBudget.${operation}: ${describeError(error)}` })
+const toLedgerError = (operation: string) => asLedgerError(`SqlBudget.${operation}`)
 
 /**
  * Records the budget of run `runId` (again: keeps the counters of a budget recorded before).

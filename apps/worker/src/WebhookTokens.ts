@@ -11,7 +11,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as NodeCrypto from "node:crypto"
-import { describeError, LedgerError } from "./Ledger.js"
+import { asLedgerError, type LedgerError } from "./Ledger.js"
 
 /** Where the callbacks are served, under the public base URL. */
 export const pathPrefix = "/webhooks/crustdata/"
@@ -34,10 +34,7 @@ export interface RunWebhook {
 }
 
 const toLedgerError = (operation: string) => <A, R>(effect: Effect.Effect<A, SqlError, R>) =>
-  Effect.mapError(
-    effect,
-    (error) => new LedgerError({ message: `WebhookTokens.${operation}: ${describeError(error)}` })
-  )
+  Effect.mapError(effect, asLedgerError(`WebhookTokens.${operation}`))
 
 /** Records a run's token and public URL (recorded before the run itself, so that no run is ever without one). */
 export const record = (

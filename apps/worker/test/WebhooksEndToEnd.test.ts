@@ -7,24 +7,21 @@
  * gives the same output. And across workers: a callback taken by a worker that holds no shard wakes the job in
  * the worker that waits for it, through Postgres.
  */
-import * as Reactivity from "@effect/experimental/Reactivity"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Command from "@effect/platform/Command"
 import * as FileSystem from "@effect/platform/FileSystem"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import { assert, describe, it } from "@effect/vitest"
 import { serve } from "@enrich/simulator/node"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as NodeFs from "node:fs"
 import * as NodeNet from "node:net"
 import * as NodePath from "node:path"
 import { enrich, examplePeople as input, main } from "./utils/binary.js"
-import { databaseUrl, withSearchPath } from "./utils/db.js"
+import { databaseUrl, freshSchema } from "./utils/db.js"
 
 const seed = 42
 /** the simulator's clock: a Crustdata job of 150 provider seconds ends 0.5 s after it was submitted */
@@ -39,18 +36,6 @@ const secretPath = /\/webhooks\/crustdata\/[A-Za-z0-9_-]{20,}/
 const env = { PATH: process.env.PATH ?? "", NO_COLOR: "1" }
 
 const tempDir = Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeTempDirectoryScoped({ prefix: "enrich-hooks-" }))
-
-/** A fresh Postgres schema for a ledger, dropped afterwards; the URL that lands in it. */
-const freshLedger = (url: string, name: string) =>
-  Effect.gen(function*() {
-    const schema = `enrich_hooks_${name}_${process.pid}_${Date.now().toString(36)}`
-    const admin = yield* PgClient.make({ url: Redacted.make(url) })
-    yield* Effect.acquireRelease(
-      admin`CREATE SCHEMA ${admin(schema)}`,
-      () => Effect.orDie(admin`DROP SCHEMA ${admin(schema)} CASCADE`)
-    )
-    return withSearchPath(url, schema)
-  }).pipe(Effect.provide(Reactivity.layer))
 
 /** A progress event of the worker (one JSON line on stderr), with its time. */
 interface Event {
@@ -146,7 +131,7 @@ const freePort = Effect.async<number>((resume) => {
 const runThroughWorker = (dir: string, name: string, webhooks: boolean) =>
   Effect.scoped(Effect.gen(function*() {
     const served = yield* serve({ port: 0, timeScale: simulatorScale, seed, crustdata })
-    const ledger = yield* freshLedger(databaseUrl!, name)
+    const ledger = yield* freshSchema(databaseUrl!, `hooks_${name}`)
     const worker = yield* startWorker(dir, ledger, "127.0.0.1:0")
     const submitted = yield* enrich([
       "submit",
@@ -232,7 +217,7 @@ describe.skipIf(databaseUrl === undefined)(
           })
           const scale = 0.1
           const earliest = 16_000
-          const ledger = yield* freshLedger(databaseUrl!, "two")
+          const ledger = yield* freshSchema(databaseUrl!, "hooks_two")
           const port = yield* freePort
           // the waiting worker is alone when the run comes, so it takes the shard; it has no listener
           const waiting = yield* startWorker(dir, ledger, undefined)

@@ -4,22 +4,19 @@
  * them from the ledger. The output must equal a single-process `enrich run`, and the simulators (served by this
  * test process, so they outlive every worker) must have charged nobody twice.
  */
-import * as Reactivity from "@effect/experimental/Reactivity"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Command from "@effect/platform/Command"
 import * as FileSystem from "@effect/platform/FileSystem"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import { assert, describe, it } from "@effect/vitest"
 import { serve } from "@enrich/simulator/node"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { enrich, examplePeople as input, main, nth, runUntil } from "./utils/binary.js"
-import { databaseUrl, withSearchPath } from "./utils/db.js"
+import { databaseUrl, freshSchema } from "./utils/db.js"
 import { redisUrl, uniquePrefix } from "./utils/redis.js"
 
 const seed = 42
@@ -31,18 +28,6 @@ const providers = ["thehog", "crustdata"] as const
 const env = { PATH: process.env.PATH ?? "", NO_COLOR: "1" }
 
 const tempDir = Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeTempDirectoryScoped({ prefix: "enrich-workers-" }))
-
-/** A fresh Postgres schema for this test's ledger, dropped afterwards; the URL that lands in it. */
-const freshLedger = (url: string) =>
-  Effect.gen(function*() {
-    const schema = `enrich_workers_${process.pid}_${Date.now().toString(36)}`
-    const admin = yield* PgClient.make({ url: Redacted.make(url) })
-    yield* Effect.acquireRelease(
-      admin`CREATE SCHEMA ${admin(schema)}`,
-      () => Effect.orDie(admin`DROP SCHEMA ${admin(schema)} CASCADE`)
-    )
-    return withSearchPath(url, schema)
-  }).pipe(Effect.provide(Reactivity.layer))
 
 const simulatorFlags = (url: string, scale = timeScale) => ["--simulator-url", url, "--time-scale", String(scale)]
 
@@ -112,7 +97,7 @@ const referenceRun = (dir: string) =>
 /** The input submitted in shards of `shardSize` rows on a fresh Postgres ledger. */
 const submitted = (dir: string, url: string, shardSize = 40, scale = timeScale, extra: ReadonlyArray<string> = []) =>
   Effect.gen(function*() {
-    const ledger = yield* freshLedger(databaseUrl!)
+    const ledger = yield* freshSchema(databaseUrl!, "workers")
     const done = yield* enrich([
       "submit",
       input,
@@ -253,7 +238,7 @@ describe.skipIf(databaseUrl === undefined)(
         Effect.gen(function*() {
           const dir = yield* tempDir
           const served = yield* serve({ port: 0, timeScale, seed })
-          const ledger = yield* freshLedger(databaseUrl!)
+          const ledger = yield* freshSchema(databaseUrl!, "workers")
           const runOf = (name: string) =>
             Command.make(
               "node",

@@ -33,17 +33,26 @@ export const withSearchPath = (url: string, schema: string): string => {
 
 let schemas = 0
 
-/** A fresh Postgres schema per layer (parallel runs never collide), dropped with everything in it afterwards. */
-export const postgres = (url: string): Db =>
-  Layer.unwrapScoped(Effect.gen(function*() {
-    const schema = `enrich_test_${process.pid}_${Date.now().toString(36)}_${schemas++}`
+/**
+ * A fresh Postgres schema (parallel runs never collide), dropped with everything in it when the scope closes; the
+ * URL whose connections land in it (for a layer here, or for the CLI's `--database-url`).
+ */
+export const freshSchema = (url: string, name = "test") =>
+  Effect.gen(function*() {
+    const schema = `enrich_${name}_${process.pid}_${Date.now().toString(36)}_${schemas++}`
     const admin = yield* PgClient.make({ url: Redacted.make(url) })
     yield* Effect.acquireRelease(
       admin`CREATE SCHEMA ${admin(schema)}`,
       () => Effect.orDie(admin`DROP SCHEMA ${admin(schema)} CASCADE`)
     )
-    return Sql.layerPg(Redacted.make(withSearchPath(url, schema)))
-  })).pipe(Layer.provide(Reactivity.layer), Layer.orDie)
+    return withSearchPath(url, schema)
+  }).pipe(Effect.provide(Reactivity.layer))
+
+/** A fresh Postgres schema per layer, dropped afterwards (see `freshSchema`). */
+export const postgres = (url: string): Db =>
+  Layer.unwrapScoped(Effect.map(freshSchema(url), (inSchema) => Sql.layerPg(Redacted.make(inSchema)))).pipe(
+    Layer.orDie
+  )
 
 /** Ledger, Journal and the SqlClient (for tests that look at the tables) on one database. */
 export const services = (db: Db) => Layer.mergeAll(Ledger.layer, SqlJournal.layer).pipe(Layer.provideMerge(db))
