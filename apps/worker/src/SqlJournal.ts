@@ -417,7 +417,7 @@ export const make: Effect.Effect<Journal.JournalService, never, SqlClient.SqlCli
   return Journal.Journal.of({
     recordChunk: (chunk) => record(chunk).pipe(toJournalError("recordChunk")),
 
-    recordChunkUnlessHeld: (chunk, since) =>
+    recordChunkUnlessHeld: (chunk, since, maxAge) =>
       sql.withTransaction(Effect.gen(function*() {
         // Postgres: one recorder per provider at a time, across processes, until this transaction ends (SQLite
         // writes one transaction at a time already)
@@ -427,8 +427,13 @@ export const make: Effect.Effect<Journal.JournalService, never, SqlClient.SqlCli
         })
         const [known] = yield* sql`SELECT 1 AS one FROM enrich_chunks WHERE idempotency_key = ${chunk.idempotencyKey}`
         if (known === undefined) {
-          const held = yield* heldElsewhere(sql, chunk.provider, chunk.keys, chunk.fields, chunk.runId, since)
-          if (held.size > 0) return held
+          const held = new Set(
+            yield* heldElsewhere(sql, chunk.provider, chunk.keys, chunk.fields, chunk.runId, since)
+          )
+          // answered by a chunk that settled after the caller's cache lookup: reused, not bought again
+          const answered = yield* outcomesFor(chunk.provider, chunk.keys, chunk.fields, maxAge)
+          for (const key of answered.keys()) held.add(key)
+          if (held.size > 0) return held as ReadonlySet<Identifier.PersonKey>
         }
         return yield* record(chunk)
       })).pipe(toJournalError("recordChunkUnlessHeld")),

@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -146,13 +147,16 @@ export interface JournalService {
     keys: ReadonlyArray<PersonKey>
   ) => Effect.Effect<ReadonlyMap<PersonKey, ReadonlyArray<SetAside>>, JournalError>
   /**
-   * `recordChunk`, unless open chunks of other runs (see `heldElsewhere`) hold some of its people: then nothing is
-   * recorded and those people are returned. The check and the record are one step: of two runs recording chunks
-   * for the same people at once, one records and the other is told they are held.
+   * `recordChunk`, unless open chunks of other runs (see `heldElsewhere`) hold some of its people, or some of
+   * them have been answered (see `outcomesFor`, within `maxAge`) since the caller looked: then nothing is recorded
+   * and those people are returned. The checks and the record are one step: of two runs recording chunks for the
+   * same people at once, one records and the other is told they are held; and a chunk that settled between the
+   * caller's cache lookup and this record does not have its people bought again.
    */
   readonly recordChunkUnlessHeld: (
     chunk: NewChunk,
-    since: number
+    since: number,
+    maxAge: Duration.DurationInput
   ) => Effect.Effect<ChunkRecord | ReadonlySet<PersonKey>, JournalError>
   /**
    * People among `keys` whom open chunks (recorded or submitted) of other runs are asking `provider` about, for
@@ -251,13 +255,38 @@ export const makeMemory = Effect.sync((): JournalService => {
     }
     return held
   }
+  /** see `outcomesFor`, as of `now` */
+  const cachedAt = (
+    now: number,
+    provider: string,
+    keys: ReadonlyArray<PersonKey>,
+    fields: ReadonlyArray<Field>,
+    maxAge: Duration.DurationInput
+  ): ReadonlyMap<PersonKey, ProviderOutcome> => {
+    const oldest = now - Duration.toMillis(maxAge)
+    const found = new Map<PersonKey, ProviderOutcome>()
+    for (const key of keys) {
+      // as the SQL journal: the newest observation that covers the fields, ties to the latest committed
+      const list = outcomes.atProvider(provider, key)
+      let best: { at: number; outcome: ProviderOutcome } | undefined
+      for (const { fields: had, outcome } of list) {
+        const at = observedMillis(outcome)
+        if (at === undefined || at < oldest || !covers(had, fields)) continue
+        if (best === undefined || at >= best.at) best = { at, outcome }
+      }
+      if (best !== undefined) found.set(key, best.outcome)
+    }
+    return found
+  }
   return {
     recordChunk: (chunk) => Effect.sync(() => record(chunk)),
-    // synchronous: nothing runs between the check and the record
-    recordChunkUnlessHeld: (chunk) =>
-      Effect.sync(() => {
+    // synchronous: nothing runs between the checks and the record
+    recordChunkUnlessHeld: (chunk, _since, maxAge) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        if (chunks.has(chunk.idempotencyKey)) return record(chunk)
         const held = heldBy(chunk.provider, chunk.keys, chunk.fields, chunk.runId)
-        return held.size > 0 && !chunks.has(chunk.idempotencyKey) ? held : record(chunk)
+        for (const key of cachedAt(now, chunk.provider, chunk.keys, chunk.fields, maxAge).keys()) held.add(key)
+        return held.size > 0 ? held : record(chunk)
       }),
     markSubmitted: (key, job) => update(key, (c) => new ChunkRecord({ ...c, state: "submitted", job })),
     commitPage: (key, page, cursor) =>
@@ -326,24 +355,7 @@ export const makeMemory = Effect.sync((): JournalService => {
         return found as ReadonlyMap<PersonKey, ReadonlyArray<SetAside>>
       }),
     outcomesFor: (provider, keys, fields, maxAge) =>
-      Effect.clockWith((clock) =>
-        Effect.map(clock.currentTimeMillis, (now) => {
-          const oldest = now - Duration.toMillis(maxAge)
-          const found = new Map<PersonKey, ProviderOutcome>()
-          for (const key of keys) {
-            // as the SQL journal: the newest observation that covers the fields, ties to the latest committed
-            const list = outcomes.atProvider(provider, key)
-            let best: { at: number; outcome: ProviderOutcome } | undefined
-            for (const { fields: had, outcome } of list) {
-              const at = observedMillis(outcome)
-              if (at === undefined || at < oldest || !covers(had, fields)) continue
-              if (best === undefined || at >= best.at) best = { at, outcome }
-            }
-            if (best !== undefined) found.set(key, best.outcome)
-          }
-          return found as ReadonlyMap<PersonKey, ProviderOutcome>
-        })
-      )
+      Effect.map(Clock.currentTimeMillis, (now) => cachedAt(now, provider, keys, fields, maxAge))
   }
 })
 

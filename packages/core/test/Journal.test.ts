@@ -46,3 +46,25 @@ describe("Journal.makeMemory", () => {
       assert.strictEqual(outcome?._tag === "Found" ? outcome.emails[0]!.address : undefined, "new@acme.io")
     }))
 })
+
+describe("Journal.makeMemory recordChunkUnlessHeld", () => {
+  it.effect("returns a person another run answered after the caller's cache lookup, and records nothing", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.makeMemory
+      const chunk = (runId: string, idempotencyKey: string) => ({
+        runId,
+        provider: "fiber",
+        idempotencyKey,
+        keys: [ada],
+        fields: ["work_email"] as const,
+        path: "batch" as const,
+        reserved: 2
+      })
+      yield* journal.recordChunk(chunk("r1", "first"))
+      yield* journal.commitPage("first", [foundAt("ada@acme.io", 0)], undefined)
+      yield* journal.finishChunk("first", { state: "finished", charged: 2, estimated: false })
+      const held = yield* journal.recordChunkUnlessHeld(chunk("r2", "second"), 0, "1 day")
+      assert.deepStrictEqual(held instanceof Journal.ChunkRecord ? "recorded" : [...held], [ada])
+      assert.deepStrictEqual(yield* journal.chunks("r2"), [])
+    }))
+})

@@ -148,6 +148,33 @@ export const journalSuite = (db: Db) => {
       assert.deepStrictEqual(yield* journal.chunks("nope"), [])
     }))
 
+  test("recordChunkUnlessHeld returns the people other runs hold or have answered since, and records nothing", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      const unlessHeld = (key: string, keys: ReadonlyArray<Identifier.PersonKey>) =>
+        journal.recordChunkUnlessHeld(newChunk(key, { runId: "run-2", keys }), 0, "1000 days")
+      // run 1 asks about Ada (open) and has answered Alan (settled: no longer held, but bought)
+      yield* journal.recordChunk(newChunk("ada-1", { keys: [ada] }))
+      yield* journal.recordChunk(newChunk("alan-1", { keys: [alan] }))
+      yield* journal.commitPage("alan-1", [notFound(alan, 1000)], undefined)
+      yield* journal.finishChunk("alan-1", { state: "finished", charged: 1, estimated: false })
+
+      const held = yield* unlessHeld("all-2", [ada, alan, grace])
+      assert.deepStrictEqual(held instanceof Journal.ChunkRecord ? held : [...held].sort(), [ada, alan].sort())
+      assert.deepStrictEqual((yield* journal.chunks("run-2")).length, 0, "nothing recorded while any is held")
+
+      // an answer older than the age asked for does not count
+      yield* TestClock.setTime(10_000)
+      const old = yield* journal.recordChunkUnlessHeld(
+        newChunk("alan-2", { runId: "run-2", keys: [alan] }),
+        0,
+        Duration.millis(1)
+      )
+      assert.instanceOf(old, Journal.ChunkRecord)
+      // nobody else's: recorded
+      assert.instanceOf(yield* unlessHeld("grace-2", [grace]), Journal.ChunkRecord)
+    }))
+
   test("fails with JournalError on an unknown chunk", () =>
     Effect.gen(function*() {
       const journal = yield* Journal.Journal

@@ -115,8 +115,9 @@ const makeCacheAnswer = (ctx: StageContext, options: StageOptions) => {
     Effect.gen(function*() {
       // until no other run holds them (their chunks settled, or went quiet for `atMost`: a run that stopped);
       // whoever that run did not answer (failed there) is returned, to be sent from here
+      // (looked at first: people returned because another run has just answered them need no wait)
       const started = yield* Clock.currentTimeMillis
-      let waiting = held
+      let waiting = yield* heldElsewhere(fields, held)
       while (waiting.length > 0 && (yield* Clock.currentTimeMillis) - started < atMost) {
         yield* Effect.sleep(every)
         waiting = yield* heldElsewhere(fields, waiting)
@@ -198,7 +199,11 @@ const makeSender = (ctx: StageContext, options: StageOptions, syncPath: boolean)
               reserved: sent.length * cost
             }
             const recorded = unlessHeld && cacheOn(options)
-              ? yield* journal.recordChunkUnlessHeld(chunk, (yield* Clock.currentTimeMillis) - atMost)
+              ? yield* journal.recordChunkUnlessHeld(
+                chunk,
+                (yield* Clock.currentTimeMillis) - atMost,
+                options.cacheMaxAge
+              )
               : yield* journal.recordChunk(chunk)
             if (!(recorded instanceof ChunkRecord)) {
               const taken = sent.filter((t) => recorded.has(t.person.key))
