@@ -265,8 +265,11 @@ const worker = Command.make(
     redisUrl,
     concurrency: Options.integer("concurrency").pipe(
       Options.mapEffect(atLeast("concurrency", 1)),
-      Options.withDefault(2),
-      Options.withDescription("Shards worked at once by this process.")
+      Options.withDefault(4),
+      Options.withDescription(
+        "Shards worked at once by this process. A shard mostly waits on providers' jobs, so a few cost little CPU; " +
+          "a run's shards worked at once share a paced provider's starts in their chunk plans."
+      )
     ),
     drain: Options.boolean("drain").pipe(
       Options.withDescription("Exit once no queued shard is left, instead of waiting for new runs.")

@@ -123,10 +123,23 @@ export const forSimulators = (
   return Layer.effect(
     ContactProvider.ContactProviders,
     Effect.map(
-      Effect.forEach(names, adapt),
+      Effect.forEach(names, (name) => Effect.map(adapt(name), (service) => scaledPacing(service, timeScale))),
       ContactProvider.ContactProviders.fromServices
     )
   ).pipe(Layer.provideMerge(clients))
+}
+
+/** A provider's job pacing on the clock of a client of simulators `timeScale`× faster, as its rate limits. */
+const scaledPacing = (
+  service: ContactProvider.ContactProviderService,
+  timeScale: number
+): ContactProvider.ContactProviderService => {
+  const { pacing } = service.capabilities
+  if (pacing === undefined) return service
+  return {
+    ...service,
+    capabilities: { ...service.capabilities, pacing: ContactProvider.scalePacing(pacing, timeScale) }
+  }
 }
 
 /** Polling for a simulator running `timeScale`× faster than real time. */

@@ -29,6 +29,12 @@ export interface Shard extends RowRange {
 /** The journal's run id for a shard's waterfall. */
 export const label = (runId: string, shard: number): string => `${runId}~${shard}`
 
+/** The run a journal run id belongs to: the run itself, or the run whose shard it labels. */
+export const runOfLabel = (label: string): string => {
+  const at = label.lastIndexOf("~")
+  return at < 0 ? label : label.slice(0, at)
+}
+
 /** The shard holding row `rowNumber` (row numbers start at 1). */
 export const shardOfRow = (rowNumber: number, size: number): number => Math.floor((rowNumber - 1) / size)
 

@@ -17,6 +17,7 @@ import type { ParseError } from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { describeError, insertBatch, insertionOrder, lookupBatch, Num } from "./Ledger.js"
 import * as PersonHash from "./PersonHash.js"
+import * as Shards from "./Shards.js"
 
 /** The Schema of what a provider's result stream emits, for the JSON column. */
 export const ProviderOutcomeSchema = Schema.Union(
@@ -178,10 +179,15 @@ const heldElsewhere = (
     const now = yield* Clock.currentTimeMillis
     // Few chunks are open at once. Left out: those unchanged since `since`, and those of a run that is not
     // being worked on (stopped, or its holder's lease lapsed: a killed process). A run's shards are not runs
-    // of their own (no row joins): a dead worker's shard is taken over, so they count as worked on.
+    // of their own (no row joins): a dead worker's shard is taken over, so they count as worked on. The other
+    // shards of the same run are left out too: they never hold a shard's people (each person is sent from one
+    // shard), and reading their keys for every chunk recorded was most of the time a shard took to start.
+    const run = Shards.runOfLabel(runId)
+    const shardPrefix = `${run}~`
     const open = yield* sql`SELECT c.keys_json, c.fields_json FROM enrich_chunks c
       LEFT JOIN enrich_runs r ON r.id = c.run_id
-      WHERE c.provider = ${provider} AND c.run_id <> ${runId} AND c.state IN ('recorded', 'submitted')
+      WHERE c.provider = ${provider} AND c.run_id <> ${run}
+      AND substr(c.run_id, 1, ${shardPrefix.length}) <> ${shardPrefix} AND c.state IN ('recorded', 'submitted')
       AND c.updated_at >= ${since}
       AND (r.id IS NULL OR (r.state = 'running' AND (r.held_until IS NULL OR r.held_until >= ${now})))`.pipe(
       Effect.flatMap(decodeOpen)

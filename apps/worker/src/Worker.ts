@@ -181,6 +181,16 @@ const logEvent = (runId: string, shard: number) => (event: Waterfall.Event) =>
 
 const note = (line: string) => Effect.sync(() => process.stderr.write(line + "\n"))
 
+/**
+ * A shard is taken as worked at the same time as the run's other unfinished shards, as many as this worker holds
+ * at once (with other workers, more of them may be): each plans on its share of a paced provider's starts.
+ */
+const partOfRun = (shards: ReadonlyArray<Shards.ShardState>, shard: number, concurrency: number) => {
+  const open = shards.filter((s) => s.state !== "finished").map((s) => s.shard)
+  const of = Math.max(1, Math.min(concurrency, open.length))
+  return { index: Math.max(0, open.indexOf(shard)) % of, of }
+}
+
 /** Queue entries not done yet (waiting, or held by a worker), for `--drain`. */
 const unfinishedItems = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -247,7 +257,8 @@ export const work = (options: WorkerOptions) =>
         const run = yield* ledger.getRun(item.runId)
         if (Option.isNone(run)) return yield* Runner.usageError(`queued run ${item.runId} is not in the ledger`)
         const stored = run.value.options as Runner.StoredOptions
-        const state = (yield* Shards.ofRun(item.runId)).find((s) => s.shard === item.shard)
+        const shards = yield* Shards.ofRun(item.runId)
+        const state = shards.find((s) => s.shard === item.shard)
         if (state === undefined || state.state === "finished") return
         const shard: Shards.Shard = { runId: item.runId, shard: item.shard, after: state.after, upTo: state.upTo }
         yield* note(`${worker}: working on ${item.runId} shard ${item.shard} (rows ${state.after + 1}-${state.upTo})`)
@@ -260,6 +271,7 @@ export const work = (options: WorkerOptions) =>
           fields: stored.fields,
           cacheMaxAge: Duration.days(stored.cacheDays),
           resubmitAmbiguous: false,
+          partOfRun: partOfRun(shards, item.shard, options.concurrency),
           ...Runner.waitsFor(stored.target),
           onEvent: logEvent(item.runId, item.shard)
         }).pipe(

@@ -53,7 +53,7 @@ export const defaults = {
 } as const
 
 /** Shards each worker works at once (the worker's default, passed so the report says what ran). */
-const concurrency = 2
+const concurrency = 4
 
 /** Where `enrich simulate` serves its counters (`Simulate.countersPath` in apps/worker). */
 const countersPath = "/_simulator/counters"
@@ -140,7 +140,8 @@ const minute = 60_000
 /**
  * The best the workers' plan allows, provider ms, as `Ceiling.planBound` for one process: the shards, `slots` at
  * a time (workers × shards per worker), each taken when a slot frees; each shard chunked by the waterfall for its
- * own people (`ChunkPlan`, as if it had Fiber's start limit to itself); the chunks of all shards started no faster
+ * own people on its share of Fiber's start limit (`ChunkPlan`, shared with as many shards as a worker holds at
+ * once, as the worker's `partsAtOnce`); the chunks of all shards started no faster
  * than the one shared limit allows (a sliding minute), in the order they became ready (shards round-robin);
  * each chunk lasting the simulator's job latency; no polling delay, no client time.
  */
@@ -149,8 +150,12 @@ export const shardedPlanBound = (people: number, shardSize: number, slots: numbe
   const duration = (size: number) => fiberLatency.firstResultMillis + (size - 1) * fiberLatency.perPersonMillis
   const startsPerMinute = FiberAiApi.requestsPerMinute["batch/start"]
   const shards: Array<Array<number>> = []
-  for (let left = people; left > 0; left -= shardSize) {
-    shards.push(ChunkPlan.chunkSizes(Math.min(shardSize, left), FiberAiApi.maxBatchPeople, pacing))
+  // as the worker plans them: each shard on its share of the starts, shared with the shards worked at once
+  const count = Math.ceil(people / shardSize)
+  const of = Math.min(concurrency, count)
+  for (let left = people, index = 0; left > 0; left -= shardSize, index++) {
+    const part = { index: index % of, of }
+    shards.push(ChunkPlan.chunkSizes(Math.min(shardSize, left), FiberAiApi.maxBatchPeople, pacing, part))
   }
   // per slot: the shard on it, its chunks not started yet, and when it ends (known once all have started)
   const slot = Array.from({ length: Math.min(slots, shards.length) }, () => ({ unstarted: 0, end: 0 }))
@@ -335,7 +340,9 @@ export const run = (options: Options) =>
       )
       yield* say(
         `    the shards' plans (${Math.ceil(options.people / shardSize)} shards, ${workers * concurrency} at a time, ` +
-          `each chunked for its own people: ${plan.chunks} chunks) allow ${fixed(plan.end / 1000, 0)} s: plan ` +
+          `each planned on its share of the starts: ${plan.chunks} chunks) allow ${
+            fixed(plan.end / 1000, 0)
+          } s: plan ` +
           `${fixed(bound / plan.end)} of the bound, execution ${fixed(plan.end / elapsed)} of the plan`
       )
       yield* say(

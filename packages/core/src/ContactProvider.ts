@@ -160,7 +160,24 @@ export interface JobPacing {
   readonly startsPerMinute: number
   readonly firstMillis: number
   readonly perPersonMillis: number
+  /**
+   * The minute of `startsPerMinute` on this client's clock (default 60,000 ms). Against a simulator whose time
+   * runs faster, every duration here is scaled alike (`scalePacing`), as the rate limits are.
+   */
+  readonly minuteMillis?: number
 }
+
+/**
+ * `pacing` on the clock of a client that sees the provider's time run `factor`× faster (a time-scaled simulator).
+ *
+ * @since 0.1.0 @category Models
+ */
+export const scalePacing = (pacing: JobPacing, factor: number): JobPacing => ({
+  startsPerMinute: pacing.startsPerMinute,
+  firstMillis: pacing.firstMillis / factor,
+  perPersonMillis: pacing.perPersonMillis / factor,
+  minuteMillis: (pacing.minuteMillis ?? 60_000) / factor
+})
 
 /** @since 0.1.0 @category Models */
 export interface ContactProviderService {

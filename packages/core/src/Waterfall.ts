@@ -11,6 +11,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { Budget } from "./Budget.js"
+import type * as ChunkPlan from "./ChunkPlan.js"
 import type { Field } from "./Contact.js"
 import { ContactProviders, type ContactProviderService, type Person } from "./ContactProvider.js"
 import * as CostModel from "./CostModel.js"
@@ -97,6 +98,13 @@ export interface Options {
    * memory at once.
    */
   readonly maxPeopleInFlight?: number
+  /**
+   * When this waterfall is one of several parts of a run worked at the same time (a worker's shards): which one.
+   * A paced provider's starts are shared among them: each plans its chunks on its share of the start limit and
+   * starts each in the minute its plan gives. Otherwise each would plan as if it had every start, and together
+   * they would ask for `of` times the starts the plan needs (and take as much longer).
+   */
+  readonly partOfRun?: ChunkPlan.Part
   /** at most this many people per chunk (default: the provider's cap, or `ChunkPlan`'s sizes when paced) */
   readonly chunkSize?: number
   /**
@@ -443,6 +451,7 @@ export const run = (
       stages.push(
         yield* Stages.make(ctx, {
           people: options.people.count,
+          part: options.partOfRun,
           concurrency: options.concurrency,
           maxPeopleInFlight: options.maxPeopleInFlight ?? defaultMaxPeopleInFlight,
           chunkSize: options.chunkSize,

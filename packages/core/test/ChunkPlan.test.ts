@@ -54,6 +54,24 @@ describe("ChunkPlan", () => {
       { numRuns: 200 }
     ))
 
+  it("a run's four parts at once, each on its share of the starts, keep to the limit and end near the run's bound", () => {
+    const parts = [0, 1, 2, 3].map((index) => ChunkPlan.plan(5_000, 2000, fiber, { index, of: 4 }))
+    assert.strictEqual(sum(parts.flat().map((p) => p.size)), 20_000)
+    // in every minute the parts' starts add up to the limit, not more (the last minute: what is left)
+    const windows = Math.max(...parts.flat().map((p) => p.window))
+    for (let window = 0; window < windows; window++) {
+      assert.strictEqual(parts.flat().filter((p) => p.window === window).length, fiber.startsPerMinute)
+    }
+    const ends = parts.flat().map((p) =>
+      ChunkPlan.windowStartMillis(fiber, p.window) + ChunkPlan.jobMillis(fiber, p.size)
+    )
+    const bound = ChunkPlan.earliestFinish(fiber, 2000, 20_000)
+    assert.isAtMost(Math.max(...ends), bound + (ChunkPlan.minChunk - 1) * fiber.perPersonMillis)
+    // planned alone, each part would take every start: twice the starts of the shared plan, and later ends
+    const alone = ChunkPlan.chunkSizes(5_000, 2000, fiber)
+    assert.isAbove(4 * alone.length, 1.5 * parts.flat().length)
+  })
+
   it("useful concurrency covers every start while a full job runs", () => {
     // a job of 2000 takes 5 s + 1999 × 0.25 s ≈ 505 s: 9 minutes of starts, plus the current one
     assert.strictEqual(ChunkPlan.usefulConcurrency(fiber, 2000), 30 * 10)

@@ -34,6 +34,8 @@ export interface Entry {
 export interface StageOptions {
   /** people in the whole list: sizes the plan's chunks (an upper bound of who reaches this provider) */
   readonly people: number
+  /** see `Waterfall.Options.partOfRun` */
+  readonly part: ChunkPlan.Part | undefined
   readonly concurrency: number | undefined
   /** at most about this many people in chunks in flight at once (bounds memory for long lists) */
   readonly maxPeopleInFlight: number
@@ -68,11 +70,18 @@ const sizesOf = (ctx: StageContext, options: StageOptions) => {
   const maxBatch = Math.max(1, Math.min(options.chunkSize ?? Infinity, ctx.provider.capabilities.maxBatch))
   // a provider that caps active jobs queues chunks for a slot anyway: full chunks are best there
   const pacing = maxActiveJobs === undefined ? ctx.provider.capabilities.pacing : undefined
-  const planned = ChunkPlan.chunkSizes(options.people, maxBatch, pacing)
+  const planned = ChunkPlan.plan(options.people, maxBatch, pacing, options.part)
   let i = 0
   // the largest chunk the plan sends (its first), so that the cap on people in flight counts chunks as they are
-  const largest = planned.reduce((a, b) => Math.max(a, b), 0) || maxBatch
-  return { maxBatch, pacing, largest, next: () => planned[i++] ?? maxBatch }
+  const largest = planned.reduce((a, b) => Math.max(a, b.size), 0) || maxBatch
+  // A part of a run sharing a paced provider's starts with the others starts its k-th chunk no earlier than the
+  // plan's window for it: taking more than its share early would push another part's large chunks a minute later.
+  const sharesStarts = pacing !== undefined && options.part !== undefined && options.part.of > 1
+  const lastWindow = planned[planned.length - 1]?.window ?? 0
+  /** when the k-th chunk's window opens, ms from the stage's start */
+  const opensAt = (k: number) =>
+    sharesStarts ? ChunkPlan.windowStartMillis(pacing, planned[k]?.window ?? lastWindow) : 0
+  return { maxBatch, pacing, largest, opensAt, next: () => planned[i++]?.size ?? maxBatch }
 }
 
 /**
@@ -135,7 +144,13 @@ const cacheOn = (options: StageOptions) => Duration.toMillis(options.cacheMaxAge
  * Sends a chunk formed from arrivals: checked against the provider's stop and the budget, recorded, run; then
  * its people go on (those the budget or the stop kept back, set aside).
  */
-const makeSender = (ctx: StageContext, options: StageOptions, syncPath: boolean) =>
+const makeSender = (
+  ctx: StageContext,
+  options: StageOptions,
+  syncPath: boolean,
+  /** when the plan's window for the k-th chunk sent opens, ms from the stage's start */
+  opensAt: (k: number) => number
+) =>
   Effect.gen(function*() {
     const { journal, provider } = ctx
     const name = provider.capabilities.provider
@@ -161,65 +176,77 @@ const makeSender = (ctx: StageContext, options: StageOptions, syncPath: boolean)
 
     const atMost = Duration.toMillis(options.waitForOtherRuns.atMost)
     let budgetReached = false
+    // the k-th chunk sent waits for its window of the plan (see `sizesOf`): from the stage's start
+    const startedAt = yield* Clock.currentTimeMillis
+    let sent = 0
+    const inItsWindow = Effect.suspend(() => {
+      const opens = startedAt + opensAt(sent++)
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => now >= opens ? Effect.void : Effect.sleep(opens - now))
+    })
     return (
       fields: readonly [Field, ...Array<Field>],
       travelers: ReadonlyArray<Traveler>,
       /** record the chunk only if no other run holds its people (else they are returned, to wait) */
       unlessHeld: boolean
     ): Effect.Effect<ReadonlyArray<Traveler>, JournalError> =>
-      oneAtATime((onSubmitted) =>
-        Effect.gen(function*() {
-          const stopped = ctx.state.stopped
-          if (stopped !== undefined) {
-            yield* Chunks.setAsideStopped(ctx, travelers, stopped)
-            yield* options.dispatch(travelers)
-            return [] as ReadonlyArray<Traveler>
-          }
-          const cost = unitCost(fields)
-          const fits = budgetReached ? 0 : yield* ctx.budget.reserveUpTo(travelers.length, cost)
-          if (fits < travelers.length) {
-            const unsent = travelers.slice(fits)
-            if (!budgetReached) yield* ctx.emit({ _tag: "BudgetReached", provider: name, unsent: unsent.length })
-            budgetReached = true
-            yield* Chunks.setAside(ctx, unsent, "budget", "budget reached before this person was sent")
-          }
-          let sent = travelers.slice(0, fits)
-          // people another run has started asking about since they were checked: not sent, left to wait
-          let held: ReadonlyArray<Traveler> = []
-          while (sent.length > 0) {
-            const keys = sent.map((t) => t.person.key)
-            const path = syncPath ? "sync" as const : "batch" as const
-            const chunk = {
-              runId: ctx.runId,
-              provider: name,
-              idempotencyKey: chunkKey(name, keys, fields, path, ctx.runId),
-              path,
-              keys,
-              fields,
-              reserved: sent.length * cost
+      Effect.zipRight(
+        inItsWindow,
+        oneAtATime((onSubmitted) =>
+          Effect.gen(function*() {
+            const stopped = ctx.state.stopped
+            if (stopped !== undefined) {
+              yield* Chunks.setAsideStopped(ctx, travelers, stopped)
+              yield* options.dispatch(travelers)
+              return [] as ReadonlyArray<Traveler>
             }
-            const recorded = unlessHeld && cacheOn(options)
-              ? yield* journal.recordChunkUnlessHeld(
-                chunk,
-                (yield* Clock.currentTimeMillis) - atMost,
-                options.cacheMaxAge
-              )
-              : yield* journal.recordChunk(chunk)
-            if (!(recorded instanceof ChunkRecord)) {
-              const taken = sent.filter((t) => recorded.has(t.person.key))
-              yield* ctx.budget.settle(taken.length * cost, 0)
-              held = [...held, ...taken]
-              sent = sent.filter((t) => !recorded.has(t.person.key))
-              continue
+            const cost = unitCost(fields)
+            const fits = budgetReached ? 0 : yield* ctx.budget.reserveUpTo(travelers.length, cost)
+            if (fits < travelers.length) {
+              const unsent = travelers.slice(fits)
+              if (!budgetReached) yield* ctx.emit({ _tag: "BudgetReached", provider: name, unsent: unsent.length })
+              budgetReached = true
+              yield* Chunks.setAside(ctx, unsent, "budget", "budget reached before this person was sent")
             }
-            yield* ProviderMetrics.countChunk(name, "recorded")
-            yield* Chunks.run(ctx, recorded, sent, onSubmitted)
-            break
-          }
-          const heldKeys = new Set(held.map((t) => t.person.key))
-          yield* options.dispatch(held.length === 0 ? travelers : travelers.filter((t) => !heldKeys.has(t.person.key)))
-          return held
-        })
+            let sent = travelers.slice(0, fits)
+            // people another run has started asking about since they were checked: not sent, left to wait
+            let held: ReadonlyArray<Traveler> = []
+            while (sent.length > 0) {
+              const keys = sent.map((t) => t.person.key)
+              const path = syncPath ? "sync" as const : "batch" as const
+              const chunk = {
+                runId: ctx.runId,
+                provider: name,
+                idempotencyKey: chunkKey(name, keys, fields, path, ctx.runId),
+                path,
+                keys,
+                fields,
+                reserved: sent.length * cost
+              }
+              const recorded = unlessHeld && cacheOn(options)
+                ? yield* journal.recordChunkUnlessHeld(
+                  chunk,
+                  (yield* Clock.currentTimeMillis) - atMost,
+                  options.cacheMaxAge
+                )
+                : yield* journal.recordChunk(chunk)
+              if (!(recorded instanceof ChunkRecord)) {
+                const taken = sent.filter((t) => recorded.has(t.person.key))
+                yield* ctx.budget.settle(taken.length * cost, 0)
+                held = [...held, ...taken]
+                sent = sent.filter((t) => !recorded.has(t.person.key))
+                continue
+              }
+              yield* ProviderMetrics.countChunk(name, "recorded")
+              yield* Chunks.run(ctx, recorded, sent, onSubmitted)
+              break
+            }
+            const heldKeys = new Set(held.map((t) => t.person.key))
+            yield* options.dispatch(
+              held.length === 0 ? travelers : travelers.filter((t) => !heldKeys.has(t.person.key))
+            )
+            return held
+          })
+        )
       )
   })
 
@@ -236,7 +263,7 @@ export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<St
     const sync = provider.capabilities.sync
     const syncPath = sync !== undefined && options.people <= Math.min(sync.maxBatch, sizes.maxBatch)
     const cache = makeCacheAnswer(ctx, options)
-    const send = yield* makeSender(ctx, options, syncPath)
+    const send = yield* makeSender(ctx, options, syncPath, sizes.opensAt)
 
     // With an active-job cap, one chunk more than the cap: it waits on the provider's slot, so a new job starts
     // the moment one ends, while the finished chunk's results are still being read.

@@ -1,0 +1,90 @@
+/**
+ * A run cut into parts worked at the same time (a worker's shards): at a paced provider, each part plans its
+ * chunks on its share of the start limit and sends each in its plan's minute, so that the parts together keep to
+ * the one plan instead of each taking every start it can.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
+import * as Budget from "../src/Budget.js"
+import * as ChunkPlan from "../src/ChunkPlan.js"
+import { ContactProviders, type JobPacing, Person } from "../src/ContactProvider.js"
+import * as Identifier from "../src/Identifier.js"
+import * as Journal from "../src/Journal.js"
+import { makeInMemory } from "../src/testing.js"
+import * as Waterfall from "../src/Waterfall.js"
+
+const person = (i: number) => {
+  const identifier = Either.getOrThrow(Identifier.parseLinkedIn(`https://www.linkedin.com/in/part-${i}`))
+  return new Person({ key: identifier.key, identifier })
+}
+const people = Array.from({ length: 1000 }, (_, i) => person(i))
+// four starts a minute; a job takes 1 s + 0.5 s a person
+const pacing: JobPacing = { startsPerMinute: 4, firstMillis: 1_000, perPersonMillis: 500 }
+
+/** When each chunk was submitted (ms on the test clock) and how many people it held. */
+const submits = (partOfRun: ChunkPlan.Part | undefined) =>
+  Effect.gen(function*() {
+    const paced = yield* makeInMemory({ name: "paced", directory: new Map(), maxBatch: 400 })
+    const sent: Array<{ readonly at: number; readonly people: number }> = []
+    const service = {
+      ...paced.service,
+      capabilities: { ...paced.service.capabilities, pacing },
+      submit: (request: Parameters<typeof paced.service.submit>[0]) =>
+        Effect.flatMap(Clock.currentTimeMillis, (at) => {
+          sent.push({ at, people: request.people.length })
+          return paced.service.submit(request)
+        })
+    }
+    const fiber = yield* Effect.fork(
+      Waterfall.runCollecting({
+        runId: "part",
+        people,
+        providers: ["paced"],
+        fields: ["work_email"],
+        ...(partOfRun === undefined ? {} : { partOfRun })
+      }).pipe(
+        Effect.provide(Layer.mergeAll(
+          Layer.succeed(ContactProviders, ContactProviders.fromServices([service])),
+          Journal.layerMemory,
+          Budget.layer(undefined)
+        ))
+      )
+    )
+    for (let i = 0; i < 60 * 60 && Option.isNone(yield* fiber.poll); i++) yield* TestClock.adjust("1 second")
+    const result = yield* Fiber.join(fiber)
+    assert.strictEqual(result.merged.size, people.length)
+    return sent
+  })
+
+describe("Waterfall, a part of a run at a paced provider", () => {
+  it.effect("sends its k-th chunk no earlier than its plan's minute, sized for its share of the starts", () =>
+    Effect.gen(function*() {
+      const part = { index: 1, of: 2 }
+      const planned = ChunkPlan.plan(people.length, 400, pacing, part)
+      const sent = yield* submits(part)
+      assert.deepStrictEqual(sent.map((s) => s.people), planned.map((p) => p.size))
+      for (const [k, s] of sent.entries()) {
+        assert.isAtLeast(s.at, ChunkPlan.windowStartMillis(pacing, planned[k]!.window), `chunk ${k}`)
+      }
+      // half the starts: in no minute more than its share (2) of the provider's four
+      const perMinute = new Map<number, number>()
+      for (const s of sent) {
+        perMinute.set(Math.floor(s.at / 60_000), (perMinute.get(Math.floor(s.at / 60_000)) ?? 0) + 1)
+      }
+      assert.isTrue([...perMinute.values()].every((n) => n <= 2), JSON.stringify([...perMinute]))
+      assert.isAbove(Math.max(...sent.map((s) => s.at)), 60_000, "the later chunks waited for their minute")
+    }))
+
+  it.effect("alone (no part): the whole plan, every chunk sent at once (the rate limiter paces the starts)", () =>
+    Effect.gen(function*() {
+      const sent = yield* submits(undefined)
+      assert.deepStrictEqual(sent.map((s) => s.people), ChunkPlan.chunkSizes(people.length, 400, pacing))
+      assert.deepStrictEqual([...new Set(sent.map((s) => s.at))], [0])
+    }))
+})
