@@ -6,6 +6,9 @@
  * @since 0.1.0
  */
 
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
+
 /**
  * cyrb53 (a public-domain string hash by bryc): two 32-bit multiplicative lanes mixed into 53 bits, so the
  * value is an exact JavaScript number and fits SQLite's INTEGER and Postgres' BIGINT alike.
@@ -25,4 +28,19 @@ export const of = (key: string): number => {
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507)
   h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909)
   return 4294967296 * (2097151 & h2) + (h1 >>> 0)
+}
+
+/**
+ * `person_hash IN (…)` for these keys. On Postgres, one array parameter instead of one parameter per key: the
+ * driver serializes and writes each bound parameter on its own, and for lookups of hundreds of keys (every batch
+ * of people routed, every chunk's cache lookup) that cost more than the query.
+ *
+ * @since 0.1.0
+ */
+export const matching = (sql: SqlClient.SqlClient, keys: ReadonlyArray<string>): Statement.Fragment => {
+  const hashes = keys.map(of)
+  return sql.onDialectOrElse({
+    pg: () => sql`person_hash = ANY(${`{${hashes.join(",")}}`}::bigint[])`,
+    orElse: () => sql.in("person_hash", hashes)
+  })
 }

@@ -256,7 +256,7 @@ const makeRunState = Effect.gen(function*() {
     outcomesOfRun: (runId: string, keys: ReadonlyArray<Identifier.PersonKey>) =>
       perKeys(keys, (batch) =>
         sql`SELECT person_key, provider, chunk_key, outcome_json FROM enrich_outcomes
-            WHERE ${sql.in("person_hash", batch.map(PersonHash.of))} AND run_id = ${runId} ORDER BY id`.pipe(
+            WHERE ${PersonHash.matching(sql, batch)} AND run_id = ${runId} ORDER BY id`.pipe(
           Effect.map(ofKeys(batch)),
           Effect.flatMap(decodeRunOutcomes)
         )).pipe(
@@ -349,7 +349,7 @@ const makeCacheLookup = Effect.gen(function*() {
       ]
       for (const batch of Arr.chunksOf(unique, lookupBatch)) {
         const rows = yield* sql`SELECT person_key, fields_json, outcome_json FROM enrich_outcomes
-            WHERE ${sql.and([sql.in("person_hash", batch.map(PersonHash.of)), ...clauses])}
+            WHERE ${sql.and([PersonHash.matching(sql, batch), ...clauses])}
             ORDER BY observed_at DESC, id DESC`.pipe(Effect.map(ofKeys(batch)), Effect.flatMap(decodeCached))
         for (const row of rows) {
           if (found.has(row.person_key)) continue
