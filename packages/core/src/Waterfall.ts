@@ -277,6 +277,8 @@ const makeDispatch = (deps: {
     if (moving.length === 0) return
     const known = yield* journal.outcomesOfRun(deps.runId, moving.map((t) => t.person.key))
     let done = 0
+    // people going on, per provider index: offered a batch at a time once everyone here is placed
+    const onwards = new Map<number, Array<Stages.Entry>>()
     for (const traveler of moving) {
       const { person } = traveler
       const outcomes = known.get(person.key) ?? []
@@ -285,7 +287,9 @@ const makeDispatch = (deps: {
       const answered = new Set([...outcomes.map((o) => o.provider), ...traveler.setAside.map((s) => s.provider)])
       const stop = Route.next(plan, person, merged, answered)
       if (stop !== undefined && stop.index > from) {
-        yield* deps.stages()[stop.index]!.offer({ traveler, fields: stop.fields })
+        const entries = onwards.get(stop.index)
+        if (entries === undefined) onwards.set(stop.index, [{ traveler, fields: stop.fields }])
+        else entries.push({ traveler, fields: stop.fields })
         continue
       }
       done++
@@ -296,6 +300,9 @@ const makeDispatch = (deps: {
       if (deps.options.onSettled !== undefined) {
         yield* deps.options.onSettled({ key: person.key, outcomes: best, merged, setAside: traveler.setAside })
       }
+    }
+    for (const [index, entries] of [...onwards].sort(([a], [b]) => a - b)) {
+      yield* deps.stages()[index]!.offerAll(entries)
     }
     if (done > 0 && deps.options.onEvent !== undefined) {
       yield* deps.options.onEvent({ _tag: "PeopleDone", people: done })

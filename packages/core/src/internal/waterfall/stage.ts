@@ -52,7 +52,8 @@ export interface StageOptions {
 }
 
 export interface Stage {
-  readonly offer: (entry: Entry) => Effect.Effect<void>
+  /** people arriving at this provider (a batch at once: an offer per person cost more than routing them) */
+  readonly offerAll: (entries: ReadonlyArray<Entry>) => Effect.Effect<void>
   /** no more people will arrive */
   readonly end: Effect.Effect<void>
   /** works until the queue has ended and every chunk is settled; `adopted`: open chunks a resume found */
@@ -344,7 +345,7 @@ export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<St
     )
 
     return {
-      offer: (entry) => Queue.offer(queue, Option.some(entry)),
+      offerAll: (entries) => Queue.offerAll(queue, entries.map(Option.some)),
       end: Queue.offer(queue, Option.none()),
       run: (adopted) =>
         Effect.gen(function*() {
