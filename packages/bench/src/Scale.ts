@@ -65,7 +65,10 @@ interface Counters {
 
 /** One set-up's run: wall times (real ms) and what the simulator counted. */
 interface Measured {
-  /** from the first worker ready to take shards until the run was marked finished */
+  /**
+   * from the first worker ready to take shards until its last shard was done (every result committed), as the
+   * ceiling part times `Waterfall.run`; the run's report (counted from the ledger after that) is not throughput
+   */
   readonly working: number
   /** from the start of `enrich submit` until the last worker exited (`--drain`) */
   readonly wall: number
@@ -140,8 +143,9 @@ const minute = 60_000
 /**
  * The best the workers' plan allows, provider ms, as `Ceiling.planBound` for one process: the shards, `slots` at
  * a time (workers × shards per worker), each taken when a slot frees; each shard chunked by the waterfall for its
- * own people on its share of Fiber's start limit (`ChunkPlan`, shared with as many shards as a worker holds at
- * once, as the worker's `partsAtOnce`); the chunks of all shards started no faster
+ * own people on its share of Fiber's start limit and sent no earlier than its plan's minute (`ChunkPlan`, shared
+ * with as many shards as a worker holds at once, as the worker's `partOfRun`); the chunks of all shards started
+ * no faster
  * than the one shared limit allows (a sliding minute), in the order they became ready (shards round-robin);
  * each chunk lasting the simulator's job latency; no polling delay, no client time.
  */
@@ -149,13 +153,14 @@ export const shardedPlanBound = (people: number, shardSize: number, slots: numbe
   const pacing = FiberAiProvider.capabilities.pacing!
   const duration = (size: number) => fiberLatency.firstResultMillis + (size - 1) * fiberLatency.perPersonMillis
   const startsPerMinute = FiberAiApi.requestsPerMinute["batch/start"]
-  const shards: Array<Array<number>> = []
-  // as the worker plans them: each shard on its share of the starts, shared with the shards worked at once
+  const shards: Array<Array<ChunkPlan.Planned>> = []
+  // as the worker plans them: each shard on its share of the starts, shared with the shards worked at once, each
+  // chunk sent no earlier than its plan's minute
   const count = Math.ceil(people / shardSize)
   const of = Math.min(concurrency, count)
   for (let left = people, index = 0; left > 0; left -= shardSize, index++) {
     const part = { index: index % of, of }
-    shards.push(ChunkPlan.chunkSizes(Math.min(shardSize, left), FiberAiApi.maxBatchPeople, pacing, part))
+    shards.push(ChunkPlan.plan(Math.min(shardSize, left), FiberAiApi.maxBatchPeople, pacing, part))
   }
   // per slot: the shard on it, its chunks not started yet, and when it ends (known once all have started)
   const slot = Array.from({ length: Math.min(slots, shards.length) }, () => ({ unstarted: 0, end: 0 }))
@@ -164,9 +169,11 @@ export const shardedPlanBound = (people: number, shardSize: number, slots: numbe
   let nextShard = 0
   let end = 0
   const begin = (s: number, at: number) => {
-    const sizes = shards[nextShard]!
-    sizes.forEach((size, index) => pending.push({ ready: at, index, shard: nextShard, size, slot: s }))
-    slot[s] = { unstarted: sizes.length, end: at }
+    const planned = shards[nextShard]!
+    planned.forEach(({ size, window }, index) =>
+      pending.push({ ready: at + ChunkPlan.windowStartMillis(pacing, window), index, shard: nextShard, size, slot: s })
+    )
+    slot[s] = { unstarted: planned.length, end: at }
     nextShard++
   }
   for (let s = 0; s < slot.length; s++) begin(s, 0)
@@ -232,6 +239,7 @@ const measure = (options: Options, workers: number, timeScale: number, list: str
     }
     const runId = submitted.stdout.trim()
     let ready: bigint | undefined
+    let lastShardDone: bigint | undefined
     let finished: bigint | undefined
     let requeued = 0
     let workerCpu = 0
@@ -253,7 +261,9 @@ const measure = (options: Options, workers: number, timeScale: number, list: str
           createInterface({ input: child.stderr! }).on("line", (line) => {
             if (line.startsWith("{")) return
             if (line.includes(": taking shards")) ready ??= process.hrtime.bigint()
-            else if (line.startsWith(`run ${runId} finished`)) finished ??= process.hrtime.bigint()
+            else if (line.includes(`${runId} shard `) && line.endsWith(" done (0 left)")) {
+              lastShardDone ??= process.hrtime.bigint()
+            } else if (line.startsWith(`run ${runId} finished`)) finished ??= process.hrtime.bigint()
             else if (line.includes("failed, queued again")) {
               requeued++
               process.stdout.write(`    worker: ${line}\n`)
@@ -278,7 +288,7 @@ const measure = (options: Options, workers: number, timeScale: number, list: str
       (await (await fetch(`${served.url}${countersPath}`)).json()) as Counters
     )
     const fiber = Object.values(counters.submissions.fiber ?? {})
-    const working = ready !== undefined && finished !== undefined ? Number(finished - ready) / 1e6 : NaN
+    const working = ready !== undefined && lastShardDone !== undefined ? Number(lastShardDone - ready) / 1e6 : NaN
     return {
       working,
       wall,
@@ -334,7 +344,7 @@ export const run = (options: Options) =>
       const plan = shardedPlanBound(options.people, shardSize, workers * concurrency)
       yield* say(
         `  ${workers} worker${workers === 1 ? "" : "s"}: measured ${fixed(elapsed / 1000, 0)} s of provider time ` +
-          `from the first worker ready to the run finished, Fiber received ${measured.sent}/${options.people} ` +
+          `from the first worker ready to its last shard done, Fiber received ${measured.sent}/${options.people} ` +
           `people (${measured.sentTwice} twice), shards queued again ${measured.requeued}` +
           (wrong === undefined ? "" : `; WRONG: ${wrong}`)
       )
@@ -358,7 +368,7 @@ export const run = (options: Options) =>
       const measured = yield* measure(options, workers, options.ingestTimeScale, list, dir)
       parts.push(
         `${workers} worker${workers === 1 ? "" : "s"} ${fixed(measured.wall / 1000, 1)} s (of which ` +
-          `${fixed(measured.working / 1000, 1)} s from the first worker ready to the run finished; the workers ` +
+          `${fixed(measured.working / 1000, 1)} s from the first worker ready to its last shard done; the workers ` +
           `used ${fixed(measured.workerCpu, 1)} CPU s; 429s ${measured.rateLimited})`
       )
       const wrong = problems(measured, options.people)
