@@ -154,7 +154,7 @@ class LeaseLost extends Schema.TaggedError<LeaseLost>()("LeaseLost", { message: 
  * still worked on it, and people were sent twice. Racing the shard against this also stops a worker that did
  * stall past its lease before it sends anything more.
  */
-const keepLease = (id: string, every: Duration.Duration) =>
+const keepLease = (id: string, every: Duration.Duration, holders: Set<string>) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const now = sql.onDialectOrElse({ pg: () => sql.literal("NOW()"), orElse: () => sql.literal("CURRENT_TIMESTAMP") })
@@ -162,6 +162,7 @@ const keepLease = (id: string, every: Duration.Duration) =>
       SELECT acquired_by FROM ${sql(queueTable)} WHERE id = ${id}`
     const holder = held?.acquired_by ?? null
     if (holder === null) return yield* new LeaseLost({ message: `queue entry ${id} is not held` })
+    holders.add(holder)
     const renew = sql`UPDATE ${sql(queueTable)} SET acquired_at = ${now}
       WHERE id = ${id} AND acquired_by = ${holder} RETURNING id`.pipe(
       Effect.flatMap((rows) =>
@@ -191,6 +192,20 @@ const partOfRun = (shards: ReadonlyArray<Shards.ShardState>, shard: number, conc
   return { index: Math.max(0, open.indexOf(shard)) % of, of }
 }
 
+/**
+ * Gives back every queue entry still held under `holders` (the queue's ids for this process), once the queue has
+ * stopped. `SqlPersistedQueue` (0.52) polls entries for its waiting takers in an interruptible loop: a stop that
+ * lands while a poll is in flight leaves the entries that poll took held in the table but in no one's hands, and
+ * they came back only when their lease lapsed (10 minutes in a test, where 4 takers made it likely).
+ */
+const giveBack = (holders: ReadonlySet<string>) =>
+  Effect.gen(function*() {
+    if (holders.size === 0) return
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`UPDATE ${sql(queueTable)} SET acquired_at = NULL, acquired_by = NULL
+      WHERE completed = FALSE AND ${sql.in("acquired_by", [...holders])}`
+  }).pipe(Effect.catchAll((error) => note(`giving back the shards in hand: ${error.message}`)))
+
 /** Queue entries not done yet (waiting, or held by a worker), for `--drain`. */
 const unfinishedItems = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -204,8 +219,10 @@ const unfinishedItems = Effect.gen(function*() {
  * where the ledger has them, their leases are released for another worker, exit 0) or, with `drain`, until the
  * queue is empty.
  */
-export const work = (options: WorkerOptions) =>
-  Effect.gen(function*() {
+export const work = (options: WorkerOptions) => {
+  // the queue's ids for this process, as seen on the entries it took (see `giveBack`)
+  const holders = new Set<string>()
+  return Effect.gen(function*() {
     const worker = `${NodeOs.hostname()}:${process.pid}`
     const queue = yield* shardQueue
     const ledger = yield* Ledger
@@ -245,7 +262,7 @@ export const work = (options: WorkerOptions) =>
         () =>
           Effect.raceFirst(
             workShardHeld(item),
-            keepLease(entry.id, renewEvery).pipe(
+            keepLease(entry.id, renewEvery, holders).pipe(
               Effect.catchTag("SqlError", (error) => new LedgerError({ message: `renewing a lease: ${error.message}` }))
             )
           ),
@@ -336,10 +353,13 @@ export const work = (options: WorkerOptions) =>
   }).pipe(
     Effect.scoped,
     Effect.provide(queueLayer(options.leaseSeconds)),
+    // stopped: once the queue has stopped polling, nothing this process took stays held
+    Effect.onInterrupt(() => giveBack(holders)),
     Effect.provide(Runner.existingLedgerLayer(options)),
     // the providers' limits: in Redis, every worker on it stays within them together
     Effect.provide(Runner.limitsStoreLayer(options))
   )
+}
 
 /** The last shard's worker marks the run finished with the shards' combined summary. */
 const finishRun = (runId: string, stored: Runner.StoredOptions, createdAt: number) =>
