@@ -14,6 +14,7 @@ import {
   type ContactProviderService,
   EnrichRequest,
   type JobRef,
+  JobStatus,
   Person
 } from "../src/ContactProvider.js"
 import * as EnrichmentError from "../src/EnrichmentError.js"
@@ -222,6 +223,39 @@ describe("Waterfall", () => {
       assert.isTrue([...seen.a.perPerson.values(), ...seen.b.perPerson.values()].every((n) => n === 1))
       assert.strictEqual(seen.a.perPerson.size, 30)
       assert.strictEqual((yield* c.counters).submissions, 0)
+    }))
+
+  it.effect("a crash after a job's last page was committed: the resume books that page once, not twice", () =>
+    Effect.gen(function*() {
+      // 30 people, one job, pages of 10; the last page has no cursor after it, so a resume reads it again. The
+      // provider bills per value delivered and reports no credits on the job (as Crustdata): the ledger's figure
+      // is the sum of what the committed pages cost.
+      const journal = yield* Journal.makeMemory
+      const inner = yield* makeInMemory({ name: "a", directory: directoryA, maxBatch: 100 })
+      const service: ContactProviderService = {
+        ...inner.service,
+        poll: (ref) =>
+          Effect.map(inner.service.poll(ref), (status) => new JobStatus({ ...status, charged: 0, refunded: 0 }))
+      }
+      let finishes = 0
+      const crashing: Journal.JournalService = {
+        ...journal,
+        finishChunk: (key, result) =>
+          ++finishes === 1
+            ? Effect.fail(new Journal.JournalError({ message: "disk gone" }))
+            : journal.finishChunk(key, result)
+      }
+      const layer = (j: Journal.JournalService) => layerOf(ContactProviders.fromServices([service]), j)
+      const options = { runId: "last-page", people, providers: ["a"], fields: ["work_email"] } as const
+      assert.isTrue(
+        Exit.isFailure(yield* Effect.exit(Waterfall.runCollecting(options).pipe(Effect.provide(layer(crashing)))))
+      )
+      yield* Waterfall.runCollecting(options).pipe(Effect.provide(layer(journal)))
+      const [credits] = yield* journal.creditsOfRun("last-page")
+      assert.strictEqual(credits?.charged, people.length)
+      assert.strictEqual((yield* inner.counters).creditsCharged, people.length)
+      const outcomes = yield* journal.outcomesOfRun("last-page", people.map((p) => p.key))
+      assert.isTrue([...outcomes.values()].every((list) => list.length === 1), "one outcome per person")
     }))
 
   it.effect("a resumed chunk takes the path it was recorded for, so its idempotency key still holds", () =>

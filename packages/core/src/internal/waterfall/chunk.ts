@@ -187,7 +187,9 @@ const makeReader = (ctx: StageContext, chunk: ChunkRecord, people: ReadonlyArray
       final: undefined as JobStatus | undefined,
       accept: (page: ReadonlyArray<ProviderOutcome>, next: string | undefined) =>
         Effect.gen(function*() {
-          const mine = page.filter((o) => o.key !== undefined && members.has(o.key))
+          // A page read again after a crash (its commit landed, the cursor past it did not: a job's last page has
+          // none) answers nobody new: committing it again booked its costs twice in the ledger's credits.
+          const mine = page.filter((o) => o.key !== undefined && members.has(o.key) && !answered.has(o.key))
           yield* journal.commitPage(chunk.idempotencyKey, mine, next)
           if (next !== undefined) reader.cursor = next
           note(mine)
