@@ -122,6 +122,10 @@ const extraSubmissions = (counters: CountersJson) =>
 
 const billed = (counters: CountersJson) => Object.values(counters.netCredits).reduce((n, c) => n + c, 0)
 
+/** What the simulator billed each provider's account, for a line that says where credits differ. */
+const perProvider = (counters: CountersJson) =>
+  Object.entries(counters.netCredits).map(([provider, credits]) => `${provider} ${credits}`).join(", ")
+
 /** The ledger's credits, from the summary a finished run prints (`credits: 1234 (~56 of them estimated)`). */
 const bookedCredits = (stdout: string): { readonly total: number; readonly line: string } | undefined => {
   const match = /^credits: (\d+).*$/m.exec(stdout)
@@ -348,7 +352,8 @@ export const run = async (options: Options): Promise<Outcome> => {
     if (!creditsEqual) {
       problems.push(
         `credits: the ledger booked ${booked?.line ?? "?"}, the simulator billed ${billed(counters)} ` +
-          `(the uninterrupted run: ${billed(refCounters)})`
+          `(the uninterrupted run: ${billed(refCounters)}); billed per provider: ${perProvider(counters)} ` +
+          `(uninterrupted: ${perProvider(refCounters)})`
       )
     }
     const refOutput = NodeFs.readFileSync(ref.out, "utf8")
