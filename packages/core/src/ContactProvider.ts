@@ -128,6 +128,13 @@ export interface CostModel {
   readonly billing: "upfront-per-person" | "per-value-delivered" | "per-request"
   /** the most one person can cost for these fields (what the budget reserves) */
   readonly maxPerPerson: (fields: ReadonlyArray<Field>, mode: Mode) => number
+  /**
+   * How the provider reports what a job cost. `job-total` (default): its status states the job's figures so far,
+   * so reading it again after a crash loses nothing. `per-answer` (Fiber): each answer reports only what that call
+   * charged or refunded, so the answers a process read before it died are lost with it; a job read again after a
+   * crash is then booked by its results at the price list (marked estimated) where the reports fall short of them.
+   */
+  readonly reports?: "job-total" | "per-answer" | undefined
 }
 
 /** @since 0.1.0 @category Models */

@@ -42,7 +42,9 @@ export const capabilities: ContactProvider.Capabilities = {
   sync: { maxBatch: 10 },
   cost: {
     billing: "upfront-per-person",
-    maxPerPerson: (fields: ReadonlyArray<Field>, mode: Mode) => FiberAiApi.price(fields, mode)
+    maxPerPerson: (fields: ReadonlyArray<Field>, mode: Mode) => FiberAiApi.price(fields, mode),
+    // every chargeInfo is that answer's own: a refund reported to a process that died is not reported again
+    reports: "per-answer"
   },
   resubmitSafety: "none",
   // Starts are limited (30 a minute) but tasks are not, and a task's people are claimed one after another

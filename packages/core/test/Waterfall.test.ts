@@ -8,7 +8,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as Budget from "../src/Budget.js"
-import { Email, makePhone } from "../src/Contact.js"
+import { Email, makePhone, Provenance } from "../src/Contact.js"
 import {
   ContactProviders,
   type ContactProviderService,
@@ -21,7 +21,7 @@ import * as EnrichmentError from "../src/EnrichmentError.js"
 import { JobFailed } from "../src/EnrichmentError.js"
 import * as Identifier from "../src/Identifier.js"
 import * as Journal from "../src/Journal.js"
-import { Failed } from "../src/PersonResult.js"
+import { Failed, NotFound } from "../src/PersonResult.js"
 import { type Known, makeInMemory } from "../src/testing.js"
 import * as Waterfall from "../src/Waterfall.js"
 
@@ -257,6 +257,93 @@ describe("Waterfall", () => {
       const outcomes = yield* journal.outcomesOfRun("last-page", people.map((p) => p.key))
       assert.isTrue([...outcomes.values()].every((list) => list.length === 1), "one outcome per person")
     }))
+
+  describe("a job read again after a crash, at a provider that reports what each answer refunded", () => {
+    // Billed upfront (2 a person, 60) and refunded for the 15 people it finds nothing for (30), the refund reported
+    // once, on the answer that paid it out, as Fiber does. A crash after the first page: the answer with the refund
+    // went to the process that died, so the job's status read by the resume reports no refund.
+    const crashThenResume = (reports: "per-answer" | "job-total") =>
+      Effect.gen(function*() {
+        const journal = yield* Journal.makeMemory
+        const inner = yield* makeInMemory({ name: "a", directory: directoryA, maxBatch: 100, costPerPerson: 2 })
+        let refundReported = true
+        const service: ContactProviderService = {
+          ...inner.service,
+          capabilities: {
+            ...inner.service.capabilities,
+            cost: { ...inner.service.capabilities.cost, reports }
+          },
+          results: (ref, cursor) =>
+            Stream.map(inner.service.results(ref, cursor), (page) => ({
+              ...page,
+              results: page.results.map((o) =>
+                o._tag === "NotFound"
+                  ? new NotFound({ key: o.key, provenance: new Provenance({ ...o.provenance, cost: 0 }) })
+                  : o
+              )
+            })),
+          poll: (ref) =>
+            Effect.map(
+              inner.service.poll(ref),
+              (status) => new JobStatus({ ...status, charged: 60, refunded: refundReported ? 30 : 0 })
+            )
+        }
+        let commits = 0
+        const crashing: Journal.JournalService = {
+          ...journal,
+          commitPage: (key, outcomes, cursor) =>
+            ++commits === 2
+              ? Effect.fail(new Journal.JournalError({ message: "disk gone" }))
+              : journal.commitPage(key, outcomes, cursor)
+        }
+        const layer = (j: Journal.JournalService) => layerOf(ContactProviders.fromServices([service]), j)
+        const options = { runId: "refunds", people, providers: ["a"], fields: ["work_email"] } as const
+        const first = yield* Effect.exit(Waterfall.runCollecting(options).pipe(Effect.provide(layer(crashing))))
+        assert.isTrue(Exit.isFailure(first))
+        refundReported = false
+        const resumed = yield* Waterfall.runCollecting(options).pipe(Effect.provide(layer(journal)))
+        assert.strictEqual((yield* inner.counters).submissions, 1, "the job was read again, not sent again")
+        const [credits] = yield* journal.creditsOfRun("refunds")
+        return { credits, summary: resumed.providers[0]! }
+      })
+
+    it.effect("per answer: the results' price (30) is booked, marked estimated, not the reports' 60", () =>
+      Effect.gen(function*() {
+        const { credits, summary } = yield* crashThenResume("per-answer")
+        assert.strictEqual(credits?.charged, 30)
+        assert.strictEqual(credits?.estimated, 30)
+        assert.strictEqual(summary.credits, 30)
+      }))
+
+    it.effect("job totals: the provider's figure stands (it may bill what the results do not show)", () =>
+      Effect.gen(function*() {
+        const { credits } = yield* crashThenResume("job-total")
+        assert.strictEqual(credits?.charged, 60)
+        assert.strictEqual(credits?.estimated, 0)
+      }))
+
+    it.effect("per answer, uninterrupted: the provider's reports are booked as they are", () =>
+      Effect.gen(function*() {
+        const inner = yield* makeInMemory({ name: "a", directory: directoryA, maxBatch: 100, costPerPerson: 2 })
+        const service: ContactProviderService = {
+          ...inner.service,
+          capabilities: {
+            ...inner.service.capabilities,
+            cost: { ...inner.service.capabilities.cost, reports: "per-answer" }
+          },
+          // a provider whose own figure differs from the price list: without a crash its word is taken
+          poll: (ref) =>
+            Effect.map(inner.service.poll(ref), (status) => new JobStatus({ ...status, charged: 60, refunded: 5 }))
+        }
+        const journal = yield* Journal.makeMemory
+        yield* Waterfall.runCollecting({ runId: "whole", people, providers: ["a"], fields: ["work_email"] }).pipe(
+          Effect.provide(layerOf(ContactProviders.fromServices([service]), journal))
+        )
+        const [credits] = yield* journal.creditsOfRun("whole")
+        assert.strictEqual(credits?.charged, 55)
+        assert.strictEqual(credits?.estimated, 0)
+      }))
+  })
 
   it.effect("a resumed chunk takes the path it was recorded for, so its idempotency key still holds", () =>
     Effect.gen(function*() {

@@ -134,12 +134,18 @@ const deliver = (tally: Delivered, outcomes: Iterable<ProviderOutcome>) => {
  * since only that also counts what it bills for people it returns nothing usable for (TheHog charges per
  * identifier submitted, failed items included); else the sum of the per-person costs the adapter reports.
  * `estimated`: the figure is ours (from the price list), not the provider's.
+ *
+ * `readBefore`: the job was out before this attempt, so a process that died may have read answers about it. A
+ * provider that reports credits per answer (`CostModel.reports`) took those reports with it: a refund paid out
+ * on a poll the dead process read is not reported again. Where what is left of the reports comes to more than
+ * the results cost at the price list, the results' figure is booked, marked estimated.
  */
 const costOf = (
   provider: ContactProviderService,
   ref: JobRef | undefined,
   tally: Delivered,
-  final: JobStatus | undefined
+  final: JobStatus | undefined,
+  readBefore: boolean
 ) =>
   Effect.gen(function*() {
     const delivered = tally.credits
@@ -152,7 +158,12 @@ const costOf = (
     }
     const { charged, estimated, refunded } = status.value
     // 0/0 is a provider that does not report credits on its jobs (Crustdata bills per value delivered)
-    return charged > 0 || refunded > 0 ? { charged: charged - refunded, estimated, refunded } : byOutcomes
+    if (charged === 0 && refunded === 0) return byOutcomes
+    const reportsLost = readBefore && provider.capabilities.cost.reports === "per-answer" &&
+      charged - refunded > delivered
+    return reportsLost
+      ? { charged: delivered, estimated: true, refunded: charged - delivered }
+      : { charged: charged - refunded, estimated, refunded }
   })
 
 /**
@@ -178,6 +189,8 @@ const makeReader = (ctx: StageContext, chunk: ChunkRecord, people: ReadonlyArray
       }
     }
     const reader = {
+      // the job was out before this attempt: a process that died may have read answers about it
+      readBefore: chunk.state === "submitted",
       answered: answered as ReadonlySet<string>,
       delivered: delivered as Readonly<Delivered>,
       // where a read of the job resumes: after the last page committed
@@ -255,7 +268,13 @@ const settle = (
     if (missing.length > 0) {
       yield* reader.accept(missing.map((p) => new Failed({ key: p.key, provider: name, reason })), undefined)
     }
-    const { charged, estimated, refunded } = yield* costOf(ctx.provider, reader.job, reader.delivered, reader.final)
+    const { charged, estimated, refunded } = yield* costOf(
+      ctx.provider,
+      reader.job,
+      reader.delivered,
+      reader.final,
+      reader.readBefore
+    )
     yield* ctx.budget.settle(chunk.reserved, charged)
     const state = error !== undefined ? "failed" as const : "finished" as const
     yield* ProviderMetrics.countCredits(name, { charged: charged + refunded, refunded, estimated })
