@@ -345,6 +345,66 @@ describe("Waterfall", () => {
       }))
   })
 
+  describe("a send whose answer is lost (garbled) after the provider took it", () => {
+    const garbled = new EnrichmentError.MalformedResponse({
+      provider: "a",
+      endpoint: "POST /jobs (202)",
+      path: "[\"id\"]",
+      detail: "Expected string, actual 12345"
+    })
+    /** Provider "a" taking every submit, and answering the first one garbled; a job list when `safety` says so. */
+    const garbling = (safety: "idempotency-key" | "job-list" | "none") =>
+      Effect.gen(function*() {
+        const inner = yield* makeInMemory({ name: "a", directory: directoryA, maxBatch: 100, costPerPerson: 2 })
+        const taken = new Map<string, JobRef>()
+        let answers = 0
+        const service: ContactProviderService = {
+          ...inner.service,
+          capabilities: { ...inner.service.capabilities, resubmitSafety: safety },
+          submit: (request) =>
+            Effect.flatMap(inner.service.submit(request), (ref) => {
+              taken.set(request.idempotencyKey, ref)
+              return ++answers === 1 ? Effect.fail(garbled) : Effect.succeed(ref)
+            }),
+          findSubmitted: (request) => Effect.sync(() => Option.fromNullable(taken.get(request.idempotencyKey)))
+        }
+        const journal = yield* Journal.makeMemory
+        const running = yield* Effect.fork(
+          Waterfall.runCollecting({ runId: "lost", people, providers: ["a"], fields: ["work_email"] }).pipe(
+            Effect.provide(layerOf(ContactProviders.fromServices([service]), journal))
+          )
+        )
+        yield* TestClock.adjust("1 minute")
+        const result = yield* Fiber.join(running)
+        return { result, counters: yield* inner.counters, journal }
+      })
+
+    it.effect("idempotency key: asked again under the same key, the job it took is read, billed once", () =>
+      Effect.gen(function*() {
+        const { counters, journal, result } = yield* garbling("idempotency-key")
+        assert.strictEqual(counters.submissions, 1)
+        assert.strictEqual(result.providers[0]!.failed, 0)
+        assert.strictEqual(filled(result, "work_email"), 15)
+        assert.deepStrictEqual((yield* journal.chunks("lost")).map((c) => c.state), ["finished"])
+      }))
+
+    it.effect("job list: the job it took is found there and read, not failed", () =>
+      Effect.gen(function*() {
+        const { counters, result } = yield* garbling("job-list")
+        assert.strictEqual(counters.submissions, 1)
+        assert.strictEqual(result.providers[0]!.failed, 0)
+        assert.strictEqual(filled(result, "work_email"), 15)
+      }))
+
+    it.effect("no way to know (Fiber): the chunk fails with the error, nothing is sent again", () =>
+      Effect.gen(function*() {
+        const { counters, result } = yield* garbling("none")
+        assert.strictEqual(counters.submissions, 1)
+        assert.strictEqual(result.providers[0]!.failed, 30)
+        assertAddsUp(result)
+      }))
+  })
+
   it.effect("a resumed chunk takes the path it was recorded for, so its idempotency key still holds", () =>
     Effect.gen(function*() {
       // 10 people in chunks of 8 and 2 go through jobs; after the crash the first chunk, recorded for a job, must

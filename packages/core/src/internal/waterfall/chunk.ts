@@ -102,6 +102,45 @@ export const setAsideStopped = (ctx: StageContext, travelers: ReadonlyArray<Trav
     `not sent: ${ctx.provider.capabilities.provider} stopped after ${error._tag}: ${error.message}`
   )
 
+/**
+ * An answer to a send that could not be read (garbled, cut short, or none after the retries): the provider may
+ * have taken the request, and billed it, all the same.
+ */
+const isLostAnswer = (error: EnrichmentError): boolean =>
+  error._tag === "MalformedResponse" || (error._tag === "ProviderUnavailable" && error.unreachable !== true)
+
+/** Asking again after a lost answer, with the same idempotency key: a few times, with backoff. */
+const askAgainDelays = Schedule.exponential("1 second", 2).pipe(
+  Schedule.jittered,
+  Schedule.intersect(Schedule.recurs(4))
+)
+
+/**
+ * A send (a submit, or a synchronous call) to a provider that honours idempotency keys is asked again under the
+ * same key when its answer is lost: the provider answers with what it took the first time, unbilled. Failing the
+ * chunk instead threw paid results away (chaos with 2 % garbled answers: 145 people TheHog had billed).
+ */
+const askingAgain = <A>(ctx: StageContext, send: Effect.Effect<A, EnrichmentError>) =>
+  ctx.provider.capabilities.resubmitSafety === "idempotency-key"
+    ? Effect.retry(send, { while: isLostAnswer, schedule: askAgainDelays })
+    : send
+
+/**
+ * A submit whose answer is lost, to a provider with a job list (Crustdata): the job is adopted if the list has it;
+ * else nothing was taken and the error stands.
+ */
+const submitting = (ctx: StageContext, request: EnrichRequest): Effect.Effect<JobRef, EnrichmentError> => {
+  const { provider } = ctx
+  const submit = askingAgain(ctx, provider.submit(request))
+  const find = provider.findSubmitted
+  if (provider.capabilities.resubmitSafety !== "job-list" || find === undefined) return submit
+  return Effect.catchIf(submit, isLostAnswer, (lost) =>
+    Effect.flatMap(
+      Effect.orElseFail(find(request), () => lost),
+      Option.match({ onNone: () => Effect.fail(lost), onSome: Effect.succeed })
+    ))
+}
+
 const requestOf = (chunk: ChunkRecord, people: ReadonlyArray<Person>) =>
   new EnrichRequest({
     people: people as [Person, ...Array<Person>],
@@ -219,10 +258,10 @@ const makeReader = (ctx: StageContext, chunk: ChunkRecord, people: ReadonlyArray
           const request = requestOf(chunk, people)
           // the path was chosen when the chunk was planned and is kept with it
           if (chunk.state === "recorded" && chunk.path === "sync") {
-            return yield* reader.accept(yield* provider.enrichSync(request), undefined)
+            return yield* reader.accept(yield* askingAgain(ctx, provider.enrichSync(request)), undefined)
           }
           if (reader.job === undefined) {
-            const ref = yield* provider.submit(request)
+            const ref = yield* submitting(ctx, request)
             reader.job = ref
             yield* journal.markSubmitted(chunk.idempotencyKey, ref)
             yield* ProviderMetrics.countChunk(name, "submitted")
