@@ -303,21 +303,21 @@ export const make = (options: Options): Effect.Effect<RateLimitStore.Service, Re
                 return wait
               }))
 
-          const acquire = (restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
-            Effect.gen(function*() {
-              const member = nextMember()
-              yield* restore(turn.take(1))
-              yield* Effect.gen(function*() {
-                while (true) {
-                  const wait = yield* tryOnce(member)
-                  if (wait === 0) {
-                    return
-                  }
-                  yield* restore(Effect.sleep(Duration.millis(wait)))
+          // Waits are interruptible even inside a caller's uninterruptible region: nothing has been sent yet.
+          const acquire = Effect.gen(function*() {
+            const member = nextMember()
+            yield* Effect.interruptible(turn.take(1))
+            yield* Effect.gen(function*() {
+              while (true) {
+                const wait = yield* tryOnce(member)
+                if (wait === 0) {
+                  return
                 }
-              }).pipe(Effect.ensuring(turn.release(1)))
-              return member
-            })
+                yield* Effect.interruptible(Effect.sleep(Duration.millis(wait)))
+              }
+            }).pipe(Effect.ensuring(turn.release(1)))
+            return member
+          })
 
           // Completion: the member counts one interval from now; it leaves the renewed set in the same tick.
           const complete = (member: string) =>
@@ -332,7 +332,7 @@ export const make = (options: Options): Effect.Effect<RateLimitStore.Service, Re
 
           byEndpoint.set(endpoint, (effect) =>
             Effect.uninterruptibleMask((restore) =>
-              Effect.flatMap(acquire(restore), (member) =>
+              Effect.flatMap(acquire, (member) =>
                 Effect.ensuring(restore(effect), complete(member)))
             ))
         }

@@ -41,9 +41,11 @@ const slidingWindow = (window: Window, scope: Scope.Scope): Effect.Effect<RateLi
     const freeLater = Effect.asVoid(
       Effect.forkIn(Effect.interruptible(Effect.zipRight(Effect.sleep(interval), slots.release(1))), scope)
     )
+    // The wait for a slot is interruptible even inside a caller's uninterruptible region (a send seen through to
+    // its journal entry): nothing has been sent while it waits.
     return <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.zipRight(restore(slots.take(1)), Effect.ensuring(restore(effect), freeLater))
+        Effect.zipRight(Effect.interruptible(slots.take(1)), Effect.ensuring(restore(effect), freeLater))
       )
   })
 

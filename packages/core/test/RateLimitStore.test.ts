@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -36,6 +37,35 @@ describe("RateLimitStore (memory)", () => {
       // three at once; each next one an interval after a slot's request completed (10 s + 60 s)
       assert.deepStrictEqual(starts, [0, 0, 0, 70_000, 70_000, 70_000, 140_000])
       assert.isAtMost(busiestWindow(starts, 60_000), 3)
+    }).pipe(Effect.scoped))
+
+  it.effect("a wait at a full gate can be stopped even inside an uninterruptible send; the send itself cannot", () =>
+    Effect.gen(function*() {
+      const store = yield* RateLimitStore.RateLimitStore
+      const gates = yield* store.gates("fiber", { start: [{ limit: 1, interval: "1 minute" }] })
+      yield* gates.gate("start")(Effect.void)
+      // the window is full for a minute: the next send waits at the gate, and is stopped there
+      const waiting = yield* Effect.fork(Effect.uninterruptible(gates.gate("start")(Effect.succeed("sent"))))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.interrupt(waiting)
+      assert.isTrue(Exit.isInterrupted(yield* Fiber.await(waiting)))
+      // once through the gate, the send runs to its end although it is interrupted
+      yield* TestClock.adjust("1 minute")
+      let ended = false
+      const sending = yield* Effect.fork(
+        Effect.uninterruptible(
+          gates.gate("start")(
+            Effect.sleep("5 seconds").pipe(Effect.ensuring(Effect.sync(() => {
+              ended = true
+            })))
+          )
+        )
+      )
+      yield* TestClock.adjust("1 second")
+      const stopping = yield* Effect.fork(Fiber.interrupt(sending))
+      yield* TestClock.adjust("5 seconds")
+      yield* Fiber.join(stopping)
+      assert.isTrue(ended)
     }).pipe(Effect.scoped))
 
   it.effect("slots: at most max holders, a holder counted once, release harmless when repeated", () =>

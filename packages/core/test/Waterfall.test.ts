@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -404,6 +405,43 @@ describe("Waterfall", () => {
         assertAddsUp(result)
       }))
   })
+
+  it.effect("stopped while a submit to a provider with no way to find it again is in flight: it is kept", () =>
+    Effect.gen(function*() {
+      // like Fiber: the start is taken, its answer is on its way when the run is stopped (Ctrl-C)
+      const inner = yield* makeInMemory({ name: "a", directory: directoryA, maxBatch: 100 })
+      const reached = yield* Deferred.make<void>()
+      const answered = yield* Deferred.make<void>()
+      const service: ContactProviderService = {
+        ...inner.service,
+        capabilities: { ...inner.service.capabilities, resubmitSafety: "none" },
+        submit: (request) =>
+          Effect.flatMap(inner.service.submit(request), (ref) =>
+            Deferred.succeed(reached, undefined).pipe(
+              Effect.zipRight(Deferred.await(answered)),
+              Effect.as(ref)
+            )),
+        // the job's results take their time: the stop lands while they are awaited
+        results: (ref, cursor) => Stream.unwrap(Effect.as(Effect.sleep("1 hour"), inner.service.results(ref, cursor)))
+      }
+      const journal = yield* Journal.makeMemory
+      const running = yield* Effect.fork(
+        Waterfall.runCollecting({ runId: "stop", people, providers: ["a"], fields: ["work_email"] }).pipe(
+          Effect.provide(layerOf(ContactProviders.fromServices([service]), journal))
+        )
+      )
+      yield* Deferred.await(reached)
+      const stopping = yield* Effect.fork(Fiber.interrupt(running))
+      // the stop reaches the run before the answer does
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow()
+      yield* Deferred.succeed(answered, undefined)
+      yield* Fiber.join(stopping)
+      const [chunk] = yield* journal.chunks("stop")
+      // the job is in the journal: a resume reads it instead of leaving it ambiguous (billed, never read)
+      assert.strictEqual(chunk?.state, "submitted")
+      assert.isDefined(chunk?.job)
+      assert.strictEqual((yield* inner.counters).submissions, 1)
+    }))
 
   it.effect("a resumed chunk takes the path it was recorded for, so its idempotency key still holds", () =>
     Effect.gen(function*() {

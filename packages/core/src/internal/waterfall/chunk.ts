@@ -261,9 +261,18 @@ const makeReader = (ctx: StageContext, chunk: ChunkRecord, people: ReadonlyArray
             return yield* reader.accept(yield* askingAgain(ctx, provider.enrichSync(request)), undefined)
           }
           if (reader.job === undefined) {
-            const ref = yield* submitting(ctx, request)
+            const submitted = Effect.tap(
+              submitting(ctx, request),
+              (ref) => journal.markSubmitted(chunk.idempotencyKey, ref)
+            )
+            // A provider that gives no way to find a job again (Fiber): once the request may have left, it is seen
+            // through to its journal entry even when the run is stopped (Ctrl-C, SIGTERM); cut short in between, it
+            // left a job the provider may have taken and billed, and nobody would ever read. Waiting for the rate
+            // limit before it stays interruptible (the gates' waits are).
+            const ref = yield* (provider.capabilities.resubmitSafety === "none"
+              ? Effect.uninterruptible(submitted)
+              : submitted)
             reader.job = ref
-            yield* journal.markSubmitted(chunk.idempotencyKey, ref)
             yield* ProviderMetrics.countChunk(name, "submitted")
             yield* ctx.emit({ _tag: "ChunkSubmitted", provider: name, people: people.length, job: ref.id })
           }
