@@ -161,10 +161,270 @@ const workspace = (options: Options, root: string, name: string, sim: Simulator)
   }
 }
 
+type Workspace = ReturnType<typeof workspace>
+
+const log = (options: Options, line: string) => options.log(line)
+
+/** The uninterrupted run against a fresh simulator of the same seed: what the chaos run is compared with. */
+const reference = async (options: Options, root: string) => {
+  log(options, `reference: ${options.people} people, faults ${options.faults}, time ×${options.timeScale}`)
+  const sim = await simulator(options, root)
+  const started = Date.now()
+  // the reference's ledger is SQLite whatever the chaos run's: only what the simulator saw and the output count
+  const ws = workspace({ ...options, databaseUrl: undefined }, root, "reference", sim)
+  const running = ws.run()
+  // when its first request reached the simulator: the run was created just before, which aims the creation kills
+  let firstRequestMs = 0
+  while (running.child.exitCode === null && firstRequestMs === 0) {
+    if (totalSubmissions(await sim.counters()) > 0) firstRequestMs = Date.now() - started
+    else await sleep(10)
+  }
+  const exit = await running.exited
+  const seconds = (Date.now() - started) / 1000
+  const counters = await sim.counters()
+  await sim.stop()
+  if (!finished(exit)) throw new Error(`the reference run failed (exit ${exit.code}): ${exit.stderr}`)
+  log(options, `reference: exit ${exit.code} in ${seconds.toFixed(1)} s, ${billed(counters)} credits billed`)
+  return { ws, exit, seconds, counters, firstRequestMs }
+}
+
+type Reference = Awaited<ReturnType<typeof reference>>
+
+/**
+ * The chaos run's bookkeeping: kills by moment, what went wrong, and the last finished resume. Every kill goes
+ * through `kill`, which also notices double submissions as soon as the process after a kill has ended.
+ */
+const makeKiller = (sim: Simulator) => {
+  const state = {
+    kills: 0,
+    emptyRuns: 0,
+    phase: "creation",
+    /** the kill whose resume came next: where a double submission appears, it is that kill's doing */
+    previousKill: "none",
+    doublesSeen: 0,
+    byPhase: new Map<string, number>(),
+    problems: [] as Array<string>,
+    last: undefined as Exited | undefined
+  }
+  const kill = async (running: Running, at?: number): Promise<Exited> => {
+    if (running.child.exitCode === null && running.child.signalCode === null) running.child.kill("SIGKILL")
+    const exit = await running.exited
+    const doubles = extraSubmissions(await sim.counters())
+    if (doubles > state.doublesSeen) {
+      state.problems.push(
+        `${doubles - state.doublesSeen} double submission(s) appeared after the kill "${state.previousKill}" ` +
+          `(seen after the process that followed it ended)`
+      )
+      state.doublesSeen = doubles
+    }
+    if (exit.signal === "SIGKILL") {
+      state.kills++
+      state.byPhase.set(state.phase, (state.byPhase.get(state.phase) ?? 0) + 1)
+      state.previousKill = `#${state.kills} ${state.phase}${at === undefined ? "" : ` at ${Math.round(at)} ms`}`
+    }
+    return exit
+  }
+  /** A resume's end: an empty run is the defect of issue 14 (4); a finished one is the last so far. */
+  const ended = (exit: Exited) => {
+    if (/has no input rows/.test(exit.stderr) || /: 0 rows, 0 people/.test(exit.stdout)) {
+      state.emptyRuns++
+      state.problems.push(`an empty run: ${exit.stderr.trim() || exit.stdout.trim()}`)
+    }
+    if (finished(exit)) state.last = exit
+  }
+  return { state, kill, ended }
+}
+
+type Killer = ReturnType<typeof makeKiller>
+
+/** 1. Run creation: kill `enrich run` early, at growing delays, until a run with its rows exists. */
+const killAroundCreation = async (
+  options: Options,
+  ws: Workspace,
+  killer: Killer,
+  firstRequestMs: number,
+  rand: () => number
+): Promise<string> => {
+  log(options, "chaos: kills around run creation")
+  let runId: string | undefined
+  // from well before the first request towards it: some kills land before the run exists, some in its creation
+  const step = Math.max(25, firstRequestMs / 12)
+  for (let delay = firstRequestMs / 3; runId === undefined && delay < 10_000; delay += step) {
+    const exit = await killer.kill(await killAfter(ws.run(), delay), delay)
+    runId = finished(exit) ? /^run (\S+):/m.exec(exit.stdout)?.[1] : await ws.findRun()
+    if (finished(exit)) killer.state.last = exit
+  }
+  if (runId === undefined) throw new Error("no run was created in 10 s")
+  if (killer.state.last === undefined) {
+    // the first resume after the creation kills: an empty run would show here
+    const at = 300 + rand() * 1000
+    killer.ended(await killer.kill(await killAfter(ws.resume(runId), at), at))
+  }
+  return runId
+}
+
+/** 2. During a submit: kill the moment the simulator has taken a new submission. */
+const killDuringSubmits = async (options: Options, ws: Workspace, sim: Simulator, killer: Killer, id: string) => {
+  log(options, "chaos: kills during a submit")
+  killer.state.phase = "submit"
+  for (let i = 0; i < 3 && killer.state.last === undefined; i++) {
+    const before = totalSubmissions(await sim.counters())
+    const running = ws.resume(id)
+    while (running.child.exitCode === null) {
+      if (totalSubmissions(await sim.counters()) > before) break
+      await sleep(5)
+    }
+    killer.ended(await killer.kill(running))
+  }
+}
+
+/** Two resumes at once: one must be refused (a run is held by one process); the other is killed at random. */
+const killPair = async (options: Options, ws: Workspace, killer: Killer, id: string, i: number, at: number) => {
+  const { state } = killer
+  const [a, b] = [ws.resume(id), ws.resume(id)]
+  const first = await Promise.race([a.exited.then(() => a), b.exited.then(() => b)])
+  const other = first === a ? b : a
+  const refused = await first.exited
+  if (refused.code === 2 && /is being worked on by/.test(refused.stderr)) {
+    log(options, `  pair ${i}: one resume refused: ${refused.stderr.trim().split("\n")[0]}`)
+  } else if (finished(refused)) {
+    state.last = refused
+    await killer.kill(other)
+    state.problems.push(`two concurrent resumes both worked on the run (one exited ${refused.code})`)
+  } else {
+    state.problems.push(`a concurrent resume ended with exit ${refused.code}: ${refused.stderr.trim()}`)
+  }
+  state.phase = "pair"
+  const exit = await killer.kill(await killAfter(other, at), at)
+  state.phase = "random"
+  killer.ended(exit)
+}
+
+/** 3. Random moments, with pairs of concurrent resumes among them. */
+const killAtRandom = async (
+  options: Options,
+  ws: Workspace,
+  killer: Killer,
+  id: string,
+  referenceSeconds: number,
+  rand: () => number
+) => {
+  log(options, `chaos: ${options.kills} kills at random moments, ${options.pairs} pairs of concurrent resumes`)
+  const { state } = killer
+  // a kill lands within this many ms of a start: about twice the reference's duration spread over the kills
+  state.phase = "random"
+  const spread = Math.max(400, (2 * referenceSeconds * 1000) / Math.max(1, options.kills))
+  const pairAt = new Set(
+    Array.from({ length: options.pairs }, (_, i) => Math.floor(((i + 1) * options.kills) / (options.pairs + 1)))
+  )
+  for (let i = 0; i < options.kills && state.last === undefined; i++) {
+    const at = 300 + rand() * spread
+    if (pairAt.delete(i)) {
+      await killPair(options, ws, killer, id, i, at)
+      continue
+    }
+    const exit = await killer.kill(await killAfter(ws.resume(id), at), at)
+    killer.ended(exit)
+    if (!finished(exit) && exit.signal !== "SIGKILL") {
+      state.problems.push(`a resume exited ${exit.code}: ${exit.stderr.trim()}`)
+    }
+  }
+}
+
+/** The output's temporary files: a killed write's leftovers, removed by the next start. */
+const tempFilesOf = (ws: Workspace) => () => {
+  const outDir = NodePath.dirname(ws.out)
+  return NodeFs.existsSync(outDir) ? NodeFs.readdirSync(outDir).filter((f) => f.includes(".tmp-")) : []
+}
+
+/** 4. During the output write: kill when its temporary file appears. */
+const killDuringOutputWrite = async (options: Options, ws: Workspace, killer: Killer, id: string) => {
+  log(options, "chaos: kills during the output write")
+  killer.state.phase = "output write"
+  const tempFiles = tempFilesOf(ws)
+  for (let i = 0; i < 2 && killer.state.last === undefined; i++) {
+    const running = ws.resume(id)
+    while (running.child.exitCode === null && tempFiles().length === 0) await sleep(2)
+    killer.ended(await killer.kill(running))
+  }
+}
+
+/** 5. Resumes, uninterrupted, until the run finishes. */
+const resumeToEnd = async (ws: Workspace, killer: Killer, id: string): Promise<Exited> => {
+  const { state } = killer
+  while (state.last === undefined) {
+    const exit = await ws.resume(id).exited
+    killer.ended(exit)
+    if (!finished(exit)) state.problems.push(`the final resume exited ${exit.code}: ${exit.stderr.trim()}`)
+    if (state.problems.length > 20) throw new Error(state.problems.join("\n"))
+  }
+  return state.last
+}
+
+/** People submitted more than once per provider, for the problems list. */
+const doubleSubmissionProblems = (counters: CountersJson, refCounters: CountersJson): Array<string> =>
+  Object.entries(counters.submissions).flatMap(([provider, byPerson]) => {
+    const twice = Object.entries(byPerson).filter(([, n]) => n > 1)
+    if (twice.length === 0) return []
+    return [
+      `${provider}: ${twice.length} people submitted more than once (the uninterrupted run: ` +
+      `${Object.values(refCounters.submissions[provider] ?? {}).filter((n) => n > 1).length}), e.g. ` +
+      twice.slice(0, 3).map(([p, n]) => `${p} ×${n}`).join(", ")
+    ]
+  })
+
+/** The chaos run's end against the reference: rows, double charges, credits and output, and the verdict line. */
+const compare = (
+  options: Options,
+  ref: Reference,
+  ws: Workspace,
+  killer: Killer,
+  last: Exited,
+  counters: CountersJson,
+  inputRows: ReadonlyArray<string>
+): Outcome => {
+  const { state } = killer
+  const { problems } = state
+  const output = NodeFs.readFileSync(ws.out, "utf8")
+  const outputRows = output.trimEnd().split("\n").slice(1)
+  const present = new Set(outputRows.map((row) => row.split(",").slice(0, 6).join(",")))
+  const inputKeys = inputRows.map((row) => row.split(",").slice(0, 6).join(","))
+  const rowsLost = Math.max(inputRows.length - outputRows.length, inputKeys.filter((k) => !present.has(k)).length)
+  const doubleCharges = extraSubmissions(counters)
+  const referenceDoubles = extraSubmissions(ref.counters)
+  const booked = bookedCredits(last.stdout)
+  const faultsOn = options.faults.trim() !== "none"
+  const creditsEqual = booked?.total === billed(counters) && (faultsOn || billed(counters) === billed(ref.counters))
+  if (!creditsEqual) {
+    problems.push(
+      `credits: the ledger booked ${booked?.line ?? "?"}, the simulator billed ${billed(counters)} ` +
+        `(the uninterrupted run: ${billed(ref.counters)}); billed per provider: ${perProvider(counters)} ` +
+        `(uninterrupted: ${perProvider(ref.counters)})`
+    )
+  }
+  const refOutput = NodeFs.readFileSync(ref.ws.out, "utf8")
+  const differing = refOutput.split("\n").filter((line, i) => output.split("\n")[i] !== line).length
+  const outputIdentical = faultsOn ? undefined : refOutput === output
+  if (doubleCharges > 0) problems.push(...doubleSubmissionProblems(counters, ref.counters))
+  if (outputIdentical === false) problems.push(`output: ${differing} lines differ from the uninterrupted run's`)
+  log(
+    options,
+    `chaos: the last resume exited ${last.code}; the uninterrupted run exited ${ref.exit.code}` +
+      (referenceDoubles > 0 ? `, and itself submitted ${referenceDoubles} people twice` : "") +
+      (faultsOn ? `; ${differing} output lines differ from it (fault draws follow request order)` : "")
+  )
+  if (problems.length > 0) log(options, `chaos: the last resume printed:\n${last.stdout.trimEnd()}`)
+  const yes = (b: boolean) => b ? "yes" : "no"
+  const line = `chaos: ${state.kills} kills, rows lost ${rowsLost}, double charges ${doubleCharges}, ` +
+    `credits equal: ${yes(creditsEqual)}${faultsOn ? " (ledger = billed)" : ""}, output identical: ` +
+    (outputIdentical === undefined ? "not compared under faults" : yes(outputIdentical))
+  const ok = rowsLost === 0 && doubleCharges === 0 && creditsEqual && outputIdentical !== false &&
+    state.emptyRuns === 0 && problems.length === 0
+  return { kills: state.kills, rowsLost, doubleCharges, creditsEqual, outputIdentical, problems, line, ok }
+}
+
 export const run = async (options: Options): Promise<Outcome> => {
-  const log = options.log
   const root = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "enrich-chaos-"))
-  const problems: Array<string> = []
   try {
     const list = start(options.enrich, EnrichSimulate.listArgs(options.people, options.seed), root, process.env)
     const listed = await list.exited
@@ -172,219 +432,32 @@ export const run = async (options: Options): Promise<Outcome> => {
     NodeFs.writeFileSync(NodePath.join(root, "people.csv"), listed.stdout)
     const inputRows = listed.stdout.trimEnd().split("\n").slice(1)
 
-    // ---- the reference: uninterrupted, against a fresh simulator of the same seed ----
-    log(`reference: ${options.people} people, faults ${options.faults}, time ×${options.timeScale}`)
-    const refSim = await simulator(options, root)
-    const refStarted = Date.now()
-    // the reference's ledger is SQLite whatever the chaos run's: only what the simulator saw and the output count
-    const ref = workspace({ ...options, databaseUrl: undefined }, root, "reference", refSim)
-    const refRunning = ref.run()
-    // when its first request reached the simulator: the run was created just before, which aims the creation kills
-    let firstRequestMs = 0
-    while (refRunning.child.exitCode === null && firstRequestMs === 0) {
-      if (totalSubmissions(await refSim.counters()) > 0) firstRequestMs = Date.now() - refStarted
-      else await sleep(10)
-    }
-    const refExit = await refRunning.exited
-    const refSeconds = (Date.now() - refStarted) / 1000
-    const refCounters = await refSim.counters()
-    await refSim.stop()
-    if (!finished(refExit)) throw new Error(`the reference run failed (exit ${refExit.code}): ${refExit.stderr}`)
-    log(`reference: exit ${refExit.code} in ${refSeconds.toFixed(1)} s, ${billed(refCounters)} credits billed`)
+    const ref = await reference(options, root)
 
-    // ---- the chaos run ----
     const sim = await simulator(options, root)
     const ws = workspace(options, root, "chaos", sim)
     const rand = random(options.seed)
-    let kills = 0
-    let emptyRuns = 0
-    let last: Exited | undefined
+    const killer = makeKiller(sim)
+    const id = await killAroundCreation(options, ws, killer, ref.firstRequestMs, rand)
+    await killDuringSubmits(options, ws, sim, killer, id)
+    await killAtRandom(options, ws, killer, id, ref.seconds, rand)
+    await killDuringOutputWrite(options, ws, killer, id)
+    const last = await resumeToEnd(ws, killer, id)
 
-    const byPhase = new Map<string, number>()
-    let phase = "creation"
-    /** the kill whose resume came next: where a double submission appears, it is that kill's doing */
-    let previousKill = "none"
-    let doublesSeen = 0
-    const kill = async (running: Running, at?: number): Promise<Exited> => {
-      if (running.child.exitCode === null && running.child.signalCode === null) running.child.kill("SIGKILL")
-      const exit = await running.exited
-      const doubles = extraSubmissions(await sim.counters())
-      if (doubles > doublesSeen) {
-        problems.push(
-          `${doubles - doublesSeen} double submission(s) appeared after the kill "${previousKill}" ` +
-            `(seen after the process that followed it ended)`
-        )
-        doublesSeen = doubles
-      }
-      if (exit.signal === "SIGKILL") {
-        kills++
-        byPhase.set(phase, (byPhase.get(phase) ?? 0) + 1)
-        previousKill = `#${kills} ${phase}${at === undefined ? "" : ` at ${Math.round(at)} ms`}`
-      }
-      return exit
-    }
-    /** A resume that refuses because the run is empty is the defect of issue 14 (4). */
-    const checkEmpty = (exit: Exited) => {
-      if (/has no input rows/.test(exit.stderr) || /: 0 rows, 0 people/.test(exit.stdout)) {
-        emptyRuns++
-        problems.push(`an empty run: ${exit.stderr.trim() || exit.stdout.trim()}`)
-      }
-    }
-
-    // 1. run creation: kill `enrich run` early, at growing delays, until a run with its rows exists
-    log("chaos: kills around run creation")
-    let runId: string | undefined
-    // from well before the first request towards it: some kills land before the run exists, some in its creation
-    const step = Math.max(25, firstRequestMs / 12)
-    for (let delay = firstRequestMs / 3; runId === undefined && delay < 10_000; delay += step) {
-      const exit = await kill(await killAfter(ws.run(), delay), delay)
-      runId = finished(exit) ? /^run (\S+):/m.exec(exit.stdout)?.[1] : await ws.findRun()
-      if (finished(exit)) last = exit
-    }
-    if (runId === undefined) throw new Error("no run was created in 10 s")
-    const id = runId
-    if (last === undefined) {
-      // the first resume after the creation kills: an empty run would show here
-      const at = 300 + rand() * 1000
-      const exit = await kill(await killAfter(ws.resume(id), at), at)
-      checkEmpty(exit)
-      if (finished(exit)) last = exit
-    }
-
-    // 2. during a submit: kill the moment the simulator has taken a new submission
-    log("chaos: kills during a submit")
-    phase = "submit"
-    for (let i = 0; i < 3 && last === undefined; i++) {
-      const before = totalSubmissions(await sim.counters())
-      const running = ws.resume(id)
-      while (running.child.exitCode === null) {
-        if (totalSubmissions(await sim.counters()) > before) break
-        await sleep(5)
-      }
-      const exit = await kill(running)
-      checkEmpty(exit)
-      if (finished(exit)) last = exit
-    }
-
-    // 3. random moments, with pairs of concurrent resumes among them
-    log(`chaos: ${options.kills} kills at random moments, ${options.pairs} pairs of concurrent resumes`)
-    // a kill lands within this many ms of a start: about twice the reference's duration spread over the kills
-    phase = "random"
-    const spread = Math.max(400, (2 * refSeconds * 1000) / Math.max(1, options.kills))
-    const pairAt = new Set(
-      Array.from({ length: options.pairs }, (_, i) => Math.floor(((i + 1) * options.kills) / (options.pairs + 1)))
-    )
-    for (let i = 0; i < options.kills && last === undefined; i++) {
-      if (pairAt.has(i)) {
-        pairAt.delete(i)
-        const [a, b] = [ws.resume(id), ws.resume(id)]
-        const first = await Promise.race([a.exited.then(() => a), b.exited.then(() => b)])
-        const other = first === a ? b : a
-        const refused = await first.exited
-        if (refused.code === 2 && /is being worked on by/.test(refused.stderr)) {
-          log(`  pair ${i}: one resume refused: ${refused.stderr.trim().split("\n")[0]}`)
-        } else if (finished(refused)) {
-          last = refused
-          await kill(other)
-          problems.push(`two concurrent resumes both worked on the run (one exited ${refused.code})`)
-        } else {
-          problems.push(`a concurrent resume ended with exit ${refused.code}: ${refused.stderr.trim()}`)
-        }
-        phase = "pair"
-        const at = 300 + rand() * spread
-        const exit = await kill(await killAfter(other, at), at)
-        phase = "random"
-        checkEmpty(exit)
-        if (finished(exit)) last = exit
-        continue
-      }
-      const at = 300 + rand() * spread
-      const exit = await kill(await killAfter(ws.resume(id), at), at)
-      checkEmpty(exit)
-      if (finished(exit)) last = exit
-      else if (exit.signal !== "SIGKILL") problems.push(`a resume exited ${exit.code}: ${exit.stderr.trim()}`)
-    }
-
-    // 4. during the output write: kill when its temporary file appears
-    log("chaos: kills during the output write")
-    phase = "output write"
-    const outDir = NodePath.dirname(ws.out)
-    const tempFiles = () =>
-      NodeFs.existsSync(outDir) ? NodeFs.readdirSync(outDir).filter((f) => f.includes(".tmp-")) : []
-    for (let i = 0; i < 2 && last === undefined; i++) {
-      const running = ws.resume(id)
-      while (running.child.exitCode === null && tempFiles().length === 0) await sleep(2)
-      const exit = await kill(running)
-      checkEmpty(exit)
-      if (finished(exit)) last = exit
-    }
-
-    // 5. to the end
-    while (last === undefined) {
-      const exit = await ws.resume(id).exited
-      checkEmpty(exit)
-      if (finished(exit)) last = exit
-      else problems.push(`the final resume exited ${exit.code}: ${exit.stderr.trim()}`)
-      if (problems.length > 20) throw new Error(problems.join("\n"))
-    }
     const counters = await sim.counters()
     await sim.stop()
-    if (extraSubmissions(counters) > doublesSeen) {
-      problems.push(
-        `${extraSubmissions(counters) - doublesSeen} double submission(s) appeared after the kill "${previousKill}"`
+    const { state } = killer
+    if (extraSubmissions(counters) > state.doublesSeen) {
+      state.problems.push(
+        `${extraSubmissions(counters) - state.doublesSeen} double submission(s) appeared after the kill ` +
+          `"${state.previousKill}"`
       )
     }
-    log(`chaos: kills by moment: ${[...byPhase].map(([p, n]) => `${p} ${n}`).join(", ")}`)
+    log(options, `chaos: kills by moment: ${[...state.byPhase].map(([p, n]) => `${p} ${n}`).join(", ")}`)
     // the next start removes a write's leftovers; none must remain after the run finished
-    if (tempFiles().length > 0) problems.push(`temporary output files left behind: ${tempFiles().join(", ")}`)
-
-    // ---- compare ----
-    const output = NodeFs.readFileSync(ws.out, "utf8")
-    const outputRows = output.trimEnd().split("\n").slice(1)
-    const present = new Set(outputRows.map((row) => row.split(",").slice(0, 6).join(",")))
-    const inputKeys = inputRows.map((row) => row.split(",").slice(0, 6).join(","))
-    const rowsLost = Math.max(inputRows.length - outputRows.length, inputKeys.filter((k) => !present.has(k)).length)
-    const doubleCharges = extraSubmissions(counters)
-    const referenceDoubles = extraSubmissions(refCounters)
-    const booked = bookedCredits(last.stdout)
-    const faultsOn = options.faults.trim() !== "none"
-    const creditsEqual = booked?.total === billed(counters) && (faultsOn || billed(counters) === billed(refCounters))
-    if (!creditsEqual) {
-      problems.push(
-        `credits: the ledger booked ${booked?.line ?? "?"}, the simulator billed ${billed(counters)} ` +
-          `(the uninterrupted run: ${billed(refCounters)}); billed per provider: ${perProvider(counters)} ` +
-          `(uninterrupted: ${perProvider(refCounters)})`
-      )
-    }
-    const refOutput = NodeFs.readFileSync(ref.out, "utf8")
-    const differing = refOutput.split("\n").filter((line, i) => output.split("\n")[i] !== line).length
-    const outputIdentical = faultsOn ? undefined : refOutput === output
-    if (doubleCharges > 0) {
-      for (const [provider, byPerson] of Object.entries(counters.submissions)) {
-        const twice = Object.entries(byPerson).filter(([, n]) => n > 1)
-        if (twice.length > 0) {
-          problems.push(
-            `${provider}: ${twice.length} people submitted more than once (the uninterrupted run: ` +
-              `${Object.values(refCounters.submissions[provider] ?? {}).filter((n) => n > 1).length}), e.g. ` +
-              twice.slice(0, 3).map(([p, n]) => `${p} ×${n}`).join(", ")
-          )
-        }
-      }
-    }
-    if (outputIdentical === false) problems.push(`output: ${differing} lines differ from the uninterrupted run's`)
-    log(
-      `chaos: the last resume exited ${last.code}; the uninterrupted run exited ${refExit.code}` +
-        (referenceDoubles > 0 ? `, and itself submitted ${referenceDoubles} people twice` : "") +
-        (faultsOn ? `; ${differing} output lines differ from it (fault draws follow request order)` : "")
-    )
-    if (problems.length > 0) log(`chaos: the last resume printed:\n${last.stdout.trimEnd()}`)
-    const yes = (b: boolean) => b ? "yes" : "no"
-    const line = `chaos: ${kills} kills, rows lost ${rowsLost}, double charges ${doubleCharges}, ` +
-      `credits equal: ${yes(creditsEqual)}${faultsOn ? " (ledger = billed)" : ""}, output identical: ` +
-      (outputIdentical === undefined ? "not compared under faults" : yes(outputIdentical))
-    const ok = rowsLost === 0 && doubleCharges === 0 && creditsEqual && outputIdentical !== false &&
-      emptyRuns === 0 && problems.length === 0
-    return { kills, rowsLost, doubleCharges, creditsEqual, outputIdentical, problems, line, ok }
+    const leftovers = tempFilesOf(ws)()
+    if (leftovers.length > 0) state.problems.push(`temporary output files left behind: ${leftovers.join(", ")}`)
+    return compare(options, ref, ws, killer, last, counters, inputRows)
   } finally {
     NodeFs.rmSync(root, { recursive: true, force: true })
   }
