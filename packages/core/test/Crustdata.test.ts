@@ -21,7 +21,6 @@ import * as CrustdataProvider from "../src/CrustdataProvider.js"
 import * as Identifier from "../src/Identifier.js"
 import type { ProviderOutcome } from "../src/PersonResult.js"
 import * as Polling from "../src/Polling.js"
-import type * as RateLimits from "../src/RateLimits.js"
 import { fakeHttp, json, type Seen } from "./utils/fakeHttp.js"
 import { linkedInPerson, requestOf, urlOf } from "./utils/requests.js"
 import { observe } from "./utils/telemetry.js"
@@ -339,10 +338,7 @@ describe("Crustdata client", () => {
   it.effect("a job is polled at that pace when it is sooner than the Polling cap", () => {
     const { client, seen } = fake(() => json(status("processing")))
     // 600 status requests a minute for 5 jobs: a poll every 625 ms instead of every 4 s
-    const limits: RateLimits.Limits = {
-      ...CrustdataClient.defaultLimits,
-      "batch/status": [{ limit: 600, interval: "1 minute" }]
-    }
+    const limits = { ...CrustdataClient.defaultLimits, "batch/status": [{ limit: 600, interval: "1 minute" }] }
     return run(
       Effect.gen(function*() {
         const crustdata = yield* CrustdataClient.CrustdataClient
