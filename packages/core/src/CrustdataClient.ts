@@ -19,7 +19,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -261,33 +261,6 @@ const jsonCalls = (http: ProviderHttp.ProviderHttp) => ({
     )
 })
 
-/** Share of the status limit that polling the active jobs may take: the rest is for permit checks and resumes. */
-const pollShare = 0.8
-
-/**
- * How often each active job can be polled when all `maxActiveJobs` are polled at once within `pollShare` of the
- * status endpoint's limit (undefined: no limit configured). With Crustdata's 5 jobs and 120 status requests a
- * minute: every 3 s. A job's end is seen on average half a poll late, and a slot stays idle until then: with the
- * generic 5 s cap, 2.5 s of each ~170 s job.
- */
-export const pollPace = (limits: RateLimits.Limits, maxActiveJobs: number): Duration.Duration | undefined => {
-  const windows = limits[endpoints.status] ?? []
-  const paces = windows.map((w) =>
-    Duration.toMillis(w.interval) * maxActiveJobs / Math.max(1, Math.floor(w.limit * pollShare))
-  )
-  return paces.length === 0 ? undefined : Duration.millis(Math.max(...paces))
-}
-
-/** The policy with its cap at `pace` when that is sooner: polls the status limit has room for. */
-const withPace = (policy: Polling.PollingPolicy, pace: Duration.Duration | undefined): Polling.PollingPolicy =>
-  pace === undefined || Duration.lessThanOrEqualTo(Duration.decode(policy.maxDelay), pace)
-    ? policy
-    : {
-      ...policy,
-      maxDelay: pace,
-      initialDelay: Duration.min(Duration.decode(policy.initialDelay), pace)
-    }
-
 /** @since 0.1.0 @category Constructors */
 export const make = (
   options: Options
@@ -342,15 +315,13 @@ export const make = (
           batchStatus
         ))
 
-    const statusPace = pollPace(options.limits ?? defaultLimits, maxActiveJobs)
     const awaitCompletion = (batchId: string, signal?: Effect.Effect<void>) =>
-      Effect.flatMap(Polling.Polling, (policy) =>
-        Polling.awaitTerminal(batchStatus(batchId), {
-          isTerminal,
-          provider,
-          jobId: batchId,
-          wake: signal === undefined ? wakeups.wait(batchId) : Effect.raceFirst(signal, wakeups.wait(batchId))
-        }).pipe(Effect.provideService(Polling.Polling, withPace(policy, statusPace))))
+      Polling.awaitTerminal(batchStatus(batchId), {
+        isTerminal,
+        provider,
+        jobId: batchId,
+        wake: signal === undefined ? wakeups.wait(batchId) : Effect.raceFirst(signal, wakeups.wait(batchId))
+      })
 
     const withJob = (batchId: string) => (error: EnrichmentError): EnrichmentError =>
       error._tag === "ResultExpired" ? new ResultExpired({ provider, jobId: batchId, message: error.message }) : error

@@ -2,7 +2,6 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -323,35 +322,6 @@ describe("Crustdata client", () => {
         assert.isAtMost(seen.length, 25)
       }),
       client
-    )
-  })
-
-  it("polls each active job as often as the status limit has room for, all of them at once", () => {
-    // 5 jobs within 80 % of 120 status requests a minute: every 3.125 s, sooner than the generic 5 s cap
-    assert.strictEqual(
-      Duration.toMillis(CrustdataClient.pollPace(CrustdataClient.defaultLimits, 5)!),
-      60_000 * 5 / 96
-    )
-    assert.isUndefined(CrustdataClient.pollPace({}, 5))
-  })
-
-  it.effect("a job is polled at that pace when it is sooner than the Polling cap", () => {
-    const { client, seen } = fake(() => json(status("processing")))
-    // 600 status requests a minute for 5 jobs: a poll every 625 ms instead of every 4 s
-    const limits = { ...CrustdataClient.defaultLimits, "batch/status": [{ limit: 600, interval: "1 minute" }] }
-    return run(
-      Effect.gen(function*() {
-        const crustdata = yield* CrustdataClient.CrustdataClient
-        yield* Effect.fork(crustdata.awaitCompletion(batchId))
-        yield* TestClock.adjust("10 seconds")
-        yield* TestClock.adjust("20 seconds")
-        const polls = seen.length
-        // 1 s, 1.5 s (jittered) then every 625 ms (±20 %): about 45 in 30 s; at the 4 s cap it would be about 9
-        assert.isAtLeast(polls, 30)
-        assert.isAtMost(polls, 60)
-      }),
-      client,
-      { limits }
     )
   })
 
