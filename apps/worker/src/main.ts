@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
 /**
  * The `enrich` executable: the only place that picks Node implementations and runs effects.
  * SIGINT/SIGTERM interrupt the program; the waterfall stops submitting, checkpoints through the ledger

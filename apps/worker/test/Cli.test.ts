@@ -3,12 +3,13 @@
  * job (`enrich demo`) producing a complete output and a summary.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as Command from "@effect/platform/Command"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
-import { enrich, examplePeople } from "./utils/binary.js"
+import { enrich, examplePeople, main } from "./utils/binary.js"
 
 const tempDir = Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeTempDirectoryScoped({ prefix: "enrich-cli-" }))
 
@@ -35,6 +36,21 @@ describe("enrich CLI", () => {
         assert.strictEqual(help.exitCode, 0, help.stderr)
         assert.match(help.stdout, /Exit codes: 0 done, 3 finished with failures .*130 interrupted/s, command)
       }
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("the executable runs by itself, its shebang starting node with a smaller young generation", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      // as the README's alias runs it: the file itself, no `node` in front
+      const first = NodeFs.readFileSync(main, "utf8").split("\n", 1)[0]
+      assert.strictEqual(first, "#!/usr/bin/env -S node --max-semi-space-size=8")
+      assert.isTrue((NodeFs.statSync(main).mode & 0o111) !== 0, "dist/main.js is not executable")
+      const direct = yield* Command.make(main, "--version").pipe(
+        Command.workingDirectory(dir),
+        Command.env({ PATH: process.env.PATH ?? "" }),
+        Command.exitCode
+      )
+      assert.strictEqual(Number(direct), 0)
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.scoped("bad flags and files are one-line errors with exit code 2", () =>

@@ -84,7 +84,11 @@ interface Running {
 }
 
 const start = (command: string, args: ReadonlyArray<string>, cwd: string, env: NodeJS.ProcessEnv): Running => {
-  const child = spawn(process.execPath, [command, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
+  const child = spawn(process.execPath, EnrichSimulate.nodeArgs(command, args), {
+    cwd,
+    env,
+    stdio: ["ignore", "pipe", "pipe"]
+  })
   let stdout = ""
   let stderr = ""
   child.stdout!.on("data", (chunk) => stdout += chunk)

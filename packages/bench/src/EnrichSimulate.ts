@@ -3,7 +3,25 @@
  * simulators served in a process of their own (so their work is not charged to the client under test).
  */
 import { spawn } from "node:child_process"
+import { readFileSync } from "node:fs"
 import { createInterface } from "node:readline"
+
+/**
+ * The node flags the built `enrich` executable's shebang starts it with (`#!/usr/bin/env -S node …`: the young
+ * generation's size, which cannot be set at run time; see the worker's `HeapTuning`).
+ */
+export const shebangFlags = (enrich: string): ReadonlyArray<string> => {
+  const first = readFileSync(enrich, "utf8").split("\n", 1)[0] ?? ""
+  const flags = /^#!\S*env -S node\b(.*)$/.exec(first)?.[1] ?? ""
+  return flags.split(/\s+/).filter((flag) => flag !== "")
+}
+
+/** What to give `process.execPath` to start the built `enrich` as its executable starts: its flags, then it. */
+export const nodeArgs = (enrich: string, args: ReadonlyArray<string>): Array<string> => [
+  ...shebangFlags(enrich),
+  enrich,
+  ...args
+]
 
 /** `enrich simulate` arguments that print a CSV of `people` people of a universe of that size (seeded). */
 export const listArgs = (people: number, seed: number): ReadonlyArray<string> => [
@@ -40,7 +58,7 @@ export const serve = async (
     String(options.timeScale),
     ...(options.faults === undefined ? [] : ["--faults", options.faults])
   ]
-  const child = spawn(process.execPath, [enrich, ...args], { cwd, stdio: ["ignore", "pipe", "inherit"] })
+  const child = spawn(process.execPath, nodeArgs(enrich, args), { cwd, stdio: ["ignore", "pipe", "inherit"] })
   const url = await new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! })
     lines.once("line", (line) => {

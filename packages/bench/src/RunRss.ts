@@ -32,7 +32,10 @@ interface Exited {
 const runEnrich = (enrich: string, args: ReadonlyArray<string>, cwd: string, out?: string) =>
   Effect.async<Exited & { readonly peakKb: number }>((resume) => {
     const stdout = out === undefined ? "ignore" : NodeFs.openSync(out, "w")
-    const child = spawn(process.execPath, [enrich, ...args], { cwd, stdio: ["ignore", stdout, "pipe"] })
+    const child = spawn(process.execPath, EnrichSimulate.nodeArgs(enrich, args), {
+      cwd,
+      stdio: ["ignore", stdout, "pipe"]
+    })
     let stderr = ""
     let peakKb = 0
     child.stderr!.on("data", (chunk) => stderr = (stderr + chunk).slice(-4000))

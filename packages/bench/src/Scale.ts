@@ -99,7 +99,11 @@ const failure = (message: string) => new Error(message)
 /** `node enrich ...args`: exit code, stdout, the end of stderr. */
 const runEnrich = (enrich: string, args: ReadonlyArray<string>, cwd: string, env: NodeJS.ProcessEnv) =>
   Effect.async<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((resume) => {
-    const child = spawn(process.execPath, [enrich, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, EnrichSimulate.nodeArgs(enrich, args), {
+      cwd,
+      env,
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     let stdout = ""
     let stderr = ""
     child.stdout!.on("data", (chunk) => stdout += chunk)
@@ -246,17 +250,20 @@ const measure = (options: Options, workers: number, timeScale: number, list: str
     const exits = yield* Effect.all(
       Array.from({ length: workers }, () =>
         Effect.async<number | null>((resume) => {
-          const child = spawn(process.execPath, [
-            options.enrich,
-            "worker",
-            "--database-url",
-            ledger,
-            "--redis-url",
-            options.redisUrl!,
-            "--concurrency",
-            String(concurrency),
-            "--drain"
-          ], { cwd: dir, env, stdio: ["ignore", "ignore", "pipe"] })
+          const child = spawn(
+            process.execPath,
+            EnrichSimulate.nodeArgs(options.enrich, [
+              "worker",
+              "--database-url",
+              ledger,
+              "--redis-url",
+              options.redisUrl!,
+              "--concurrency",
+              String(concurrency),
+              "--drain"
+            ]),
+            { cwd: dir, env, stdio: ["ignore", "ignore", "pipe"] }
+          )
           // the worker's notes: when it is ready, when the run is done, shards that failed and went back
           createInterface({ input: child.stderr! }).on("line", (line) => {
             if (line.startsWith("{")) return
