@@ -97,6 +97,18 @@ const layerOf = (registry: ReadonlyMap<string, ContactProviderService>, journal:
     Budget.layer(undefined)
   )
 
+/** `journal` with its `n`-th `commitPage` failing: the process dies while committing a page of results. */
+const failingCommit = (journal: Journal.JournalService, n: number): Journal.JournalService => {
+  let commits = 0
+  return {
+    ...journal,
+    commitPage: (key, outcomes, cursor) =>
+      ++commits === n
+        ? Effect.fail(new Journal.JournalError({ message: "disk gone" }))
+        : journal.commitPage(key, outcomes, cursor)
+  }
+}
+
 /** `journal` with its first `markSubmitted` failing: the process dies after a submit, before its job id is kept. */
 const failingFirstMark = (journal: Journal.JournalService): Journal.JournalService => {
   let marks = 0
@@ -106,6 +118,15 @@ const failingFirstMark = (journal: Journal.JournalService): Journal.JournalServi
       ++marks === 1 ? Effect.fail(new Journal.JournalError({ message: "disk gone" })) : journal.markSubmitted(key, job)
   }
 }
+
+/** `service` with its cost model changed as given (how it bills, how it reports credits). */
+const withCost = (
+  service: ContactProviderService,
+  cost: Partial<ContactProviderService["capabilities"]["cost"]>
+): ContactProviderService => ({
+  ...service,
+  capabilities: { ...service.capabilities, cost: { ...service.capabilities.cost, ...cost } }
+})
 
 const filled = (result: Waterfall.Collected, field: "work_email" | "phone") =>
   [...result.merged.values()].filter((m) => m.best[field] !== undefined).length
@@ -204,15 +225,8 @@ describe("Waterfall", () => {
   it.effect("resumes after a crash without sending anyone twice", () =>
     Effect.gen(function*() {
       const journal = yield* Journal.makeMemory
-      let pages = 0
       // the "crash": the journal dies on the 4th page commit
-      const crashing: Journal.JournalService = {
-        ...journal,
-        commitPage: (key, outcomes, cursor) =>
-          ++pages === 4
-            ? Effect.fail(new Journal.JournalError({ message: "disk gone" }))
-            : journal.commitPage(key, outcomes, cursor)
-      }
+      const crashing = failingCommit(journal, 4)
       const { a, b, c, registry } = yield* providers
       const layer = (j: Journal.JournalService) => layerOf(registry, j)
       const options = { runId: "crashy", people, providers: ["a", "b"], fields: ["work_email"] } as const
@@ -269,11 +283,7 @@ describe("Waterfall", () => {
         const inner = yield* makeInMemory({ name: "a", directory: directoryA, maxBatch: 100, costPerPerson: 2 })
         let refundReported = true
         const service: ContactProviderService = {
-          ...inner.service,
-          capabilities: {
-            ...inner.service.capabilities,
-            cost: { ...inner.service.capabilities.cost, reports }
-          },
+          ...withCost(inner.service, { reports }),
           results: (ref, cursor) =>
             Stream.map(inner.service.results(ref, cursor), (page) => ({
               ...page,
@@ -289,14 +299,7 @@ describe("Waterfall", () => {
               (status) => new JobStatus({ ...status, charged: 60, refunded: refundReported ? 30 : 0 })
             )
         }
-        let commits = 0
-        const crashing: Journal.JournalService = {
-          ...journal,
-          commitPage: (key, outcomes, cursor) =>
-            ++commits === 2
-              ? Effect.fail(new Journal.JournalError({ message: "disk gone" }))
-              : journal.commitPage(key, outcomes, cursor)
-        }
+        const crashing = failingCommit(journal, 2)
         const layer = (j: Journal.JournalService) => layerOf(ContactProviders.fromServices([service]), j)
         const options = { runId: "refunds", people, providers: ["a"], fields: ["work_email"] } as const
         const first = yield* Effect.exit(Waterfall.runCollecting(options).pipe(Effect.provide(layer(crashing))))
@@ -327,11 +330,7 @@ describe("Waterfall", () => {
       Effect.gen(function*() {
         const inner = yield* makeInMemory({ name: "a", directory: directoryA, maxBatch: 100, costPerPerson: 2 })
         const service: ContactProviderService = {
-          ...inner.service,
-          capabilities: {
-            ...inner.service.capabilities,
-            cost: { ...inner.service.capabilities.cost, reports: "per-answer" }
-          },
+          ...withCost(inner.service, { reports: "per-answer" }),
           // a provider whose own figure differs from the price list: without a crash its word is taken
           poll: (ref) =>
             Effect.map(inner.service.poll(ref), (status) => new JobStatus({ ...status, charged: 60, refunded: 5 }))
@@ -793,11 +792,7 @@ describe("Waterfall", () => {
       // like TheHog: billed per person submitted; the adapter turns misses into Failed items that carry no cost
       const inner = yield* makeInMemory({ name: "a", directory: directoryA, maxBatch: 8, costPerPerson: 2 })
       const service: ContactProviderService = {
-        ...inner.service,
-        capabilities: {
-          ...inner.service.capabilities,
-          cost: { ...inner.service.capabilities.cost, billing: "per-request" }
-        },
+        ...withCost(inner.service, { billing: "per-request" }),
         results: (ref, cursor) =>
           Stream.map(inner.service.results(ref, cursor), (page) => ({
             ...page,

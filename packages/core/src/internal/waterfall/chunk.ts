@@ -109,11 +109,8 @@ export const setAsideStopped = (ctx: StageContext, travelers: ReadonlyArray<Trav
 const isLostAnswer = (error: EnrichmentError): boolean =>
   error._tag === "MalformedResponse" || (error._tag === "ProviderUnavailable" && error.unreachable !== true)
 
-/** Asking again after a lost answer, with the same idempotency key: a few times, with backoff. */
-const askAgainDelays = Schedule.exponential("1 second", 2).pipe(
-  Schedule.jittered,
-  Schedule.intersect(Schedule.recurs(4))
-)
+/** Asking again after a lost answer, with the same idempotency key: the reread backoff, four times at most. */
+const askAgainDelays = rereadDelays.pipe(Schedule.intersect(Schedule.recurs(4)))
 
 /**
  * A send (a submit, or a synchronous call) to a provider that honours idempotency keys is asked again under the
