@@ -108,8 +108,8 @@ export interface Options {
   /** at most this many people per chunk (default: the provider's cap, or `ChunkPlan`'s sizes when paced) */
   readonly chunkSize?: number
   /**
-   * How long a partly filled chunk waits for more people (settled by earlier providers) before it is sent
-   * (default 5 seconds).
+   * How long a partly filled chunk waits with nobody arriving (people settled by earlier providers) before it
+   * is sent (default 5 seconds); while people keep arriving, it waits at most six times that.
    */
   readonly flushAfter?: Duration.DurationInput
   /**

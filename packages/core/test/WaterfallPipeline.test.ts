@@ -135,6 +135,70 @@ describe("Waterfall as a pipeline", () => {
       assert.strictEqual(result.merged.size, many.length)
     }))
 
+  describe("a partly filled chunk is sent once people stop arriving", () => {
+    /**
+     * Everyone goes from `a` (which knows nobody) to `b` (chunks of `maxBatch`): `a` asks about one person at a
+     * time, its k-th answer after `gaps(k)`, so people reach `b` one by one at those gaps. `b`'s chunks, sizes and
+     * times.
+     */
+    const chunksAtB = (count: number, maxBatch: number, gaps: (k: number) => Duration.DurationInput) =>
+      Effect.gen(function*() {
+        const many = Array.from({ length: count }, (_, i) => person(i))
+        const a = yield* makeInMemory({ name: "a", directory: new Map(), maxBatch: 1 })
+        const b = yield* makeInMemory({ name: "b", directory: new Map(), maxBatch })
+        let answers = 0
+        const oneByOne: ContactProviderService = {
+          ...a.service,
+          results: (ref, cursor) =>
+            Stream.unwrap(Effect.as(Effect.sleep(gaps(answers++)), a.service.results(ref, cursor)))
+        }
+        const chunks: Array<{ readonly size: number; readonly at: number }> = []
+        const recording: ContactProviderService = {
+          ...b.service,
+          submit: (request) =>
+            Effect.zipLeft(
+              b.service.submit(request),
+              Effect.map(TestClock.currentTimeMillis, (at) => chunks.push({ size: request.people.length, at }))
+            )
+        }
+        const fiber = yield* Effect.fork(
+          Waterfall.run({ ...options, people: Waterfall.peopleOf(many), concurrency: 1, cacheMaxAge: 0 }).pipe(
+            Effect.provide(layerOf([oneByOne, recording], yield* Journal.makeMemory))
+          )
+        )
+        while (Option.isNone(yield* fiber.poll)) yield* TestClock.adjust("100 millis")
+        yield* Fiber.join(fiber)
+        assert.strictEqual(chunks.reduce((n, c) => n + c.size, 0), count)
+        return chunks
+      })
+
+    it.effect("people arriving steadily, each within `flushAfter` of the last, fill whole chunks", () =>
+      Effect.gen(function*() {
+        // one person every 0.6 s, `flushAfter` 1 s: timed from the chunk's start, chunks of 1 or 2 went out (a
+        // slot was free), each spending a job (at a paced provider, a start) that a full chunk needed
+        const chunks = yield* chunksAtB(40, 8, () => "600 millis")
+        assert.deepStrictEqual(chunks.map((c) => c.size), [8, 8, 8, 8, 8])
+      }))
+
+    it.effect("stragglers are not held: nobody arriving for `flushAfter` sends what has arrived", () =>
+      Effect.gen(function*() {
+        // three people, then `a` takes two minutes over the fourth
+        const chunks = yield* chunksAtB(20, 8, (k) => k === 3 ? "2 minutes" : "10 millis")
+        assert.strictEqual(chunks[0]!.size, 3)
+        assert.isAtMost(chunks[0]!.at, 1_200, "sent about 1 s after the third person arrived")
+        assert.isTrue(chunks.slice(1).every((c) => c.at >= 120_000), "the others after the pause")
+      }))
+
+    it.effect("a steady trickle into a large chunk is sent after at most six `flushAfter`s", () =>
+      Effect.gen(function*() {
+        const chunks = yield* chunksAtB(40, 100, () => "500 millis")
+        // the first person arrives at 0.5 s; the chunk is due at the latest 6 s after its wait began
+        assert.isTrue(chunks[0]!.size >= 11 && chunks[0]!.size <= 13, `first chunk ${chunks[0]!.size}`)
+        assert.isAtMost(chunks[0]!.at, 6_700)
+        assert.isAtLeast(chunks.length, 3)
+      }))
+  })
+
   it.effect("with stageBarrier, as before: the second provider starts once the first has finished", () =>
     Effect.gen(function*() {
       const { a, b } = yield* twoProviders
