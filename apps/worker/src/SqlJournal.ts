@@ -452,6 +452,12 @@ export const make: Effect.Effect<Journal.JournalService, never, SqlClient.SqlCli
                    WHERE idempotency_key = ${key} RETURNING idempotency_key`.pipe(Effect.flatMap(expectRow(key)))
       }).pipe(toJournalError("markSubmitted")),
 
+    forgetUnsent: (key) =>
+      sql`DELETE FROM enrich_chunks WHERE idempotency_key = ${key} AND state = 'recorded'`.pipe(
+        Effect.asVoid,
+        toJournalError("forgetUnsent")
+      ),
+
     commitPage: (key, outcomes, cursor) =>
       Effect.gen(function*() {
         const at = yield* Clock.currentTimeMillis

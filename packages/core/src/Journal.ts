@@ -101,6 +101,12 @@ export interface JournalService {
   /** the chunk as recorded earlier (resume), or records it now in state "recorded"; call before submitting */
   readonly recordChunk: (chunk: NewChunk) => Effect.Effect<ChunkRecord, JournalError>
   readonly markSubmitted: (idempotencyKey: string, job: JobRef) => Effect.Effect<void, JournalError>
+  /**
+   * A chunk stopped before its request left (its send was interrupted at the rate-limit gate): removed, with its
+   * reservation, as if it had never been recorded, so that a resume sends its people instead of reporting the
+   * chunk ambiguous. A chunk past "recorded" is kept.
+   */
+  readonly forgetUnsent: (idempotencyKey: string) => Effect.Effect<void, JournalError>
   /** the outcomes of one page and the cursor after it, atomically */
   readonly commitPage: (
     idempotencyKey: string,
@@ -289,6 +295,10 @@ export const makeMemory = Effect.sync((): JournalService => {
         return held.size > 0 ? held : record(chunk)
       }),
     markSubmitted: (key, job) => update(key, (c) => new ChunkRecord({ ...c, state: "submitted", job })),
+    forgetUnsent: (key) =>
+      Effect.sync(() => {
+        if (chunks.get(key)?.state === "recorded") chunks.delete(key)
+      }),
     commitPage: (key, page, cursor) =>
       Effect.zipRight(
         update(key, (c) => new ChunkRecord({ ...c, ...(cursor === undefined ? {} : { cursor }) })),

@@ -442,6 +442,41 @@ describe("Waterfall", () => {
       assert.strictEqual((yield* inner.counters).submissions, 1)
     }))
 
+  it.effect("stopped while its submit waits at the rate-limit gate: nothing left, so a resume sends it", () =>
+    Effect.gen(function*() {
+      // like Fiber past its starts a minute: the chunk is recorded, its start waits at the gate when the run is
+      // stopped. Kept as "recorded", a resume reported it ambiguous and its people skipped the provider.
+      const inner = yield* makeInMemory({ name: "a", directory: directoryA, maxBatch: 100 })
+      const atGate = yield* Deferred.make<void>()
+      const fiberLike = (gated: boolean): ContactProviderService => ({
+        ...inner.service,
+        capabilities: { ...inner.service.capabilities, resubmitSafety: "none" },
+        submit: (request) =>
+          gated
+            ? Effect.zipRight(
+              Effect.zipRight(Deferred.succeed(atGate, undefined), Effect.interruptible(Effect.never)),
+              inner.service.submit(request)
+            )
+            : inner.service.submit(request)
+      })
+      const journal = yield* Journal.makeMemory
+      const run = (gated: boolean) =>
+        Waterfall.runCollecting({ runId: "gate", people, providers: ["a"], fields: ["work_email"] }).pipe(
+          Effect.provide(layerOf(ContactProviders.fromServices([fiberLike(gated)]), journal))
+        )
+      const running = yield* Effect.fork(run(true))
+      yield* Deferred.await(atGate)
+      yield* Fiber.interrupt(running)
+      assert.deepStrictEqual(yield* journal.openChunks("gate"), [], "no chunk left that may have been sent")
+      assert.strictEqual((yield* inner.counters).submissions, 0)
+
+      const resumed = yield* run(false)
+      assert.deepStrictEqual(resumed.ambiguousChunks, [])
+      assert.strictEqual((yield* inner.counters).submissions, 1)
+      assert.strictEqual(resumed.providers[0]!.requested, people.length)
+      assert.strictEqual(filled(resumed, "work_email"), 15)
+    }))
+
   it.effect("a resumed chunk takes the path it was recorded for, so its idempotency key still holds", () =>
     Effect.gen(function*() {
       // 10 people in chunks of 8 and 2 go through jobs; after the crash the first chunk, recorded for a job, must

@@ -120,6 +120,25 @@ export const journalSuite = (db: Db) => {
       assert.strictEqual((yield* journal.chunks("run-1")).length, 1)
     }))
 
+  test("forgetUnsent removes a chunk still recorded, with its reservation, and keeps one that was submitted", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      yield* journal.recordChunk(newChunk("unsent", { reserved: 5 }))
+      yield* journal.recordChunk(newChunk("sent", { reserved: 3 }))
+      yield* journal.markSubmitted("sent", jobRef)
+      yield* journal.forgetUnsent("unsent")
+      yield* journal.forgetUnsent("sent")
+      yield* journal.forgetUnsent("never-recorded")
+      assert.deepStrictEqual((yield* journal.chunks("run-1")).map((c) => [c.idempotencyKey, c.state]), [
+        ["sent", "submitted"]
+      ])
+      const credits = yield* journal.creditsOfRun("run-1")
+      assert.strictEqual(credits.reduce((n, c) => n + c.reserved, 0), 3)
+      // recorded again later (a resume forming the same chunk): a new chunk, as if the first had never been
+      const again = yield* journal.recordChunk(newChunk("unsent", { reserved: 7 }))
+      assert.strictEqual(again.reserved, 7)
+    }))
+
   test("keeps a chunk's life: path, job, cursor, charge and message; chunks come in recording order", () =>
     Effect.gen(function*() {
       const journal = yield* Journal.Journal

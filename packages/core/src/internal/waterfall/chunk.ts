@@ -206,7 +206,7 @@ const costOf = (
  * Sends a chunk (unless its job is already out) and reads its results, committing every page as it arrives.
  * What was read stays on the reader when the provider fails it, for the chunk's settlement.
  */
-const makeReader = (ctx: StageContext, chunk: ChunkRecord, people: ReadonlyArray<Person>) =>
+const makeReader = (ctx: StageContext, chunk: ChunkRecord, people: ReadonlyArray<Person>, fresh: boolean) =>
   Effect.gen(function*() {
     const { journal, provider } = ctx
     const name = provider.capabilities.provider
@@ -258,6 +258,10 @@ const makeReader = (ctx: StageContext, chunk: ChunkRecord, people: ReadonlyArray
             return yield* reader.accept(yield* askingAgain(ctx, provider.enrichSync(request)), undefined)
           }
           if (reader.job === undefined) {
+            const forgetUnsent = Effect.zipRight(
+              journal.forgetUnsent(chunk.idempotencyKey),
+              ctx.budget.settle(chunk.reserved, 0)
+            ).pipe(Effect.catchAll((error) => Effect.logWarning(`chunk ${chunk.idempotencyKey}: ${error.message}`)))
             const submitted = Effect.tap(
               submitting(ctx, request),
               (ref) => journal.markSubmitted(chunk.idempotencyKey, ref)
@@ -265,9 +269,12 @@ const makeReader = (ctx: StageContext, chunk: ChunkRecord, people: ReadonlyArray
             // A provider that gives no way to find a job again (Fiber): once the request may have left, it is seen
             // through to its journal entry even when the run is stopped (Ctrl-C, SIGTERM); cut short in between, it
             // left a job the provider may have taken and billed, and nobody would ever read. Waiting for the rate
-            // limit before it stays interruptible (the gates' waits are).
+            // limit before it stays interruptible (the gates' waits are), and is then the only place a stop can
+            // land: nothing has left, so a chunk recorded just now is forgotten and a resume sends its people
+            // (kept, it would be reported ambiguous and its people would skip this provider). An adopted one may
+            // have left in the process before: it stays ambiguous.
             const ref = yield* (provider.capabilities.resubmitSafety === "none"
-              ? Effect.uninterruptible(submitted)
+              ? Effect.uninterruptible(submitted).pipe(Effect.onInterrupt(() => fresh ? forgetUnsent : Effect.void))
               : submitted)
             reader.job = ref
             yield* ProviderMetrics.countChunk(name, "submitted")
@@ -340,7 +347,9 @@ export const run = (
   ctx: StageContext,
   chunk: ChunkRecord,
   travelers: ReadonlyArray<Traveler>,
-  onSubmitted: Effect.Effect<void> = Effect.void
+  onSubmitted: Effect.Effect<void> = Effect.void,
+  /** recorded by this run just now (not adopted after a crash): if stopped before it is sent, it is forgotten */
+  fresh = false
 ): Effect.Effect<void, JournalError> =>
   Effect.gen(function*() {
     const name = ctx.provider.capabilities.provider
@@ -352,7 +361,7 @@ export const run = (
       yield* Effect.annotateCurrentSpan("outcome", "not sent: provider stopped")
       return
     }
-    const reader = yield* makeReader(ctx, chunk, people)
+    const reader = yield* makeReader(ctx, chunk, people, fresh)
     const failure = yield* reader.read(onSubmitted).pipe(
       Effect.as(undefined),
       Effect.catchIf(isEnrichmentError, (error) => Effect.succeed(error))

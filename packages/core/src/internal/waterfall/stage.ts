@@ -241,7 +241,8 @@ const makeSender = (
                 continue
               }
               yield* ProviderMetrics.countChunk(name, "recorded")
-              yield* Chunks.run(ctx, recorded, sent, onSubmitted)
+              // new: a resume adopts the open chunks it finds (their people are held), it never forms them again
+              yield* Chunks.run(ctx, recorded, sent, onSubmitted, true)
               break
             }
             const heldKeys = new Set(held.map((t) => t.person.key))
