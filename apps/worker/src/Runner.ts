@@ -692,7 +692,7 @@ export const exportRun = (
       path: out,
       format,
       inputColumns: stored.columns,
-      labelOf: stored.shardSize === undefined ? undefined : Shards.labelOfRow(found.id, stored.shardSize)
+      labelOf: stored.shardSize === undefined ? undefined : yield* Shards.rowLabels(found.id, stored.shardSize)
     })
     const statuses = Object.entries(written.statuses).map(([status, n]) => `${n} ${status}`).join(", ")
     yield* Console.log(

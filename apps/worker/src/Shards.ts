@@ -35,16 +35,34 @@ export const runOfLabel = (label: string): string => {
   return at < 0 ? label : label.slice(0, at)
 }
 
-/** The shard holding row `rowNumber` (row numbers start at 1). */
-export const shardOfRow = (rowNumber: number, size: number): number => Math.floor((rowNumber - 1) / size)
+/**
+ * The shard holding row `rowNumber`. Rows are numbered by their line in the input (a CSV's first row is line 2);
+ * shards are cut from `base`, the line before the first row (0 for ledgers that cut them from line 1).
+ */
+export const shardOfRow = (rowNumber: number, size: number, base = 0): number =>
+  Math.floor((rowNumber - 1 - base) / size)
 
 /**
  * Where a row's person was journaled: the shard of the row itself, or for a duplicate the shard of the first row
  * naming the same person (only that row was sent).
  */
 export const labelOfRow =
-  (runId: string, size: number) => (row: { readonly rowNumber: number; readonly duplicateOf?: number | undefined }) =>
-    label(runId, shardOfRow(row.duplicateOf ?? row.rowNumber, size))
+  (runId: string, size: number, base = 0) =>
+  (row: { readonly rowNumber: number; readonly duplicateOf?: number | undefined }) =>
+    label(runId, shardOfRow(row.duplicateOf ?? row.rowNumber, size, base))
+
+/**
+ * `labelOfRow` for a recorded run: its shards' base read from the ledger.
+ *
+ * @since 0.1.0
+ */
+export const rowLabels = (runId: string, size: number) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const [first] = yield* sql<{ readonly base: number | string | null }>`
+      SELECT MIN(after_row) AS base FROM enrich_shards WHERE run_id = ${runId}`
+    return labelOfRow(runId, size, Number(first?.base ?? 0))
+  }).pipe(toLedgerError("rowLabels"))
 
 const FailureGroup = Schema.Struct({ reason: Schema.String, people: Schema.Number, chunks: Schema.Number })
 const ProviderSummary = Schema.Struct({
@@ -106,14 +124,17 @@ export const record = (
 ): Effect.Effect<ReadonlyArray<Shard>, LedgerError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const [last] = yield* sql<{ readonly n: number | string | null }>`
-      SELECT MAX(row_number) AS n FROM enrich_run_rows WHERE run_id = ${runId}`
-    const rows = Number(last?.n ?? 0)
-    const shards: Array<Shard> = Arr.makeBy(Math.ceil(rows / size), (shard) => ({
+    const [span] = yield* sql<{ readonly first: number | string | null; readonly last: number | string | null }>`
+      SELECT MIN(row_number) AS first, MAX(row_number) AS last FROM enrich_run_rows WHERE run_id = ${runId}`
+    // cut from the first row, not from line 1: a CSV's header is line 1, and 20000 rows in shards of 5000 are
+    // four shards, not four of 4999, 5000, 5000, 5000 and a fifth of one row
+    const base = Number(span?.first ?? 1) - 1
+    const last = Number(span?.last ?? 0)
+    const shards: Array<Shard> = Arr.makeBy(Math.ceil(Math.max(0, last - base) / size), (shard) => ({
       runId,
       shard,
-      after: shard * size,
-      upTo: Math.min(rows, (shard + 1) * size)
+      after: base + shard * size,
+      upTo: Math.min(last, base + (shard + 1) * size)
     }))
     const at = yield* Clock.currentTimeMillis
     for (const batch of Arr.chunksOf(shards, 200)) {

@@ -370,7 +370,7 @@ const finishRun = (runId: string, stored: Runner.StoredOptions, createdAt: numbe
     const written = yield* Export.tally(
       runId,
       Runner.planOf(stored.providers, stored.fields),
-      Shards.labelOfRow(runId, stored.shardSize ?? Shards.defaultSize)
+      yield* Shards.rowLabels(runId, stored.shardSize ?? Shards.defaultSize)
     )
     const summary = Runner.summaryOf({
       runId,

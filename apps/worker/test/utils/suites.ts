@@ -16,6 +16,7 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import type { InputRow } from "../../src/Input.js"
 import { Ledger, rowsOfRun } from "../../src/Ledger.js"
+import * as Shards from "../../src/Shards.js"
 import { type Db, services } from "./db.js"
 
 const day = 24 * 60 * 60 * 1000
@@ -421,6 +422,23 @@ export const ledgerSuite = (db: Db) => {
       assert.isTrue(Option.isNone(yield* ledger.holdRun("r1", "b", 30_000)), "released: free again")
       const missing = yield* Effect.flip(ledger.holdRun("nope", "a", 30_000))
       assert.include(missing.message, "no run with id nope")
+    }))
+
+  test("shards are cut from the first row: 20 CSV rows (lines 2-21) in shards of 5 are 4 shards of 5", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      const rows = Stream.fromIterable(Array.from({ length: 20 }, (_, i) => rejectedRow(i + 2, "r")))
+      yield* ledger.createRun({ id: "r1", inputPath: "people.csv", options: {}, rows })
+      const shards = yield* Shards.record("r1", 5)
+      // from line 1, they were 5 shards: lines 1-5 (four rows), ..., and a fifth of line 21 alone
+      assert.deepStrictEqual(shards.map((s) => [s.after, s.upTo]), [[1, 6], [6, 11], [11, 16], [16, 21]])
+      assert.strictEqual((yield* Shards.record("r1", 5)).length, 4, "recorded again: the same shards")
+      const labelOf = yield* Shards.rowLabels("r1", 5)
+      assert.deepStrictEqual(
+        [2, 6, 7, 21].map((rowNumber) => labelOf({ rowNumber })),
+        ["r1~0", "r1~0", "r1~1", "r1~3"]
+      )
+      assert.strictEqual(labelOf({ rowNumber: 20, duplicateOf: 3 }), "r1~0", "a duplicate: its first row's shard")
     }))
 
   test("creates, reads and updates runs", () =>
