@@ -27,8 +27,11 @@ const people = Array.from({ length: 1000 }, (_, i) => person(i))
 // four starts a minute; a job takes 1 s + 0.5 s a person
 const pacing: JobPacing = { startsPerMinute: 4, firstMillis: 1_000, perPersonMillis: 500 }
 
-/** When each chunk was submitted (ms on the test clock) and how many people it held. */
-const submits = (partOfRun: ChunkPlan.Part | undefined) =>
+/**
+ * When each chunk was submitted (ms on the test clock) and how many people it held. `lookupMillisPerPerson`: the
+ * journal's cache lookup takes that long a person, so that a large chunk's lookup ends after a small one's.
+ */
+const submits = (partOfRun: ChunkPlan.Part | undefined, lookupMillisPerPerson = 0) =>
   Effect.gen(function*() {
     const paced = yield* makeInMemory({ name: "paced", directory: new Map(), maxBatch: 400 })
     const sent: Array<{ readonly at: number; readonly people: number }> = []
@@ -51,7 +54,17 @@ const submits = (partOfRun: ChunkPlan.Part | undefined) =>
       }).pipe(
         Effect.provide(Layer.mergeAll(
           Layer.succeed(ContactProviders, ContactProviders.fromServices([service])),
-          Journal.layerMemory,
+          Layer.effect(
+            Journal.Journal,
+            Effect.map(Journal.makeMemory, (journal): Journal.JournalService => ({
+              ...journal,
+              outcomesFor: (provider, keys, fields, maxAge) =>
+                Effect.zipRight(
+                  Effect.sleep(keys.length * lookupMillisPerPerson),
+                  journal.outcomesFor(provider, keys, fields, maxAge)
+                )
+            }))
+          ),
           Budget.layer(undefined)
         ))
       )
@@ -79,6 +92,25 @@ describe("Waterfall, a part of a run at a paced provider", () => {
       }
       assert.isTrue([...perMinute.values()].every((n) => n <= 2), JSON.stringify([...perMinute]))
       assert.isAbove(Math.max(...sent.map((s) => s.at)), 60_000, "the later chunks waited for their minute")
+    }))
+
+  it.effect("a chunk of a later minute whose lookup ends first does not take a start of an earlier minute", () =>
+    Effect.gen(function*() {
+      // every chunk is formed at once; each one's cache lookup takes 10 ms a person, so the plan's small chunks
+      // reach the start gate before its large first-minute ones. Gated in the order they arrived there, the
+      // small ones took the first minute's starts and the large ones went out a minute late.
+      const part = { index: 0, of: 2 }
+      const planned = ChunkPlan.plan(people.length, 400, pacing, part)
+      assert.isTrue(new Set(planned.map((p) => p.window)).size > 1, "the plan spans minutes")
+      const sent = yield* submits(part, 10)
+      const windowOf = new Map<number, Array<number>>()
+      for (const p of planned) windowOf.set(p.size, [...(windowOf.get(p.size) ?? []), p.window])
+      for (const s of sent) {
+        // the chunk of that size the plan puts earliest that has not been matched yet
+        const window = windowOf.get(s.people)!.shift()!
+        assert.isAtLeast(s.at, ChunkPlan.windowStartMillis(pacing, window), `${s.people} people at ${s.at}`)
+        assert.isBelow(s.at, ChunkPlan.windowStartMillis(pacing, window + 1), `${s.people} people at ${s.at}`)
+      }
     }))
 
   it.effect("alone (no part): the whole plan, every chunk sent at once (the rate limiter paces the starts)", () =>

@@ -85,7 +85,12 @@ const sizesOf = (ctx: StageContext, options: StageOptions) => {
   /** when the k-th chunk's window opens, ms from the stage's start */
   const opensAt = (k: number) =>
     sharesStarts ? ChunkPlan.windowStartMillis(pacing, planned[k]?.window ?? lastWindow) : 0
-  return { maxBatch, pacing, largest, opensAt, next: () => planned[i++]?.size ?? maxBatch }
+  /** the next chunk formed: its place in the plan, and its size */
+  const next = () => {
+    const index = i++
+    return { index, size: planned[index]?.size ?? maxBatch }
+  }
+  return { maxBatch, pacing, largest, opensAt, next }
 }
 
 /**
@@ -180,21 +185,28 @@ const makeSender = (
 
     const atMost = Duration.toMillis(options.waitForOtherRuns.atMost)
     let budgetReached = false
-    // the k-th chunk sent waits for its window of the plan (see `sizesOf`): from the stage's start
+    // the k-th chunk of the plan waits for its window (see `sizesOf`), from the stage's start. By its place in the
+    // plan, not by the order chunks reach this point: a small chunk of a later minute whose cache lookup ended
+    // first took a start of the first minute, and the large chunk formed before it went out a minute late.
     const startedAt = yield* Clock.currentTimeMillis
-    let sent = 0
-    const inItsWindow = Effect.suspend(() => {
-      const opens = startedAt + opensAt(sent++)
-      return Effect.flatMap(Clock.currentTimeMillis, (now) => now >= opens ? Effect.void : Effect.sleep(opens - now))
-    })
+    const inItsWindow = (planIndex: number) =>
+      Effect.suspend(() => {
+        const opens = startedAt + opensAt(planIndex)
+        return Effect.flatMap(
+          Clock.currentTimeMillis,
+          (now) => now >= opens ? Effect.void : Effect.sleep(opens - now)
+        )
+      })
     return (
       fields: readonly [Field, ...Array<Field>],
       travelers: ReadonlyArray<Traveler>,
       /** record the chunk only if no other run holds its people (else they are returned, to wait) */
-      unlessHeld: boolean
+      unlessHeld: boolean,
+      /** the chunk's place in the plan (`sizesOf`) */
+      planIndex: number
     ): Effect.Effect<ReadonlyArray<Traveler>, JournalError> =>
       Effect.zipRight(
-        inItsWindow,
+        inItsWindow(planIndex),
         oneAtATime((onSubmitted) =>
           Effect.gen(function*() {
             const stopped = ctx.state.stopped
@@ -324,11 +336,17 @@ export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<St
               return Effect.as(SubscriptionRef.update(forming, (n) => n + arrived.length), arrived)
             })
           ),
-          Stream.aggregateWithin(Sink.suspend(() => Sink.collectAllN<Entry>(sizes.next())), due),
-          Stream.filter(Chunk.isNonEmpty),
+          Stream.aggregateWithin(
+            Sink.suspend(() => {
+              const { index, size } = sizes.next()
+              return Sink.map(Sink.collectAllN<Entry>(size), (entries) => ({ planIndex: index, entries }))
+            }),
+            due
+          ),
+          Stream.filter((chunk) => Chunk.isNonEmpty(chunk.entries)),
           Stream.tap((chunk) =>
             Effect.zipRight(
-              SubscriptionRef.update(forming, (n) => n - chunk.length),
+              SubscriptionRef.update(forming, (n) => n - chunk.entries.length),
               SubscriptionRef.update(busy, (n) => n + 1)
             )
           )
@@ -340,7 +358,7 @@ export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<St
       // little held between the queue and the chunks, so that memory stays bounded by the queue
       Stream.groupByKey((entry) => [...entry.fields].sort().join(" "), { bufferSize: 1 }),
       GroupBy.evaluate((_, entries) => chunksOf(entries), { bufferSize: 1 }),
-      Stream.map((entries) => {
+      Stream.map(({ entries, planIndex }) => {
         // a chunk formed from one field set's group: every entry asks the same fields
         const fields = Chunk.unsafeHead(entries).fields
         // people another run holds are waited for and answered from what it bought; those it did not answer
@@ -353,7 +371,7 @@ export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<St
         ): Effect.Effect<void, JournalError> =>
           answered.pipe(
             Effect.flatMap(({ travelers, waitedLongEnough }) =>
-              travelers.length === 0 ? Effect.succeed([]) : send(fields, travelers, !waitedLongEnough)
+              travelers.length === 0 ? Effect.succeed([]) : send(fields, travelers, !waitedLongEnough, planIndex)
             ),
             Effect.flatMap((held) => held.length === 0 ? Effect.void : settle(cache.afterOthers(fields, held)))
           )
