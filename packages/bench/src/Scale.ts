@@ -209,6 +209,18 @@ export const shardedPlanBound = (people: number, shardSize: number, slots: numbe
 
 let setUps = 0
 
+/** With `BENCH_TRACE` set: the workers' notes and chunk starts, in provider seconds from the first worker ready. */
+const trace = process.env.BENCH_TRACE !== undefined
+
+const traceLine = (line: string, ready: bigint | undefined, timeScale: number) => {
+  const at = ready === undefined ? 0 : Number(process.hrtime.bigint() - ready) / 1e6 * timeScale / 1000
+  if (!line.startsWith("{")) return process.stdout.write(`    ${fixed(at, 1)} s ${line}\n`)
+  const event = JSON.parse(line) as { readonly _tag?: string; readonly shard?: number; readonly people?: number }
+  if (event._tag === "ChunkSubmitted") {
+    process.stdout.write(`    ${fixed(at, 1)} s shard ${event.shard} chunk of ${event.people} submitted\n`)
+  }
+}
+
 /** One set-up: a fresh schema, Redis prefix and simulator; the list submitted; `workers` workers until drained. */
 const measure = (options: Options, workers: number, timeScale: number, list: string, dir: string) =>
   Effect.gen(function*() {
@@ -266,6 +278,7 @@ const measure = (options: Options, workers: number, timeScale: number, list: str
           )
           // the worker's notes: when it is ready, when the run is done, shards that failed and went back
           createInterface({ input: child.stderr! }).on("line", (line) => {
+            if (trace) traceLine(line, ready, timeScale)
             if (line.startsWith("{")) return
             if (line.includes(": taking shards")) ready ??= process.hrtime.bigint()
             else if (line.includes(`${runId} shard `) && line.endsWith(" done (0 left)")) {

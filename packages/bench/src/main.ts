@@ -72,6 +72,7 @@ const parse = (argv: ReadonlyArray<string>) => {
     scalePeople: number("people", Scale.defaults.people),
     ingestTimeScale: number("ingest-time-scale", Scale.defaults.ingestTimeScale),
     shardSize: flags.has("shard-size") ? number("shard-size", 1) : undefined,
+    workers: workersOf(flags.get("workers")),
     naive: flags.get("no-naive") === undefined,
     ceilingProviders: ceilingProvidersOf(flags.get("provider")),
     setUps: setUpsOf(flags.get("setup")),
@@ -146,7 +147,7 @@ const program = (options: ReturnType<typeof parse>) =>
         ingestTimeScale: options.ingestTimeScale,
         seed: options.seed,
         shardSize: options.shardSize,
-        workers: Scale.defaults.workers,
+        workers: options.workers,
         enrich: NodePath.resolve(import.meta.dirname, "../../../apps/worker/dist/main.js"),
         databaseUrl: empty("DATABASE_URL"),
         redisUrl: empty("REDIS_URL"),
@@ -156,12 +157,22 @@ const program = (options: ReturnType<typeof parse>) =>
     yield* say(`\nbench finished in ${((Date.now() - started) / 1000).toFixed(0)} s`)
   })
 
+/** `--workers 1,2,4`: the worker counts the scale part measures. */
+const workersOf = (raw: string | undefined): ReadonlyArray<number> => {
+  if (raw === undefined) return Scale.defaults.workers
+  return raw.split(",").map((n) => {
+    const count = Number(n)
+    if (!Number.isInteger(count) || count <= 0) throw new Error(`--workers takes counts such as 1,2,4, got ${raw}`)
+    return count
+  })
+}
+
 const usage = "usage: pnpm bench [baseline|ceiling|ingest|credits|waterfall|rss|scale ...] [--people N] " +
   "[--records N] [--time-scale N] [--naive-time-scale N] [--credit-people N] [--seed N] [--no-naive] " +
   "[--provider fiber|crustdata] [--setup default|comparable] [--rss-people N] [--rss-time-scale N] " +
-  "[--ingest-time-scale N] [--shard-size N]\n" +
+  "[--ingest-time-scale N] [--shard-size N] [--workers N,N...]\n" +
   "  scale: needs DATABASE_URL (Postgres) and REDIS_URL; --people (default 20000), --time-scale (default 4), " +
-  "--ingest-time-scale (default 100), --shard-size (default a quarter of --people)"
+  "--ingest-time-scale (default 100), --shard-size (default a quarter of --people), --workers (default 1,2,4)"
 
 /** The flags, or a one-line error and exit code 2 (a mistake in the command line is not a crash). */
 const parseOrExit = (argv: ReadonlyArray<string>): ReturnType<typeof parse> => {
