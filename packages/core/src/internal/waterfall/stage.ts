@@ -65,6 +65,22 @@ export interface Stage {
 /** A partly filled chunk that keeps receiving people is sent after at most this many `flushAfter`s. */
 const flushAtMost = 6
 
+/**
+ * Waits until nobody has arrived for `flushAfter`, or at most `flushAtMost` times that. Timed from the last
+ * arrival, not from the chunk's first: people arriving steadily but slowly (a busy client routing a long list)
+ * would otherwise be cut into short chunks, and at a paced provider a short chunk spends a start a full one needed.
+ */
+const quietFor = (flushAfter: Duration.DurationInput, lastArrival: () => number) => {
+  const flushMillis = Duration.toMillis(flushAfter)
+  return Effect.flatMap(Clock.currentTimeMillis, (began) => {
+    const wait: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const until = Math.min(lastArrival() + flushMillis, began + flushMillis * flushAtMost)
+      return now >= until ? Effect.void : Effect.zipRight(Effect.sleep(until - now), wait)
+    })
+    return wait
+  })
+}
+
 /** Submits in flight to a provider that cannot tell whether one arrived: each is ambiguous after a crash. */
 const submitsAtOnce = 3
 
@@ -300,21 +316,6 @@ export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<St
 
     // chunks formed and not yet settled
     const busy = yield* SubscriptionRef.make(0)
-    const flushMillis = Duration.toMillis(options.flushAfter)
-    /**
-     * Waits until nobody has arrived for `flushAfter`, or at most `flushAtMost` times that. Timed from the last
-     * arrival, not from the chunk's first: people arriving steadily but slowly (a busy client routing a long
-     * list) would otherwise cut chunks short, and at a paced provider a short chunk spends a start that a full
-     * one needed, which then goes out a minute later.
-     */
-    const quiet = (lastArrival: () => number) =>
-      Effect.flatMap(Clock.currentTimeMillis, (began) => {
-        const wait: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const until = Math.min(lastArrival() + flushMillis, began + flushMillis * flushAtMost)
-          return now >= until ? Effect.void : Effect.zipRight(Effect.sleep(until - now), wait)
-        })
-        return wait
-      })
     const once = (ref: SubscriptionRef.SubscriptionRef<number>, holds: (n: number) => boolean) =>
       ref.changes.pipe(Stream.filter(holds), Stream.take(1), Stream.runDrain)
     // Chunks of people who need the same fields (a chunk asks one field set): as large as the plan says, or,
@@ -325,7 +326,7 @@ export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<St
         let lastArrival = 0
         const due = Schedule.forever.pipe(Schedule.tapInput(() =>
           once(forming, (n) => n > 0).pipe(
-            Effect.zipRight(quiet(() => lastArrival)),
+            Effect.zipRight(quietFor(options.flushAfter, () => lastArrival)),
             Effect.zipRight(once(busy, (n) => n < slots))
           )
         ))
