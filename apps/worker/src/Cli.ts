@@ -63,13 +63,19 @@ const order = Options.choice("order", ["given", "auto"]).pipe(
   )
 )
 
+// No defaults here: Runner.locate resolves the ledger, so that DATABASE_URL from the environment never wins
+// over an explicit --db.
 const db = Options.text("db").pipe(
-  Options.withDescription("SQLite ledger file (results, jobs, credits; makes runs resumable)."),
-  Options.withDefault(".enrich/ledger.db")
+  Options.withDescription(
+    "SQLite ledger file (results, jobs, credits; makes runs resumable). Default: .enrich/ledger.db, or the " +
+      "Postgres of DATABASE_URL when that is set and neither --db nor --database-url is given."
+  ),
+  Options.optional
 )
 const databaseUrl = Options.redacted("database-url").pipe(
-  Options.withDescription("Postgres ledger instead of SQLite (postgres://…); also read from DATABASE_URL."),
-  Options.withFallbackConfig(Config.redacted("DATABASE_URL")),
+  Options.withDescription(
+    "Postgres ledger instead of SQLite (postgres://…); DATABASE_URL is used when neither this nor --db is given."
+  ),
   Options.optional
 )
 const redisUrl = Options.redacted("redis-url").pipe(

@@ -55,8 +55,9 @@ export const usageError = (message: string) => new UsageError({ message })
  */
 export class FinishedWithFailures extends Data.TaggedError("FinishedWithFailures")<{ readonly message: string }> {}
 
+/** As given on the command line: `locate` adds the environment's DATABASE_URL and the default file. */
 export interface LedgerOptions {
-  readonly db: string
+  readonly db: Option.Option<string>
   readonly databaseUrl: Option.Option<Redacted.Redacted>
 }
 
@@ -303,14 +304,35 @@ export const formatOf = (path: string, format: Option.Option<"csv" | "jsonl">): 
 export const newRunId = () =>
   `run-${new Date().toISOString().replace(/[-:T]/g, "").slice(0, 14)}-${Math.random().toString(36).slice(2, 6)}`
 
-export const ledgerLayer = (options: LedgerOptions) =>
-  Layer.provideMerge(
-    Layer.merge(LedgerModule.layer, SqlJournal.layer),
-    Sql.layerFromOptions({
-      db: options.db,
-      databaseUrl: Option.getOrUndefined(options.databaseUrl)
+/**
+ * Where a command's ledger is: an explicit `--database-url` or `--db` first, then DATABASE_URL from the
+ * environment, then the SQLite default. The environment never overrides an explicit `--db`: a shell exporting
+ * DATABASE_URL for one project must not send another project's runs there.
+ */
+export const locate = (options: LedgerOptions): Effect.Effect<Sql.Location, UsageError> =>
+  Effect.gen(function*() {
+    if (Option.isSome(options.databaseUrl) && Option.isSome(options.db)) {
+      return yield* usageError("pass either --db (a SQLite file) or --database-url (Postgres), not both")
+    }
+    if (Option.isSome(options.databaseUrl)) return { _tag: "Postgres", url: options.databaseUrl.value } as const
+    if (Option.isSome(options.db)) return { _tag: "Sqlite", file: options.db.value } as const
+    const fromEnvironment = yield* Config.option(Config.redacted("DATABASE_URL")).pipe(
+      Effect.mapError((error) => usageError(`DATABASE_URL: ${error}`))
+    )
+    return Option.match(fromEnvironment, {
+      onNone: () => ({ _tag: "Sqlite", file: Sql.defaultSqliteFile }) as const,
+      onSome: (url) => ({ _tag: "Postgres", url }) as const
     })
-  )
+  })
+
+const ledgerAt = (location: Sql.Location) =>
+  Layer.provideMerge(Layer.merge(LedgerModule.layer, SqlJournal.layer), Sql.layerAt(location))
+
+export const ledgerLayer = (options: LedgerOptions) => Layer.unwrapEffect(Effect.map(locate(options), ledgerAt))
+
+/** A SQLite ledger that is not there yet (`resume`, `status` and `estimate` never create one). */
+const missingFile = (location: Sql.Location): location is Extract<Sql.Location, { _tag: "Sqlite" }> =>
+  location._tag === "Sqlite" && !NodeFs.existsSync(location.file)
 
 /**
  * The ledger of `resume` and `status`, which must exist already: only `run` creates one, so that a mistyped
@@ -318,10 +340,13 @@ export const ledgerLayer = (options: LedgerOptions) =>
  */
 export const existingLedgerLayer = (options: LedgerOptions) =>
   Layer.unwrapEffect(Effect.gen(function*() {
-    if (Option.isNone(options.databaseUrl) && !NodeFs.existsSync(options.db)) {
-      return yield* usageError(`no ledger at ${options.db}: runs are recorded there by \`enrich run\` (or pass --db)`)
+    const location = yield* locate(options)
+    if (missingFile(location)) {
+      return yield* usageError(
+        `no ledger at ${location.file}: runs are recorded there by \`enrich run\` (or pass --db)`
+      )
     }
-    return ledgerLayer(options)
+    return ledgerAt(location)
   }))
 
 /** What `resume` needs to redo a run exactly: stored with the run. */
@@ -736,9 +761,8 @@ export const estimate = (
         `only for what is still missing, so a run spends less. --budget caps it. Nothing was spent.`
     )
     // The history, when there is a ledger: an estimate never creates one.
-    const statistics = Option.isNone(options.databaseUrl) && !NodeFs.existsSync(options.db)
-      ? []
-      : yield* HitStats.hitStats().pipe(Effect.provide(ledgerLayer(options)))
+    const location = yield* locate(options)
+    const statistics = missingFile(location) ? [] : yield* HitStats.hitStats().pipe(Effect.provide(ledgerAt(location)))
     const rates = CostModel.ratesOf(statistics)
     const given = CostModel.expectedSpend(offersOf(options.providers), options.fields, byKind, rates)
     const choice = CostModel.chooseOrder(offersOf(options.providers), options.fields, statistics, {
@@ -756,9 +780,13 @@ export const estimate = (
     else yield* Console.log(`  ${CostReport.sourceLine(choice.observed)}`)
   })
 
+/** The demo is the embedded default: its SQLite file unless `--database-url` says otherwise, whatever the environment. */
 export const demo = (options: LedgerOptions & { readonly input: string; readonly out: Option.Option<string> }) =>
   run({
     ...options,
+    db: Option.isSome(options.databaseUrl)
+      ? options.db
+      : Option.orElse(options.db, () => Option.some(Sql.defaultSqliteFile)),
     format: Option.none(),
     out: Option.orElse(options.out, () => Option.some(".enrich/demo/people.enriched.csv")),
     providers: ["fiber", "crustdata", "thehog"],

@@ -99,13 +99,20 @@ export const layerPg = (url: Redacted.Redacted): Layer.Layer<SqlClient.SqlClient
   withMigrations(PgClient.layer({ url }), "on Postgres")
 
 /**
- * Postgres when a URL is given (`--database-url` / `DATABASE_URL`), else SQLite at `db` (default
- * `.enrich/ledger.db`).
+ * Where a command's ledger is. An explicit `--database-url` or `--db` wins; with neither, `DATABASE_URL` from the
+ * environment; else the SQLite default. (The environment must not override an explicit `--db`: a shell that
+ * exports DATABASE_URL for one project would silently send another's runs to it.)
+ *
+ * @since 0.1.0 @category Models
+ */
+export type Location =
+  | { readonly _tag: "Sqlite"; readonly file: string }
+  | { readonly _tag: "Postgres"; readonly url: Redacted.Redacted }
+
+/**
+ * The SQL client of a ledger location, migrated.
  *
  * @since 0.1.0 @category Layers
  */
-export const layerFromOptions = (options: {
-  readonly db?: string | undefined
-  readonly databaseUrl?: Redacted.Redacted | undefined
-}): Layer.Layer<SqlClient.SqlClient, LedgerError> =>
-  options.databaseUrl !== undefined ? layerPg(options.databaseUrl) : layerSqlite(options.db ?? defaultSqliteFile)
+export const layerAt = (location: Location): Layer.Layer<SqlClient.SqlClient, LedgerError> =>
+  location._tag === "Postgres" ? layerPg(location.url) : layerSqlite(location.file)

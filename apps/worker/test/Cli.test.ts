@@ -101,6 +101,22 @@ describe("enrich CLI", () => {
       assert.isFalse(NodeFs.existsSync(NodePath.join(dir, ".enrich")), "a run was recorded without keys")
     }).pipe(Effect.provide(NodeContext.layer)))
 
+  it.scoped("an explicit --db wins over DATABASE_URL from the environment, which wins over the default file", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      // nothing listens on port 1: were this URL used, the error would be about Postgres, not the file
+      const env = { DATABASE_URL: "postgres://enrich:env-pw@127.0.0.1:1/enrich?connect_timeout=2" }
+      const typo = NodePath.join(dir, "typo.db")
+      assertUsageError(yield* enrich(["status", "--db", typo], { cwd: dir, env }), /no ledger at .*typo\.db/)
+      const both = yield* enrich(["status", "--db", typo, "--database-url", env.DATABASE_URL], { cwd: dir })
+      assertUsageError(both, /either --db .* or --database-url .*, not both/)
+      const fromEnvironment = yield* enrich(["status"], { cwd: dir, env })
+      assert.notStrictEqual(fromEnvironment.exitCode, 0)
+      assert.match(fromEnvironment.stderr, /Postgres/)
+      assert.notInclude(fromEnvironment.stderr, "env-pw")
+      assertUsageError(yield* enrich(["status"], { cwd: dir }), /no ledger at \.enrich\/ledger\.db/)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
   it.scoped("estimate quotes every provider and spends nothing", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir

@@ -35,7 +35,7 @@ describe("Sql", () => {
       const dir = yield* fs.makeTempDirectoryScoped({ prefix: "enrich-sql-" })
       const db = NodePath.join(dir, "nested", "deeper", "ledger.db")
       const first = yield* withLedger(
-        Sql.layerFromOptions({ db }),
+        Sql.layerAt({ _tag: "Sqlite", file: db }),
         Effect.gen(function*() {
           const sql = yield* SqlClient.SqlClient
           const [mode] = yield* sql<{ readonly journal_mode: string }>`PRAGMA journal_mode`
@@ -191,9 +191,9 @@ describe("Sql", () => {
   it.live("reports an unreachable Postgres without revealing the URL's password", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(
-        Layer.build(Sql.layerFromOptions({
-          db: "/nonexistent/never-used.db",
-          databaseUrl: Redacted.make("postgres://enrich:s3cr3t-pw@127.0.0.1:1/enrich?connect_timeout=2")
+        Layer.build(Sql.layerAt({
+          _tag: "Postgres",
+          url: Redacted.make("postgres://enrich:s3cr3t-pw@127.0.0.1:1/enrich?connect_timeout=2")
         })).pipe(Effect.scoped)
       )
       assert.strictEqual(error._tag, "LedgerError")

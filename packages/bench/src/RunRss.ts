@@ -32,8 +32,8 @@ interface Exited {
 const runEnrich = (enrich: string, args: ReadonlyArray<string>, cwd: string, out?: string) =>
   Effect.async<Exited & { readonly peakKb: number }>((resume) => {
     const stdout = out === undefined ? "ignore" : NodeFs.openSync(out, "w")
-    // the embedded default is measured: a DATABASE_URL or REDIS_URL set for the scale part would otherwise move
-    // the run's ledger to Postgres (the CLI reads them when --database-url / --redis-url are not given)
+    // the embedded default is measured: a REDIS_URL set for the scale part would otherwise move the limits to
+    // Redis (the CLI reads it when --redis-url is not given); --db below already wins over DATABASE_URL
     const { DATABASE_URL: _ledger, REDIS_URL: _limits, ...env } = process.env
     const child = spawn(process.execPath, EnrichSimulate.nodeArgs(enrich, args), {
       cwd,
