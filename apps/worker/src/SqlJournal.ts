@@ -385,6 +385,19 @@ export const make: Effect.Effect<Journal.JournalService, never, SqlClient.SqlCli
   const runState = yield* makeRunState
   const outcomesFor = yield* makeCacheLookup
 
+  // One recorder per provider at a time in this process, before the transaction: the others wait here holding
+  // nothing, instead of each holding a pooled connection while it waits for the advisory lock. Twelve shards'
+  // recorders waiting inside transactions took the whole pool (10), and every other query of the worker, lease
+  // renewals included, then waited behind them (100-240 ms to begin a transaction in the scale bench).
+  const recorders = new Map<string, Effect.Semaphore>()
+  const recorderOf = (provider: string) => {
+    const known = recorders.get(provider)
+    if (known !== undefined) return known
+    const made = Effect.unsafeMakeSemaphore(1)
+    recorders.set(provider, made)
+    return made
+  }
+
   const getChunk = (key: string) =>
     sql`SELECT * FROM enrich_chunks WHERE idempotency_key = ${key}`.pipe(
       Effect.flatMap(decodeChunks),
@@ -424,7 +437,7 @@ export const make: Effect.Effect<Journal.JournalService, never, SqlClient.SqlCli
     recordChunk: (chunk) => record(chunk).pipe(toJournalError("recordChunk")),
 
     recordChunkUnlessHeld: (chunk, since, maxAge) =>
-      sql.withTransaction(Effect.gen(function*() {
+      recorderOf(chunk.provider).withPermits(1)(sql.withTransaction(Effect.gen(function*() {
         // Postgres: one recorder per provider at a time, across processes, until this transaction ends (SQLite
         // writes one transaction at a time already)
         yield* sql.onDialectOrElse({
@@ -442,7 +455,7 @@ export const make: Effect.Effect<Journal.JournalService, never, SqlClient.SqlCli
           if (held.size > 0) return held as ReadonlySet<Identifier.PersonKey>
         }
         return yield* record(chunk)
-      })).pipe(toJournalError("recordChunkUnlessHeld")),
+      }))).pipe(toJournalError("recordChunkUnlessHeld")),
 
     markSubmitted: (key, job) =>
       Effect.gen(function*() {

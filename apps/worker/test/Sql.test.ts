@@ -1,15 +1,20 @@
+import * as Reactivity from "@effect/experimental/Reactivity"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as FileSystem from "@effect/platform/FileSystem"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
-import type { Identifier } from "@enrich/core"
+import { type Identifier, Journal } from "@enrich/core"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as NodePath from "node:path"
 import * as Ledger from "../src/Ledger.js"
@@ -20,7 +25,7 @@ import Ledger0004 from "../src/migrations/0004_run_outcomes.js"
 import * as PersonHash from "../src/PersonHash.js"
 import * as Sql from "../src/Sql.js"
 import * as SqlJournal from "../src/SqlJournal.js"
-import { databaseUrl, postgres } from "./utils/db.js"
+import { databaseUrl, freshSchema, postgres } from "./utils/db.js"
 import { rejectedRow } from "./utils/suites.js"
 
 const withLedger = <A, E>(
@@ -226,6 +231,71 @@ describe("Sql", () => {
           const again = yield* sql<{ readonly n: string }>`SELECT COUNT(*) AS n FROM enrich_migrations`
           assert.strictEqual(Number(again[0]!.n), 9)
         }).pipe(Effect.provide(postgres(databaseUrl ?? "postgres://unset"))))
+
+      it.scoped(
+        "recorders waiting for another process's lock hold no pooled connection: other queries go on",
+        () =>
+          Effect.gen(function*() {
+            // a provider name of this test only: other test files recording in parallel on this database take
+            // their providers' locks, never this one
+            const provider = `fiber-lock-test-${process.pid}`
+            const lock = `enrich:${provider}`
+            // another process recording at that provider holds its advisory lock until `release`
+            const other = yield* PgClient.make({ url: Redacted.make(databaseUrl!) })
+            const locked = yield* Deferred.make<void>()
+            const release = yield* Deferred.make<void>()
+            yield* other.withTransaction(Effect.gen(function*() {
+              yield* other`SELECT pg_advisory_xact_lock(hashtext(${lock}))`
+              yield* Deferred.succeed(locked, undefined)
+              yield* Deferred.await(release)
+            })).pipe(Effect.forkScoped)
+            yield* Deferred.await(locked)
+            // sessions waiting for that lock (a bigint key: its low half is the objid)
+            const waiting = other<{ readonly n: string }>`SELECT COUNT(*) AS n FROM pg_locks
+            WHERE locktype = 'advisory' AND NOT granted AND objsubid = 1
+              AND objid = (hashtext(${lock})::bigint & 4294967295)::oid`.pipe(Effect.map((rows) => Number(rows[0]!.n)))
+
+            const journal = yield* SqlJournal.make
+            // more recorders than the pool has connections (10), as a worker's shards have
+            const recorders = 12
+            const recording = yield* Effect.forEach(
+              Array.from({ length: recorders }, (_, i) => i),
+              (i) =>
+                journal.recordChunkUnlessHeld(
+                  {
+                    runId: "run-1",
+                    provider,
+                    idempotencyKey: `chunk-${i}`,
+                    path: "batch",
+                    keys: [`linkedin:in/person-${i}` as Identifier.PersonKey],
+                    fields: ["work_email"],
+                    reserved: 0
+                  },
+                  0,
+                  "1 day"
+                ),
+              { concurrency: "unbounded" }
+            ).pipe(Effect.fork)
+            yield* waiting.pipe(Effect.repeat({ until: (n) => n > 0, schedule: Schedule.spaced("20 millis") }))
+            // one recorder per provider waits at the lock; the rest wait in this process, holding no connection
+            assert.strictEqual(yield* waiting, 1)
+            const meanwhile = yield* journal.openChunks("run-1").pipe(Effect.timeout("20 seconds"))
+            assert.strictEqual(meanwhile.length, 0)
+            yield* Deferred.succeed(release, undefined)
+            const recorded = yield* Fiber.join(recording)
+            assert.strictEqual(recorded.filter((r) => r instanceof Journal.ChunkRecord).length, recorders)
+            assert.strictEqual((yield* journal.openChunks("run-1")).length, recorders)
+          }).pipe(
+            Effect.provide(
+              Layer.unwrapScoped(Effect.map(
+                freshSchema(databaseUrl ?? "postgres://unset", "recorders"),
+                (url) => Sql.layerPg(Redacted.make(url))
+              )).pipe(Layer.orDie)
+            ),
+            Effect.provide(Reactivity.layer)
+          ),
+        60_000
+      )
     }
   )
 })
