@@ -172,24 +172,15 @@ interface Lease {
   readonly extra: number
 }
 
-/**
- * The store, for the life of the scope: one connection, the scripts, and a fiber that renews every lease this
- * process holds every third of a lease.
- *
- * @since 0.1.0 @category Constructors
- */
-export const make = (options: Options): Effect.Effect<RateLimitStore.Service, RedisStoreError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const url = Redacted.value(options.url)
-    const prefix = options.prefix ?? defaultPrefix
-    const lease = Duration.toMillis(options.lease ?? "30 seconds")
-    // a waiter keeps its place in the queue by asking again well within its lease
-    const slotPoll = Math.min(Duration.toMillis(options.slotPoll ?? "1 second"), lease / 3)
-    // this process's members, unique across every process sharing the prefix
-    const instance = randomUUID()
-    let counter = 0
-    const nextMember = () => `${instance}:${++counter}`
+/** The connection, with the scripts defined; `closed` once the scope closes it. */
+interface Connection {
+  readonly redis: Scripted
+  readonly url: string
+  readonly isClosed: () => boolean
+}
 
+const connect = (url: string): Effect.Effect<Connection, RedisStoreError, Scope.Scope> =>
+  Effect.gen(function*() {
     // once the store is closed, what its users still give back lapses with its lease instead
     let closed = false
     const redis = yield* Effect.acquireRelease(
@@ -220,187 +211,235 @@ export const make = (options: Options): Effect.Effect<RateLimitStore.Service, Re
     redis.defineCommand("setExpiries", { lua: setExpiries })
     redis.defineCommand("acquireSlot", { lua: acquireSlot, numberOfKeys: 3 })
     redis.defineCommand("releaseSlot", { lua: releaseSlot, numberOfKeys: 3 })
+    return { redis, url, isClosed: () => closed }
+  })
 
-    // by `${member}|${key}`
-    const held = new Map<string, Lease>()
-
-    // A command that fails (Redis restarting, network) is retried for a while; then the run cannot keep the
-    // providers' limits and stops (a defect: the gates' callers have no error of their own for it).
-    const command = <A>(name: string, run: () => Promise<A>): Effect.Effect<A> =>
-      Effect.suspend(() =>
-        closed
-          ? Effect.die(new RedisStoreError({ message: `Redis ${name} after the store was closed` }))
-          : attempt(name, run)
-      )
-
-    // What is given back (completions, releases, renewals) after the store closed lapses with its lease.
-    const giveBack = (name: string, run: () => Promise<unknown>): Effect.Effect<void> =>
-      Effect.suspend(() => closed ? Effect.void : Effect.asVoid(command(name, run)))
-
-    const attempt = <A>(name: string, run: () => Promise<A>) =>
-      Effect.tryPromise({
-        try: run,
-        catch: (cause) =>
-          new RedisStoreError({
-            message: `Redis ${name} failed at ${safeUrl(url)}: ${
-              cause instanceof Error ? cause.message : String(cause)
-            }`
-          })
-      }).pipe(
-        Effect.tapError((error) => Effect.logWarning(error.message)),
-        Effect.retry(
-          Schedule.exponential("100 millis").pipe(
-            Schedule.union(Schedule.spaced("5 seconds")),
-            Schedule.upTo("1 minute")
-          )
-        ),
-        Effect.orDie
-      )
-
-    // Renews every lease of this process; a member released meanwhile is not in the snapshot, and its removal
-    // is sent after this command (the same connection keeps the order), so a release is never undone.
-    const renew = giveBack("renew", () => {
-      if (held.size === 0) return Promise.resolve(0)
-      const keys: Array<string> = []
-      const args: Array<string | number> = [lease]
-      for (const { extra, key, member } of held.values()) {
-        keys.push(key)
-        args.push(extra, member)
-      }
-      return redis.setExpiries(keys.length, ...keys, ...args)
-    })
-    yield* Effect.forkScoped(
-      Effect.repeat(Effect.catchAllCause(renew, Effect.logWarning), Schedule.spaced(Math.max(1, lease / 3)))
+/**
+ * Running commands. One that fails (Redis restarting, network) is retried for a while; then the run cannot keep the
+ * providers' limits and stops (a defect: the gates' callers have no error of their own for it). What is given back
+ * (completions, releases, renewals) after the store closed lapses with its lease.
+ */
+const makeCommands = (connection: Connection) => {
+  const attempt = <A>(name: string, run: () => Promise<A>) =>
+    Effect.tryPromise({
+      try: run,
+      catch: (cause) =>
+        new RedisStoreError({
+          message: `Redis ${name} failed at ${safeUrl(connection.url)}: ${
+            cause instanceof Error ? cause.message : String(cause)
+          }`
+        })
+    }).pipe(
+      Effect.tapError((error) => Effect.logWarning(error.message)),
+      Effect.retry(
+        Schedule.exponential("100 millis").pipe(
+          Schedule.union(Schedule.spaced("5 seconds")),
+          Schedule.upTo("1 minute")
+        )
+      ),
+      Effect.orDie
     )
+  const command = <A>(name: string, run: () => Promise<A>): Effect.Effect<A> =>
+    Effect.suspend(() =>
+      connection.isClosed()
+        ? Effect.die(new RedisStoreError({ message: `Redis ${name} after the store was closed` }))
+        : attempt(name, run)
+    )
+  const giveBack = (name: string, run: () => Promise<unknown>): Effect.Effect<void> =>
+    Effect.suspend(() => connection.isClosed() ? Effect.void : Effect.asVoid(command(name, run)))
+  return { command, giveBack }
+}
 
-    const key = (...parts: ReadonlyArray<string>) =>
-      // the hash tag keeps an endpoint's windows in one slot of a Redis Cluster
-      `${prefix}{${parts.slice(0, 2).join(":")}}${parts.length > 2 ? `:${parts.slice(2).join(":")}` : ""}`
+/** What the window gates and the slots share: the connection, its commands, and this process's leases. */
+interface Shared {
+  readonly redis: Scripted
+  readonly command: <A>(name: string, run: () => Promise<A>) => Effect.Effect<A>
+  readonly giveBack: (name: string, run: () => Promise<unknown>) => Effect.Effect<void>
+  /** ms a member counts while held, renewed every third of it */
+  readonly lease: number
+  /** the leases this process holds, by `${member}|${key}` */
+  readonly held: Map<string, Lease>
+  /** a member unique across every process sharing the prefix */
+  readonly nextMember: () => string
+  readonly key: (...parts: ReadonlyArray<string>) => string
+}
 
-    const gatesOf = (provider: string, limits: RateLimits.Limits) =>
-      Effect.gen(function*() {
-        const byEndpoint = new Map<string, ReturnType<RateLimits.Gates["gate"]>>()
-        for (const [endpoint, windows] of Object.entries(limits)) {
-          if (windows.length === 0) continue
-          const parts = windows.map((w) => {
-            const interval = Duration.toMillis(w.interval)
-            return { key: key(provider, endpoint, `${interval}ms`), limit: Math.max(1, w.limit), interval }
-          })
-          const keys = parts.map((p) => p.key)
-          const windowArgs = parts.flatMap((p) => [p.limit, p.interval])
-          // one fiber of this process asks Redis at a time; the others wait their turn here, in order
-          const turn = yield* Effect.makeSemaphore(1)
+/**
+ * Renews every lease of this process every third of a lease; a member released meanwhile is not in the snapshot,
+ * and its removal is sent after this command (the same connection keeps the order), so a release is never undone.
+ */
+const renewLeases = (shared: Shared): Effect.Effect<void, never, Scope.Scope> => {
+  const renew = shared.giveBack("renew", () => {
+    if (shared.held.size === 0) return Promise.resolve(0)
+    const keys: Array<string> = []
+    const args: Array<string | number> = [shared.lease]
+    for (const { extra, key, member } of shared.held.values()) {
+      keys.push(key)
+      args.push(extra, member)
+    }
+    return shared.redis.setExpiries(keys.length, ...keys, ...args)
+  })
+  return Effect.asVoid(Effect.forkScoped(
+    Effect.repeat(Effect.catchAllCause(renew, Effect.logWarning), Schedule.spaced(Math.max(1, shared.lease / 3)))
+  ))
+}
 
-          const tryOnce = (member: string) =>
-            command("acquire", () =>
-              redis.acquireWindows(keys.length, ...keys, member, lease, ...windowArgs).then((wait) => {
-                // recorded in the same tick as the answer, so the renewal fiber sees it from now on
-                if (wait === 0) {
-                  for (const p of parts) {
-                    held.set(`${member}|${p.key}`, { key: p.key, member, extra: p.interval })
-                  }
-                }
-                return wait
-              }))
+/** A gate per endpoint of `limits`: its sliding windows, counted in Redis. */
+const windowGates = (shared: Shared) => (provider: string, limits: RateLimits.Limits) =>
+  Effect.gen(function*() {
+    const { command, giveBack, held, lease, redis } = shared
+    const byEndpoint = new Map<string, ReturnType<RateLimits.Gates["gate"]>>()
+    for (const [endpoint, windows] of Object.entries(limits)) {
+      if (windows.length === 0) continue
+      const parts = windows.map((w) => {
+        const interval = Duration.toMillis(w.interval)
+        return { key: shared.key(provider, endpoint, `${interval}ms`), limit: Math.max(1, w.limit), interval }
+      })
+      const keys = parts.map((p) => p.key)
+      const windowArgs = parts.flatMap((p) => [p.limit, p.interval])
+      // one fiber of this process asks Redis at a time; the others wait their turn here, in order
+      const turn = yield* Effect.makeSemaphore(1)
 
-          // Waits are interruptible even inside a caller's uninterruptible region: nothing has been sent yet.
-          const acquire = Effect.gen(function*() {
-            const member = nextMember()
-            yield* Effect.interruptible(turn.take(1))
-            yield* Effect.gen(function*() {
-              while (true) {
-                const wait = yield* tryOnce(member)
-                if (wait === 0) {
-                  return
-                }
-                yield* Effect.interruptible(Effect.sleep(Duration.millis(wait)))
-              }
-            }).pipe(Effect.ensuring(turn.release(1)))
-            return member
-          })
-
-          // Completion: the member counts one interval from now; it leaves the renewed set in the same tick.
-          const complete = (member: string) =>
-            giveBack("complete", () => {
-              const args: Array<string | number> = [0]
+      const tryOnce = (member: string) =>
+        command("acquire", () =>
+          redis.acquireWindows(keys.length, ...keys, member, lease, ...windowArgs).then((wait) => {
+            // recorded in the same tick as the answer, so the renewal fiber sees it from now on
+            if (wait === 0) {
               for (const p of parts) {
-                held.delete(`${member}|${p.key}`)
-                args.push(p.interval, member)
+                held.set(`${member}|${p.key}`, { key: p.key, member, extra: p.interval })
               }
-              return redis.setExpiries(keys.length, ...keys, ...args)
-            })
+            }
+            return wait
+          }))
 
-          byEndpoint.set(endpoint, (effect) =>
-            Effect.uninterruptibleMask((restore) =>
-              Effect.flatMap(acquire, (member) =>
-                Effect.ensuring(restore(effect), complete(member)))
-            ))
-        }
-        const gates: RateLimits.Gates = {
-          gate: (endpoint) =>
-            byEndpoint.get(endpoint) ?? identity
-        }
-        return gates
+      // Waits are interruptible even inside a caller's uninterruptible region: nothing has been sent yet.
+      const acquire = Effect.gen(function*() {
+        const member = shared.nextMember()
+        yield* Effect.interruptible(turn.take(1))
+        yield* Effect.gen(function*() {
+          while (true) {
+            const wait = yield* tryOnce(member)
+            if (wait === 0) {
+              return
+            }
+            yield* Effect.interruptible(Effect.sleep(Duration.millis(wait)))
+          }
+        }).pipe(Effect.ensuring(turn.release(1)))
+        return member
       })
 
-    const slotsOf = (provider: string, name: string, max: number) =>
-      Effect.sync((): RateLimitStore.Slots => {
-        const slotKey = key(provider, name)
-        const keys = [slotKey, `${slotKey}:queue`, `${slotKey}:queue-leases`] as const
-        const members = new Map<string, string>()
-        const memberOf = (holder: string) => {
-          let member = members.get(holder)
-          if (member === undefined) members.set(holder, member = nextMember())
-          return member
-        }
-        // a release in this process wakes its waiters at once; releases elsewhere are seen within `slotPoll`
-        let released = Effect.unsafeMakeLatch(false)
-        const tryOnce = (member: string) =>
-          command("acquire slot", () =>
-            redis.acquireSlot(...keys, member, max, lease).then((wait) => {
-              if (wait === 0) held.set(`${member}|${slotKey}`, { key: slotKey, member, extra: 0 })
-              return wait
-            }))
-        // out of the slots and of the queue; the holder's slot is renewed no more
-        const leave = (member: string) =>
-          giveBack("release slot", () => {
-            held.delete(`${member}|${slotKey}`)
-            return redis.releaseSlot(...keys, member)
-          })
-        return {
-          max,
-          acquire: (holder) =>
-            Effect.uninterruptibleMask((restore) =>
-              Effect.gen(function*() {
-                const member = memberOf(holder)
-                while (true) {
-                  const wait = yield* tryOnce(member)
-                  if (wait === 0) return
-                  // asking again within `slotPoll` also renews the place in the queue (lease > slotPoll)
-                  yield* restore(Effect.raceFirst(Effect.sleep(Math.min(wait, slotPoll)), released.await)).pipe(
-                    // a waiter that gives up leaves the queue at once instead of holding it up for a lease
-                    Effect.onInterrupt(() => leave(member))
-                  )
-                }
-              })
-            ),
-          release: (holder) =>
-            Effect.suspend(() => {
-              const member = members.get(holder)
-              if (member === undefined) return Effect.void
-              members.delete(holder)
-              return leave(member).pipe(
-                Effect.zipRight(Effect.suspend(() => {
-                  const wake = released
-                  released = Effect.unsafeMakeLatch(false)
-                  return wake.open
-                }))
+      // Completion: the member counts one interval from now; it leaves the renewed set in the same tick.
+      const complete = (member: string) =>
+        giveBack("complete", () => {
+          const args: Array<string | number> = [0]
+          for (const p of parts) {
+            held.delete(`${member}|${p.key}`)
+            args.push(p.interval, member)
+          }
+          return redis.setExpiries(keys.length, ...keys, ...args)
+        })
+
+      byEndpoint.set(endpoint, (effect) =>
+        Effect.uninterruptibleMask((restore) =>
+          Effect.flatMap(acquire, (member) =>
+            Effect.ensuring(restore(effect), complete(member)))
+        ))
+    }
+    const gates: RateLimits.Gates = {
+      gate: (endpoint) =>
+        byEndpoint.get(endpoint) ?? identity
+    }
+    return gates
+  })
+
+/**
+ * `max` slots named `name` of `provider` (e.g. Crustdata's active jobs), held in Redis under leases. A release in
+ * this process wakes its waiters at once; releases elsewhere are seen within `slotPoll`.
+ */
+const slots = (shared: Shared, slotPoll: number) => (provider: string, name: string, max: number) =>
+  Effect.sync((): RateLimitStore.Slots => {
+    const { giveBack, held, lease, redis } = shared
+    const slotKey = shared.key(provider, name)
+    const keys = [slotKey, `${slotKey}:queue`, `${slotKey}:queue-leases`] as const
+    const members = new Map<string, string>()
+    const memberOf = (holder: string) => {
+      let member = members.get(holder)
+      if (member === undefined) members.set(holder, member = shared.nextMember())
+      return member
+    }
+    let released = Effect.unsafeMakeLatch(false)
+    const tryOnce = (member: string) =>
+      shared.command("acquire slot", () =>
+        redis.acquireSlot(...keys, member, max, lease).then((wait) => {
+          if (wait === 0) held.set(`${member}|${slotKey}`, { key: slotKey, member, extra: 0 })
+          return wait
+        }))
+    // out of the slots and of the queue; the holder's slot is renewed no more
+    const leave = (member: string) =>
+      giveBack("release slot", () => {
+        held.delete(`${member}|${slotKey}`)
+        return redis.releaseSlot(...keys, member)
+      })
+    return {
+      max,
+      acquire: (holder) =>
+        Effect.uninterruptibleMask((restore) =>
+          Effect.gen(function*() {
+            const member = memberOf(holder)
+            while (true) {
+              const wait = yield* tryOnce(member)
+              if (wait === 0) return
+              // asking again within `slotPoll` also renews the place in the queue (lease > slotPoll)
+              yield* restore(Effect.raceFirst(Effect.sleep(Math.min(wait, slotPoll)), released.await)).pipe(
+                // a waiter that gives up leaves the queue at once instead of holding it up for a lease
+                Effect.onInterrupt(() => leave(member))
               )
-            })
-        }
-      })
+            }
+          })
+        ),
+      release: (holder) =>
+        Effect.suspend(() => {
+          const member = members.get(holder)
+          if (member === undefined) return Effect.void
+          members.delete(holder)
+          return leave(member).pipe(
+            Effect.zipRight(Effect.suspend(() => {
+              const wake = released
+              released = Effect.unsafeMakeLatch(false)
+              return wake.open
+            }))
+          )
+        })
+    }
+  })
 
-    return { gates: gatesOf, slots: slotsOf }
+/**
+ * The store, for the life of the scope: one connection, the scripts, and a fiber that renews every lease this
+ * process holds every third of a lease.
+ *
+ * @since 0.1.0 @category Constructors
+ */
+export const make = (options: Options): Effect.Effect<RateLimitStore.Service, RedisStoreError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const prefix = options.prefix ?? defaultPrefix
+    const lease = Duration.toMillis(options.lease ?? "30 seconds")
+    // a waiter keeps its place in the queue by asking again well within its lease
+    const slotPoll = Math.min(Duration.toMillis(options.slotPoll ?? "1 second"), lease / 3)
+    const instance = randomUUID()
+    let counter = 0
+    const connection = yield* connect(Redacted.value(options.url))
+    const shared: Shared = {
+      redis: connection.redis,
+      ...makeCommands(connection),
+      lease,
+      held: new Map(),
+      nextMember: () => `${instance}:${++counter}`,
+      key: (...parts) =>
+        // the hash tag keeps an endpoint's windows in one slot of a Redis Cluster
+        `${prefix}{${parts.slice(0, 2).join(":")}}${parts.length > 2 ? `:${parts.slice(2).join(":")}` : ""}`
+    }
+    yield* renewLeases(shared)
+    return { gates: windowGates(shared), slots: slots(shared, slotPoll) }
   })
 
 /**
