@@ -109,6 +109,11 @@ export interface LedgerService {
   /** the summary is kept as it was when not given */
   readonly setRunState: (id: string, state: RunState, summary?: unknown) => Effect.Effect<void, LedgerError>
   /**
+   * A running run becomes finished with its summary; false when it is not running any more (of two workers that
+   * finish its last two shards at once and both count none left, one writes the summary and says so).
+   */
+  readonly finishRunning: (id: string, summary: unknown) => Effect.Effect<boolean, LedgerError>
+  /**
    * Takes or renews the hold on a run for `leaseMillis` from now: granted when nobody holds it, `holder` already
    * does, its lease has lapsed, or `takeOverFrom` names the current holder (known dead). Otherwise the current
    * holder, and nothing changes. Atomic: of two processes asking at once, one gets it.
@@ -464,6 +469,16 @@ export const make: Effect.Effect<LedgerService, never, SqlClient.SqlClient> = Ef
               updated_at = ${at} WHERE id = ${id} RETURNING id`
         if (updated.length === 0) return yield* new LedgerError({ message: `no run with id ${id}` })
       }).pipe(toLedgerError("setRunState")),
+
+    finishRunning: (id, summary) =>
+      Effect.gen(function*() {
+        const at = yield* Clock.currentTimeMillis
+        const updated = yield* sql`UPDATE enrich_runs SET state = 'finished', summary_json = ${yield* encodeJson(
+          summary
+        )},
+          updated_at = ${at} WHERE id = ${id} AND state = 'running' RETURNING id`
+        return updated.length > 0
+      }).pipe(toLedgerError("finishRunning")),
 
     holdRun: (id, holder, leaseMillis, takeOverFrom) =>
       Effect.gen(function*() {

@@ -382,6 +382,7 @@ const finishRun = (runId: string, stored: Runner.StoredOptions, createdAt: numbe
       out: `not written by workers: enrich export --run ${runId} --out FILE`,
       seconds: (Date.now() - createdAt) / 1000
     })
-    yield* ledger.setRunState(runId, "finished", summary)
-    yield* note(`run ${runId} finished: enrich export --run ${runId} writes its output`)
+    if (yield* ledger.finishRunning(runId, summary)) {
+      yield* note(`run ${runId} finished: enrich export --run ${runId} writes its output`)
+    }
   })

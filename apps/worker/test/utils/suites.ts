@@ -470,6 +470,18 @@ export const ledgerSuite = (db: Db) => {
       assert.include(missing.message, "nope")
     }))
 
+  test("finishes a running run once: the second of two finishers writes nothing", () =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger
+      yield* ledger.createRun({ id: "r1", inputPath: "people.csv", options: {} })
+      assert.isTrue(yield* ledger.finishRunning("r1", { by: "first" }))
+      assert.isFalse(yield* ledger.finishRunning("r1", { by: "second" }))
+      const stored = Option.getOrThrow(yield* ledger.getRun("r1"))
+      assert.strictEqual(stored.state, "finished")
+      assert.deepStrictEqual(stored.summary, { by: "first" })
+      assert.isFalse(yield* ledger.finishRunning("nope", {}), "no such run: nothing finished")
+    }))
+
   test("lists runs newest first, ties in creation order", () =>
     Effect.gen(function*() {
       const ledger = yield* Ledger
