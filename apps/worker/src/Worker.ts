@@ -215,6 +215,84 @@ const unfinishedItems = Effect.gen(function*() {
 })
 
 /**
+ * One provider registry per run in this process, shared by its shards: their rate limits are one. Built from the
+ * run's stored options (providers, target, Crustdata's webhook when the run has a public URL), dropped a minute
+ * after its last shard here.
+ */
+const providerRegistries = (wakeups: JobWakeups.JobWakeups) =>
+  RcMap.make({
+    lookup: (runId: string) =>
+      Effect.gen(function*() {
+        const run = yield* (yield* Ledger).getRun(runId)
+        if (Option.isNone(run)) return yield* Runner.usageError(`queued run ${runId} is not in the ledger`)
+        const stored = run.value.options as Runner.StoredOptions
+        // Crustdata calls back only runs submitted with a public URL
+        const webhook = Option.flatMap(
+          yield* WebhookTokens.ofRun(runId),
+          (w) => Option.map(Option.fromNullable(w.publicUrl), (base) => WebhookTokens.url(base, w.token))
+        )
+        const registry = yield* Layer.build(
+          Runner.providersLayer(stored.providers as ReadonlyArray<ContactProvider.ProviderName>, stored.target, {
+            crustdataWebhookUrl: Option.getOrUndefined(webhook)
+          })
+        ).pipe(
+          // e.g. a provider key missing in this worker's environment
+          Effect.mapError((error) => Runner.usageError(`cannot set up the providers of ${runId}: ${String(error)}`))
+        )
+        yield* wakeups.register(runId, registry)
+        return registry
+      }),
+    idleTimeToLive: Duration.minutes(1)
+  })
+
+/** One shard's waterfall, its result recorded; the run finished by whoever works its last shard. */
+const workShardHeld = (
+  item: typeof ShardItem.Type,
+  context: {
+    readonly worker: string
+    readonly registries: Effect.Effect.Success<ReturnType<typeof providerRegistries>>
+    readonly concurrency: number
+  }
+) =>
+  Effect.gen(function*() {
+    const { registries, worker } = context
+    const ledger = yield* Ledger
+    const run = yield* ledger.getRun(item.runId)
+    if (Option.isNone(run)) return yield* Runner.usageError(`queued run ${item.runId} is not in the ledger`)
+    const stored = run.value.options as Runner.StoredOptions
+    const shards = yield* Shards.ofRun(item.runId)
+    const state = shards.find((s) => s.shard === item.shard)
+    if (state === undefined || state.state === "finished") return
+    const shard: Shards.Shard = { runId: item.runId, shard: item.shard, after: state.after, upTo: state.upTo }
+    yield* note(`${worker}: working on ${item.runId} shard ${item.shard} (rows ${state.after + 1}-${state.upTo})`)
+    const people = yield* ledger.peopleOfRun(item.runId, state)
+    const registry = yield* RcMap.get(registries, item.runId)
+    const result = yield* Waterfall.run({
+      runId: Shards.label(item.runId, item.shard),
+      people,
+      providers: stored.providers,
+      fields: stored.fields,
+      cacheMaxAge: Duration.days(stored.cacheDays),
+      resubmitAmbiguous: false,
+      partOfRun: partOfRun(shards, item.shard, context.concurrency),
+      ...Runner.waitsFor(stored.target),
+      onEvent: logEvent(item.runId, item.shard)
+    }).pipe(
+      Effect.provide(stored.budget === undefined ? Budget.layer(undefined) : SqlBudget.layer(item.runId)),
+      Effect.provide(registry),
+      Runner.withPolling(stored.target)
+    )
+    const left = yield* Shards.finish(shard, result, worker)
+    yield* note(`${worker}: ${item.runId} shard ${item.shard} done (${left} left)`)
+    if (left === 0) yield* finishRun(item.runId, stored, run.value.createdAt.epochMillis)
+  }).pipe(
+    Effect.scoped,
+    Effect.tapError((error) =>
+      note(`${context.worker}: ${item.runId} shard ${item.shard} failed, queued again: ${error.message}`)
+    )
+  )
+
+/**
  * Works on queued shards, `concurrency` at a time, until stopped (SIGTERM / Ctrl-C: the shards in hand stop
  * where the ledger has them, their leases are released for another worker, exit 0) or, with `drain`, until the
  * queue is empty.
@@ -227,32 +305,7 @@ export const work = (options: WorkerOptions) => {
     const queue = yield* shardQueue
     const ledger = yield* Ledger
     const wakeups = yield* JobWakeups.make
-    // one provider registry per run in this process, shared by its shards: their rate limits are one
-    const registries = yield* RcMap.make({
-      lookup: (runId: string) =>
-        Effect.gen(function*() {
-          const run = yield* ledger.getRun(runId)
-          if (Option.isNone(run)) return yield* Runner.usageError(`queued run ${runId} is not in the ledger`)
-          const stored = run.value.options as Runner.StoredOptions
-          // Crustdata calls back only runs submitted with a public URL
-          const webhook = Option.flatMap(
-            yield* WebhookTokens.ofRun(runId),
-            (w) => Option.map(Option.fromNullable(w.publicUrl), (base) => WebhookTokens.url(base, w.token))
-          )
-          const registry = yield* Layer.build(
-            Runner.providersLayer(stored.providers as ReadonlyArray<ContactProvider.ProviderName>, stored.target, {
-              crustdataWebhookUrl: Option.getOrUndefined(webhook)
-            })
-          ).pipe(
-            // e.g. a provider key missing in this worker's environment
-            Effect.mapError((error) => Runner.usageError(`cannot set up the providers of ${runId}: ${String(error)}`))
-          )
-          yield* wakeups.register(runId, registry)
-          return registry
-        }),
-      idleTimeToLive: Duration.minutes(1)
-    })
-
+    const registries = yield* providerRegistries(wakeups)
     const renewEvery = Duration.seconds(Math.max(1, options.leaseSeconds / 3))
     // shards held now, for /healthz
     let inHand = 0
@@ -261,49 +314,12 @@ export const work = (options: WorkerOptions) => {
         Effect.sync(() => inHand++),
         () =>
           Effect.raceFirst(
-            workShardHeld(item),
+            workShardHeld(item, { worker, registries, concurrency: options.concurrency }),
             keepLease(entry.id, renewEvery, holders).pipe(
               Effect.catchTag("SqlError", (error) => new LedgerError({ message: `renewing a lease: ${error.message}` }))
             )
           ),
         () => Effect.sync(() => inHand--)
-      )
-
-    const workShardHeld = (item: typeof ShardItem.Type) =>
-      Effect.gen(function*() {
-        const run = yield* ledger.getRun(item.runId)
-        if (Option.isNone(run)) return yield* Runner.usageError(`queued run ${item.runId} is not in the ledger`)
-        const stored = run.value.options as Runner.StoredOptions
-        const shards = yield* Shards.ofRun(item.runId)
-        const state = shards.find((s) => s.shard === item.shard)
-        if (state === undefined || state.state === "finished") return
-        const shard: Shards.Shard = { runId: item.runId, shard: item.shard, after: state.after, upTo: state.upTo }
-        yield* note(`${worker}: working on ${item.runId} shard ${item.shard} (rows ${state.after + 1}-${state.upTo})`)
-        const people = yield* ledger.peopleOfRun(item.runId, state)
-        const registry = yield* RcMap.get(registries, item.runId)
-        const result = yield* Waterfall.run({
-          runId: Shards.label(item.runId, item.shard),
-          people,
-          providers: stored.providers,
-          fields: stored.fields,
-          cacheMaxAge: Duration.days(stored.cacheDays),
-          resubmitAmbiguous: false,
-          partOfRun: partOfRun(shards, item.shard, options.concurrency),
-          ...Runner.waitsFor(stored.target),
-          onEvent: logEvent(item.runId, item.shard)
-        }).pipe(
-          Effect.provide(stored.budget === undefined ? Budget.layer(undefined) : SqlBudget.layer(item.runId)),
-          Effect.provide(registry),
-          Runner.withPolling(stored.target)
-        )
-        const left = yield* Shards.finish(shard, result, worker)
-        yield* note(`${worker}: ${item.runId} shard ${item.shard} done (${left} left)`)
-        if (left === 0) yield* finishRun(item.runId, stored, run.value.createdAt.epochMillis)
-      }).pipe(
-        Effect.scoped,
-        Effect.tapError((error) =>
-          note(`${worker}: ${item.runId} shard ${item.shard} failed, queued again: ${error.message}`)
-        )
       )
 
     const takers = Effect.forEach(
