@@ -364,6 +364,89 @@ const makeCacheLookup = Effect.gen(function*() {
     )
 })
 
+const unknownChunk = (key: string) => new Journal.JournalError({ message: `unknown chunk ${key}` })
+
+/**
+ * Recording chunks: as they are (`recordChunk`, idempotent), or only if no other run holds their people or has
+ * answered them since the caller looked (`recordChunkUnlessHeld`, one recorder per provider at a time).
+ */
+const makeRecording = (outcomesFor: Effect.Effect.Success<typeof makeCacheLookup>) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const decodeChunks = Schema.decodeUnknown(Schema.Array(ChunkRow))
+    const encodeKeys = Schema.encode(KeysJson)
+    const encodeFields = Schema.encode(FieldsJson)
+
+    // One recorder per provider at a time in this process, before the transaction: the others wait here holding
+    // nothing, instead of each holding a pooled connection while it waits for the advisory lock. Twelve shards'
+    // recorders waiting inside transactions took the whole pool (10), and every other query of the worker, lease
+    // renewals included, then waited behind them (100-240 ms to begin a transaction in the scale bench).
+    const recorders = new Map<string, Effect.Semaphore>()
+    const recorderOf = (provider: string) => {
+      const known = recorders.get(provider)
+      if (known !== undefined) return known
+      const made = Effect.unsafeMakeSemaphore(1)
+      recorders.set(provider, made)
+      return made
+    }
+
+    const getChunk = (key: string) =>
+      sql`SELECT * FROM enrich_chunks WHERE idempotency_key = ${key}`.pipe(
+        Effect.flatMap(decodeChunks),
+        Effect.flatMap((rows) => rows.length === 0 ? Effect.fail(unknownChunk(key)) : Effect.succeed(rows[0]!)),
+        Effect.map(toChunkRecord)
+      )
+
+    const record = (chunk: Journal.NewChunk) =>
+      Effect.gen(function*() {
+        const at = yield* Clock.currentTimeMillis
+        const row = {
+          idempotency_key: chunk.idempotencyKey,
+          run_id: chunk.runId,
+          provider: chunk.provider,
+          keys_json: yield* encodeKeys(chunk.keys),
+          fields_json: yield* encodeFields(chunk.fields),
+          path: chunk.path,
+          state: "recorded",
+          job_json: null,
+          result_cursor: null,
+          reserved: chunk.reserved,
+          charged: null,
+          message: null,
+          created_at: at,
+          updated_at: at
+        }
+        // Resume: a chunk recorded earlier (by this or a crashed process) is returned as it is.
+        yield* sql`INSERT INTO enrich_chunks ${sql.insert(row)} ON CONFLICT (idempotency_key) DO NOTHING`
+        return yield* getChunk(chunk.idempotencyKey)
+      })
+
+    return {
+      recordChunk: (chunk) => record(chunk).pipe(toJournalError("recordChunk")),
+
+      recordChunkUnlessHeld: (chunk, since, maxAge) =>
+        recorderOf(chunk.provider).withPermits(1)(sql.withTransaction(Effect.gen(function*() {
+          // Postgres: one recorder per provider at a time, across processes, until this transaction ends (SQLite
+          // writes one transaction at a time already)
+          yield* sql.onDialectOrElse({
+            pg: () => Effect.asVoid(sql`SELECT pg_advisory_xact_lock(hashtext(${`enrich:${chunk.provider}`}))`),
+            orElse: () => Effect.void
+          })
+          const [known] = yield* sql`SELECT 1 AS one FROM enrich_chunks WHERE idempotency_key = ${chunk.idempotencyKey}`
+          if (known === undefined) {
+            const held = new Set(
+              yield* heldElsewhere(sql, chunk.provider, chunk.keys, chunk.fields, chunk.runId, since)
+            )
+            // answered by a chunk that settled after the caller's cache lookup: reused, not bought again
+            const answered = yield* outcomesFor(chunk.provider, chunk.keys, chunk.fields, maxAge)
+            for (const key of answered.keys()) held.add(key)
+            if (held.size > 0) return held as ReadonlySet<Identifier.PersonKey>
+          }
+          return yield* record(chunk)
+        }))).pipe(toJournalError("recordChunkUnlessHeld"))
+    } satisfies Pick<Journal.JournalService, "recordChunk" | "recordChunkUnlessHeld">
+  })
+
 /**
  * The core `Journal` on the ledger's tables, with the semantics of `Journal.makeMemory`. One difference by
  * design: among cached outcomes, "newest" is the latest `observedAt` (ties: the latest committed), where the
@@ -375,88 +458,19 @@ export const make: Effect.Effect<Journal.JournalService, never, SqlClient.SqlCli
   const sql = yield* SqlClient.SqlClient
   const order = insertionOrder(sql)
   const decodeChunks = Schema.decodeUnknown(Schema.Array(ChunkRow))
-  const encodeKeys = Schema.encode(KeysJson)
-  const encodeFields = Schema.encode(FieldsJson)
   const encodeJob = Schema.encode(JobJson)
   // compiled once and run synchronously: on the commit path an effect per outcome cost more than the insert
   const encodeOutcome = Schema.encodeEither(OutcomeJson)
 
-  const unknownChunk = (key: string) => new Journal.JournalError({ message: `unknown chunk ${key}` })
   const runState = yield* makeRunState
   const outcomesFor = yield* makeCacheLookup
-
-  // One recorder per provider at a time in this process, before the transaction: the others wait here holding
-  // nothing, instead of each holding a pooled connection while it waits for the advisory lock. Twelve shards'
-  // recorders waiting inside transactions took the whole pool (10), and every other query of the worker, lease
-  // renewals included, then waited behind them (100-240 ms to begin a transaction in the scale bench).
-  const recorders = new Map<string, Effect.Semaphore>()
-  const recorderOf = (provider: string) => {
-    const known = recorders.get(provider)
-    if (known !== undefined) return known
-    const made = Effect.unsafeMakeSemaphore(1)
-    recorders.set(provider, made)
-    return made
-  }
-
-  const getChunk = (key: string) =>
-    sql`SELECT * FROM enrich_chunks WHERE idempotency_key = ${key}`.pipe(
-      Effect.flatMap(decodeChunks),
-      Effect.flatMap((rows) => rows.length === 0 ? Effect.fail(unknownChunk(key)) : Effect.succeed(rows[0]!)),
-      Effect.map(toChunkRecord)
-    )
+  const recording = yield* makeRecording(outcomesFor)
 
   /** fails with "unknown chunk" when the statement (which must end in RETURNING) touched nothing */
   const expectRow = (key: string) => (rows: ReadonlyArray<unknown>) =>
     rows.length === 0 ? Effect.fail(unknownChunk(key)) : Effect.void
 
-  const record = (chunk: Journal.NewChunk) =>
-    Effect.gen(function*() {
-      const at = yield* Clock.currentTimeMillis
-      const row = {
-        idempotency_key: chunk.idempotencyKey,
-        run_id: chunk.runId,
-        provider: chunk.provider,
-        keys_json: yield* encodeKeys(chunk.keys),
-        fields_json: yield* encodeFields(chunk.fields),
-        path: chunk.path,
-        state: "recorded",
-        job_json: null,
-        result_cursor: null,
-        reserved: chunk.reserved,
-        charged: null,
-        message: null,
-        created_at: at,
-        updated_at: at
-      }
-      // Resume: a chunk recorded earlier (by this or a crashed process) is returned as it is.
-      yield* sql`INSERT INTO enrich_chunks ${sql.insert(row)} ON CONFLICT (idempotency_key) DO NOTHING`
-      return yield* getChunk(chunk.idempotencyKey)
-    })
-
   return Journal.Journal.of({
-    recordChunk: (chunk) => record(chunk).pipe(toJournalError("recordChunk")),
-
-    recordChunkUnlessHeld: (chunk, since, maxAge) =>
-      recorderOf(chunk.provider).withPermits(1)(sql.withTransaction(Effect.gen(function*() {
-        // Postgres: one recorder per provider at a time, across processes, until this transaction ends (SQLite
-        // writes one transaction at a time already)
-        yield* sql.onDialectOrElse({
-          pg: () => Effect.asVoid(sql`SELECT pg_advisory_xact_lock(hashtext(${`enrich:${chunk.provider}`}))`),
-          orElse: () => Effect.void
-        })
-        const [known] = yield* sql`SELECT 1 AS one FROM enrich_chunks WHERE idempotency_key = ${chunk.idempotencyKey}`
-        if (known === undefined) {
-          const held = new Set(
-            yield* heldElsewhere(sql, chunk.provider, chunk.keys, chunk.fields, chunk.runId, since)
-          )
-          // answered by a chunk that settled after the caller's cache lookup: reused, not bought again
-          const answered = yield* outcomesFor(chunk.provider, chunk.keys, chunk.fields, maxAge)
-          for (const key of answered.keys()) held.add(key)
-          if (held.size > 0) return held as ReadonlySet<Identifier.PersonKey>
-        }
-        return yield* record(chunk)
-      }))).pipe(toJournalError("recordChunkUnlessHeld")),
-
     markSubmitted: (key, job) =>
       Effect.gen(function*() {
         const at = yield* Clock.currentTimeMillis
@@ -519,6 +533,7 @@ export const make: Effect.Effect<Journal.JournalService, never, SqlClient.SqlCli
         toJournalError("chunks")
       ),
 
+    ...recording,
     ...runState,
     outcomesFor
   })
