@@ -473,9 +473,8 @@ export const make: Effect.Effect<LedgerService, never, SqlClient.SqlClient> = Ef
     finishRunning: (id, summary) =>
       Effect.gen(function*() {
         const at = yield* Clock.currentTimeMillis
-        const updated = yield* sql`UPDATE enrich_runs SET state = 'finished', summary_json = ${yield* encodeJson(
-          summary
-        )},
+        const json = yield* encodeJson(summary)
+        const updated = yield* sql`UPDATE enrich_runs SET state = 'finished', summary_json = ${json},
           updated_at = ${at} WHERE id = ${id} AND state = 'running' RETURNING id`
         return updated.length > 0
       }).pipe(toLedgerError("finishRunning")),

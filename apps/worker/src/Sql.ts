@@ -99,9 +99,8 @@ export const layerPg = (url: Redacted.Redacted): Layer.Layer<SqlClient.SqlClient
   withMigrations(PgClient.layer({ url }), "on Postgres")
 
 /**
- * Where a command's ledger is. An explicit `--database-url` or `--db` wins; with neither, `DATABASE_URL` from the
- * environment; else the SQLite default. (The environment must not override an explicit `--db`: a shell that
- * exports DATABASE_URL for one project would silently send another's runs to it.)
+ * Where a ledger is: a SQLite file or a Postgres URL (`Runner.locate` resolves a command's flags and environment
+ * to one).
  *
  * @since 0.1.0 @category Models
  */

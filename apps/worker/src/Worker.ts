@@ -214,6 +214,14 @@ const unfinishedItems = Effect.gen(function*() {
   return Number(row?.n ?? 0)
 })
 
+/** A queued run, and the options it was submitted with (what its shards and providers are built from). */
+const storedRun = (runId: string) =>
+  Effect.gen(function*() {
+    const run = yield* (yield* Ledger).getRun(runId)
+    if (Option.isNone(run)) return yield* Runner.usageError(`queued run ${runId} is not in the ledger`)
+    return { run: run.value, stored: run.value.options as Runner.StoredOptions }
+  })
+
 /**
  * One provider registry per run in this process, shared by its shards: their rate limits are one. Built from the
  * run's stored options (providers, target, Crustdata's webhook when the run has a public URL), dropped a minute
@@ -223,9 +231,7 @@ const providerRegistries = (wakeups: JobWakeups.JobWakeups) =>
   RcMap.make({
     lookup: (runId: string) =>
       Effect.gen(function*() {
-        const run = yield* (yield* Ledger).getRun(runId)
-        if (Option.isNone(run)) return yield* Runner.usageError(`queued run ${runId} is not in the ledger`)
-        const stored = run.value.options as Runner.StoredOptions
+        const { stored } = yield* storedRun(runId)
         // Crustdata calls back only runs submitted with a public URL
         const webhook = Option.flatMap(
           yield* WebhookTokens.ofRun(runId),
@@ -257,9 +263,7 @@ const workShardHeld = (
   Effect.gen(function*() {
     const { registries, worker } = context
     const ledger = yield* Ledger
-    const run = yield* ledger.getRun(item.runId)
-    if (Option.isNone(run)) return yield* Runner.usageError(`queued run ${item.runId} is not in the ledger`)
-    const stored = run.value.options as Runner.StoredOptions
+    const { run, stored } = yield* storedRun(item.runId)
     const shards = yield* Shards.ofRun(item.runId)
     const state = shards.find((s) => s.shard === item.shard)
     if (state === undefined || state.state === "finished") return
@@ -284,7 +288,7 @@ const workShardHeld = (
     )
     const left = yield* Shards.finish(shard, result, worker)
     yield* note(`${worker}: ${item.runId} shard ${item.shard} done (${left} left)`)
-    if (left === 0) yield* finishRun(item.runId, stored, run.value.createdAt.epochMillis)
+    if (left === 0) yield* finishRun(item.runId, stored, run.createdAt.epochMillis)
   }).pipe(
     Effect.scoped,
     Effect.tapError((error) =>
