@@ -317,6 +317,11 @@ export interface Spec<Target, Meta, MetaEncoded, S> {
   /** one status check, in the provider's own terms */
   readonly status: (job: Job<Meta>) => Effect.Effect<S, EnrichmentError>
   readonly toJobStatus: (status: S, job: Job<Meta>) => JobStatus
+  /**
+   * the fraction of a running job done (0 to 1), when the provider reports one: an `afterTerminal` job's polls
+   * are then paced to when it should end (`Polling.awaitTerminal`)
+   */
+  readonly progress?: ((status: S) => number | undefined) | undefined
   readonly results: ResultsSpec<Meta, S>
   /** absent: the provider documents no cancel, and `cancel` reports where the job stands */
   readonly cancel?: ((job: Job<Meta>) => Effect.Effect<void, EnrichmentError>) | undefined
@@ -422,7 +427,8 @@ const afterTerminal = <Target, Meta, S>(
       isTerminal: (s) => spec.toJobStatus(s, job).terminal,
       provider,
       jobId: job.ref.id,
-      wake: results.wake?.(job)
+      wake: results.wake?.(job),
+      progress: spec.progress
     })
     const status = spec.toJobStatus(terminal, job)
     if (status.state === "failed") {

@@ -48,15 +48,15 @@ const enrichPath = "/api/enrichments"
 // ---------------------------------------------------------------------------------------------------------------
 
 /**
- * Client-side limits. `poll`: TheHog counts 30/minute per organisation in a sliding window while our gates are
- * fixed windows that restart on first use, so two windows can both be spent inside one provider minute; 4 per
- * 10 s can never exceed 28 in any 60 s. `all`: the global per-organisation limit is not published (INFERRED
- * 300/minute, as the simulator defaults); 40 per 10 s stays under it the same way. Every call takes its
- * endpoint's gate and `all`.
+ * Client-side limits, as sliding windows (`RateLimits`). `poll`: TheHog counts 30/minute per organisation; the
+ * 10-second window keeps them from going out in one burst (TheHog asks for polls 2-5 s apart), and its interval is
+ * the wait after a poll's 429 (TheHog asks for ≥ 10 s). `all`: the global per-organisation limit is not published
+ * (INFERRED 300/minute, as the simulator defaults); 40 per 10 s stays under it. Every call takes its endpoint's
+ * gates and `all`.
  */
 export const defaultLimits: RateLimits.Limits = {
   all: [{ limit: 40, interval: "10 seconds" }],
-  poll: [{ limit: 4, interval: "10 seconds" }]
+  poll: [{ limit: 5, interval: "10 seconds" }, { limit: TheHogApi.pollLimitPerMinute, interval: "1 minute" }]
 }
 
 /** @since 0.1.0 @category Models */
@@ -72,7 +72,8 @@ export interface Options {
   readonly projectId?: string | undefined
   /**
    * How long to wait after a 429 from a poll endpoint that gives no `Retry-After` (TheHog asks for ≥ 10 s).
-   * Defaults to one interval of the `poll` limit: 10 s with `defaultLimits`, shorter when the limits are scaled.
+   * Defaults to the interval of the first `poll` window: 10 s with `defaultLimits`, shorter when the limits are
+   * scaled.
    */
   readonly pollRetryAfter?: Duration.DurationInput | undefined
 }

@@ -251,6 +251,12 @@ const toJobStatus = (state: State, job: Job<JobMeta>): JobStatus =>
     })
     : Results.jobStatusOf(state.operation, job.ref, job.meta.replayed)
 
+/** A processing operation's `progress` (0-100) as a fraction; none while queued, when the job has not started. */
+const progressOf = (state: State): number | undefined =>
+  state._tag === "Polled" && state.operation.status === "processing" && typeof state.operation.progress === "number"
+    ? state.operation.progress / 100
+    : undefined
+
 /**
  * The adapter's spec over a client.
  *
@@ -308,7 +314,8 @@ export const spec = (
       const terminal = yield* Polling.awaitTerminal(status(job), {
         isTerminal: (s) => toJobStatus(s, job).terminal,
         provider: providerName,
-        jobId: job.ref.id
+        jobId: job.ref.id,
+        progress: progressOf
       })
       const final = toJobStatus(terminal, job)
       if (final.state === "failed") {
@@ -362,6 +369,7 @@ export const spec = (
       ),
     status,
     toJobStatus,
+    progress: progressOf,
     results: {
       _tag: "afterTerminal",
       stream: (job, terminal, cursor) =>

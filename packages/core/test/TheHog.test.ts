@@ -2,6 +2,7 @@ import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -21,6 +22,7 @@ import { ContactProvider, JobRef } from "../src/ContactProvider.js"
 import * as Identifier from "../src/Identifier.js"
 import { pollPath } from "../src/internal/thehog/polling.js"
 import type { ProviderOutcome } from "../src/PersonResult.js"
+import * as Polling from "../src/Polling.js"
 import type * as TheHogApi from "../src/TheHogApi.js"
 import * as TheHogClient from "../src/TheHogClient.js"
 import * as TheHogProvider from "../src/TheHogProvider.js"
@@ -470,22 +472,63 @@ describe("TheHog polling and limits", () => {
       assert.isBelow(seen.length, 30)
     }))
 
-  it.effect("gates polls client-side below the 30/minute poll bucket", () =>
+  it.effect("paces polls by the reported progress: a few polls, and the end seen soon after it", () =>
+    Effect.gen(function*() {
+      // a job that processes from 0 to 40 s of the test clock, reporting its progress as TheHog does (0-99)
+      let now = 0
+      const endsAt = 40_000
+      const items = [item({ linkedin_url: "https://www.linkedin.com/in/ada-lovelace" }, ["ada@acme.io"])]
+      const done = { id: "op_p", status: "succeeded", progress: 100, result: { items }, error: null }
+      const { client, seen } = fake(() =>
+        now >= endsAt
+          ? reply(200, done)
+          : reply(200, { id: "op_p", status: "processing", progress: Math.floor((now / endsAt) * 100), result: null })
+      )
+      const clocked = HttpClient.tapRequest(client, () => Effect.map(Clock.currentTimeMillis, (t) => void (now = t)))
+      const fiber = yield* Effect.flatMap(ContactProvider, (p) => collect(p.results(jobRef("op_p", 1)))).pipe(
+        Effect.provide(layers(clocked)),
+        noRetries,
+        Effect.provideService(Polling.Polling, {
+          initialDelay: "1 second",
+          maxDelay: "5 seconds",
+          deadline: "10 minutes"
+        }),
+        Effect.fork
+      )
+      let seenDoneAt: number | undefined
+      for (let t = 0; t < 60 && seenDoneAt === undefined; t++) {
+        yield* TestClock.adjust("1 second")
+        if ((yield* Fiber.poll(fiber))._tag === "Some") seenDoneAt = yield* Clock.currentTimeMillis
+      }
+      const pages = yield* Fiber.join(fiber)
+      assert.strictEqual(pages.flatMap((page) => page.results).length, 1)
+      // the policy's own delays (1 s, 1.5 s, ... capped at 5 s) would poll about ten times in 40 s
+      assert.isAtMost(seen.length, 5)
+      assert.isDefined(seenDoneAt)
+      assert.isAtMost(seenDoneAt!, endsAt + 5_000)
+    }))
+
+  it.effect("gates polls client-side: at most 5 in 10 s and 30 in any minute (TheHog's poll bucket)", () =>
     Effect.gen(function*() {
       const { client, seen } = fake(() => reply(200, { id: "op_7", status: "queued" }))
       const fiber = yield* Effect.flatMap(TheHogClient.TheHogClient, (c) =>
         Effect.forEach(
-          Array.from({ length: 10 }, () => c.getOperation("op_7")),
+          Array.from({ length: 40 }, () => c.getOperation("op_7")),
           (e) => e,
           { concurrency: "unbounded" }
         )).pipe(Effect.provide(layers(client)), noRetries, Effect.fork)
       yield* TestClock.adjust("1 millis")
-      assert.strictEqual(seen.length, 4)
+      assert.strictEqual(seen.length, 5)
       yield* TestClock.adjust("10 seconds")
-      assert.strictEqual(seen.length, 8)
+      assert.strictEqual(seen.length, 10)
+      yield* TestClock.adjust("49 seconds")
+      // six 10-second windows in the first minute, and no more than the minute's 30
+      assert.strictEqual(seen.length, 30)
+      yield* TestClock.adjust("2 seconds")
+      assert.strictEqual(seen.length, 35)
       yield* TestClock.adjust("10 seconds")
       yield* Fiber.join(fiber)
-      assert.strictEqual(seen.length, 10)
+      assert.strictEqual(seen.length, 40)
     }))
 
   it.effect("pages results by index into result.items and resumes after a cursor", () =>
