@@ -257,6 +257,46 @@ const progressOf = (state: State): number | undefined =>
     ? state.operation.progress / 100
     : undefined
 
+/** What polling a job needs: its id, and the `pollUrl` of its 202 if there was one. */
+const operationOf = (job: Job<JobMeta>) => ({
+  id: job.ref.id,
+  pollUrl: job.meta._tag === "Operation" ? job.meta.pollUrl : undefined
+})
+
+/** Every person of a terminal job, in TheHog's order. */
+const outcomesOf = (
+  client: TheHogClient.Service,
+  job: Job<JobMeta>,
+  state: State,
+  observedAt: DateTime.Utc
+): Effect.Effect<ReadonlyArray<ProviderOutcome>, EnrichmentError> => {
+  const { meta, ref } = job
+  if (meta._tag === "Answered") {
+    return Effect.succeed([answeredOutcome(meta.identifier, meta.answer, ref.fields, observedAt)])
+  }
+  if (state._tag !== "Polled") return Effect.succeed([])
+  const { operation } = state
+  const items = operation.result?.items
+  if (items === undefined) {
+    return Effect.fail(
+      new MalformedResponse({
+        provider: providerName,
+        endpoint: client.pollEndpoint(operationOf(job)),
+        path: `["result"]`,
+        detail: `is missing (operation ${operation.status})`
+      })
+    )
+  }
+  const charge = Results.chargeOf(operation, ref, meta.replayed)
+  const context = {
+    fields: ref.fields,
+    mode: ref.mode,
+    observedAt,
+    ...Results.personCostOf(charge, ref, meta.replayed, creditsPerPerson(ref.fields))
+  }
+  return Effect.succeed(items.map((item) => Results.outcomeOfItem(item, context)))
+}
+
 /**
  * The adapter's spec over a client.
  *
@@ -265,48 +305,10 @@ const progressOf = (state: State): number | undefined =>
 export const spec = (
   client: TheHogClient.Service
 ): Spec<TheHogApi.PersonIdentifier, JobMeta, typeof JobMeta.Encoded, State> => {
-  const operationOf = (job: Job<JobMeta>) => ({
-    id: job.ref.id,
-    pollUrl: job.meta._tag === "Operation" ? job.meta.pollUrl : undefined
-  })
-
   const status = (job: Job<JobMeta>): Effect.Effect<State, EnrichmentError> =>
     job.meta._tag === "Answered"
       ? Effect.succeed({ _tag: "Answered" })
       : Effect.map(client.poll(operationOf(job)), (operation) => ({ _tag: "Polled", operation }))
-
-  /** Every person of a terminal job, in TheHog's order. */
-  const outcomesOf = (
-    job: Job<JobMeta>,
-    state: State,
-    observedAt: DateTime.Utc
-  ): Effect.Effect<ReadonlyArray<ProviderOutcome>, EnrichmentError> => {
-    const { meta, ref } = job
-    if (meta._tag === "Answered") {
-      return Effect.succeed([answeredOutcome(meta.identifier, meta.answer, ref.fields, observedAt)])
-    }
-    if (state._tag !== "Polled") return Effect.succeed([])
-    const { operation } = state
-    const items = operation.result?.items
-    if (items === undefined) {
-      return Effect.fail(
-        new MalformedResponse({
-          provider: providerName,
-          endpoint: client.pollEndpoint(operationOf(job)),
-          path: `["result"]`,
-          detail: `is missing (operation ${operation.status})`
-        })
-      )
-    }
-    const charge = Results.chargeOf(operation, ref, meta.replayed)
-    const context = {
-      fields: ref.fields,
-      mode: ref.mode,
-      observedAt,
-      ...Results.personCostOf(charge, ref, meta.replayed, creditsPerPerson(ref.fields))
-    }
-    return Effect.succeed(items.map((item) => Results.outcomeOfItem(item, context)))
-  }
 
   /** Waits for a job as `results` does (for `enrichSync` when TheHog chose the async path). */
   const awaitOutcomes = (job: Job<JobMeta>) =>
@@ -322,7 +324,7 @@ export const spec = (
         return yield* new JobFailed({ provider: providerName, jobId: job.ref.id, message: final.message ?? "failed" })
       }
       if (final.state === "canceled") return yield* new JobCanceled({ provider: providerName, jobId: job.ref.id })
-      return yield* outcomesOf(job, terminal, yield* DateTime.now)
+      return yield* outcomesOf(client, job, terminal, yield* DateTime.now)
     })
 
   const enrichSync = (request: EnrichRequest, targets: Array.NonEmptyReadonlyArray<TheHogApi.PersonIdentifier>) =>
@@ -374,7 +376,7 @@ export const spec = (
       _tag: "afterTerminal",
       stream: (job, terminal, cursor) =>
         Stream.unwrap(Effect.gen(function*() {
-          const outcomes = yield* outcomesOf(job, terminal, yield* DateTime.now)
+          const outcomes = yield* outcomesOf(client, job, terminal, yield* DateTime.now)
           const start = yield* Results.parseCursor(cursor, outcomes.length)
           return Stream.fromIterable(Results.pagesOf(outcomes, start))
         }))
