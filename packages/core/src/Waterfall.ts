@@ -382,6 +382,118 @@ export const combineResults = (parts: ReadonlyArray<Result>): Result => {
 }
 
 /**
+ * The providers in the order the run follows: as given, or as the cost model chooses (`order: "auto"`, announced
+ * with an `OrderChosen` event).
+ */
+const orderProviders = (options: Options, given: ReadonlyArray<ContactProviderService>) =>
+  Effect.gen(function*() {
+    if (options.order !== "auto") return { providers: given, choice: undefined }
+    const choice = CostModel.chooseOrder(given.map((p) => p.capabilities), options.fields, options.statistics ?? [], {
+      ...(options.stopPolicy === undefined ? {} : { policy: options.stopPolicy }),
+      ...(options.people.byKind === undefined ? {} : { peopleByKind: options.people.byKind })
+    })
+    const providers = CostModel.inOrder(
+      given.map((service) => ({ provider: service.capabilities.provider, service })),
+      choice.providers
+    ).map((p) => p.service)
+    if (options.onEvent !== undefined) yield* options.onEvent({ _tag: "OrderChosen", choice })
+    return { providers, choice }
+  })
+
+/**
+ * What a resumed run already holds: its open chunks (at the run's providers), their reservations and its charges,
+ * adopted by the budget, and who each open chunk holds. People set aside by an earlier attempt are asked about
+ * again.
+ */
+const resumeState = (runId: string, names: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const journal = yield* Journal
+    const budget = yield* Budget
+    yield* journal.clearSetAside(runId)
+    const open = (yield* journal.openChunks(runId)).filter((c) => names.includes(c.provider))
+    const before = yield* journal.creditsOfRun(runId)
+    yield* budget.adopt(before.reduce((n, c) => n + c.reserved, 0), before.reduce((n, c) => n + c.charged, 0))
+    const heldAt = new Map<PersonKey, Set<string>>()
+    for (const chunk of open) {
+      for (const key of chunk.keys) heldAt.set(key, (heldAt.get(key) ?? new Set()).add(chunk.provider))
+    }
+    return { open, heldAt }
+  })
+
+/** One stage per provider, in the run's order, each handing the people it settles to `dispatch(its index)`. */
+const makeStages = (
+  options: Options,
+  providers: ReadonlyArray<ContactProviderService>,
+  dispatch: ReturnType<typeof makeDispatch>,
+  shared: { readonly ambiguous: Array<string>; readonly stages: Array<Stages.Stage> }
+) =>
+  Effect.gen(function*() {
+    const journal = yield* Journal
+    const budget = yield* Budget
+    for (const [index, provider] of providers.entries()) {
+      const ctx: StageContext = {
+        runId: options.runId,
+        provider,
+        journal,
+        budget,
+        emit: options.onEvent ?? (() => Effect.void),
+        stallAfter: options.stallAfter ?? Chunks.defaultStallAfter,
+        resubmitAmbiguous: options.resubmitAmbiguous === true,
+        state: { stopped: undefined },
+        ambiguous: shared.ambiguous
+      }
+      shared.stages.push(
+        yield* Stages.make(ctx, {
+          people: options.people.count,
+          part: options.partOfRun,
+          concurrency: options.concurrency,
+          maxPeopleInFlight: options.maxPeopleInFlight ?? defaultMaxPeopleInFlight,
+          chunkSize: options.chunkSize,
+          flushAfter: options.flushAfter ?? "5 seconds",
+          cacheMaxAge: options.cacheMaxAge ?? Duration.days(30),
+          waitForOtherRuns: options.waitForOtherRuns ?? { every: "5 seconds", atMost: "30 minutes" },
+          capacity: options.stageBarrier === true ? undefined : queueRoom(provider),
+          dispatch: dispatch(index)
+        })
+      )
+    }
+    return shared.stages
+  })
+
+/**
+ * The run's flow: the people not held by an open chunk go where the journal says they are (a new run: the first
+ * provider), each stage works its adopted chunks and what arrives, and provider k has no more people once the
+ * source and the providers before it are done (ends chain forward). With `stageBarrier`, one after another.
+ */
+const flow = (
+  options: Options,
+  names: ReadonlyArray<string>,
+  stages: ReadonlyArray<Stages.Stage>,
+  dispatch: ReturnType<typeof makeDispatch>,
+  resumed: { readonly open: ReadonlyArray<ChunkRecord>; readonly heldAt: ReadonlyMap<PersonKey, unknown> }
+) =>
+  Effect.gen(function*() {
+    const adopted = yield* adoptOpen(resumed.open, options.people)
+    const held = new Set(resumed.heldAt.keys())
+    const source = options.people.stream.pipe(
+      Stream.filter((person) => !held.has(person.key)),
+      Stream.grouped(routingBatch),
+      Stream.runForEach((batch) => dispatch(-1)([...batch].map((person) => ({ person, setAside: [] })))),
+      Effect.zipRight(stages[0]?.end ?? Effect.void)
+    )
+    const working = stages.map((stage, index) =>
+      Effect.zipRight(
+        stage.run(adopted.filter((a) => a.chunk.provider === names[index])),
+        stages[index + 1]?.end ?? Effect.void
+      )
+    )
+    yield* Effect.all([source, ...working], {
+      concurrency: options.stageBarrier === true ? 1 : "unbounded",
+      discard: true
+    })
+  })
+
+/**
  * Runs the waterfall to the end (or to the budget), resuming whatever the journal holds for `runId`: chunks
  * left open are adopted, people already settled are counted, everyone else is sent where `Route.next` says.
  *
@@ -394,100 +506,32 @@ export const run = (
     const journal = yield* Journal
     const budget = yield* Budget
     const given = yield* resolveProviders(yield* ContactProviders, options.providers)
-    const choice = options.order === "auto"
-      ? CostModel.chooseOrder(given.map((p) => p.capabilities), options.fields, options.statistics ?? [], {
-        ...(options.stopPolicy === undefined ? {} : { policy: options.stopPolicy }),
-        ...(options.people.byKind === undefined ? {} : { peopleByKind: options.people.byKind })
-      })
-      : undefined
-    const providers = choice === undefined
-      ? given
-      : CostModel.inOrder(
-        given.map((service) => ({ provider: service.capabilities.provider, service })),
-        choice.providers
-      )
-        .map((p) => p.service)
+    const { choice, providers } = yield* orderProviders(options, given)
     // provider names in the order the run follows
     const names = providers.map((p) => p.capabilities.provider)
-    if (choice !== undefined && options.onEvent !== undefined) yield* options.onEvent({ _tag: "OrderChosen", choice })
-    const plan: Route.Plan = {
-      providers: providers.map((p) => p.capabilities),
-      fields: options.fields,
-      ...(options.stopPolicy === undefined ? {} : { policy: options.stopPolicy })
-    }
-    const barrier = options.stageBarrier === true
-
-    // What a resumed run already holds: its open chunks, their reservations and its charges. People set aside
-    // by an earlier attempt are asked about again.
-    yield* journal.clearSetAside(options.runId)
-    const open = (yield* journal.openChunks(options.runId)).filter((c) => names.includes(c.provider))
-    const before = yield* journal.creditsOfRun(options.runId)
-    yield* budget.adopt(before.reduce((n, c) => n + c.reserved, 0), before.reduce((n, c) => n + c.charged, 0))
+    const resumed = yield* resumeState(options.runId, names)
 
     const tally = Tally.make()
     const unsent = { count: 0 }
     const ambiguous: Array<string> = []
     const stages: Array<Stages.Stage> = []
-    const heldAt = new Map<PersonKey, Set<string>>()
-    for (const chunk of open) {
-      for (const key of chunk.keys) heldAt.set(key, (heldAt.get(key) ?? new Set()).add(chunk.provider))
-    }
     const dispatch = makeDispatch({
       runId: options.runId,
-      plan,
+      plan: {
+        providers: providers.map((p) => p.capabilities),
+        fields: options.fields,
+        ...(options.stopPolicy === undefined ? {} : { policy: options.stopPolicy })
+      },
       journal,
       stages: () => stages,
       tally,
       unsent,
-      heldAt,
+      heldAt: resumed.heldAt,
       setAsideWhileHeld: new Map(),
       options
     })
-    for (const [index, provider] of providers.entries()) {
-      const ctx: StageContext = {
-        runId: options.runId,
-        provider,
-        journal,
-        budget,
-        emit: options.onEvent ?? (() => Effect.void),
-        stallAfter: options.stallAfter ?? Chunks.defaultStallAfter,
-        resubmitAmbiguous: options.resubmitAmbiguous === true,
-        state: { stopped: undefined },
-        ambiguous
-      }
-      stages.push(
-        yield* Stages.make(ctx, {
-          people: options.people.count,
-          part: options.partOfRun,
-          concurrency: options.concurrency,
-          maxPeopleInFlight: options.maxPeopleInFlight ?? defaultMaxPeopleInFlight,
-          chunkSize: options.chunkSize,
-          flushAfter: options.flushAfter ?? "5 seconds",
-          cacheMaxAge: options.cacheMaxAge ?? Duration.days(30),
-          waitForOtherRuns: options.waitForOtherRuns ?? { every: "5 seconds", atMost: "30 minutes" },
-          capacity: barrier ? undefined : queueRoom(provider),
-          dispatch: dispatch(index)
-        })
-      )
-    }
-
-    const adopted = yield* adoptOpen(open, options.people)
-    const held = new Set(heldAt.keys())
-    // Everyone not held by an open chunk starts where the journal says they are (a new run: the first provider).
-    const source = options.people.stream.pipe(
-      Stream.filter((person) => !held.has(person.key)),
-      Stream.grouped(routingBatch),
-      Stream.runForEach((batch) => dispatch(-1)([...batch].map((person) => ({ person, setAside: [] })))),
-      Effect.zipRight(stages[0]?.end ?? Effect.void)
-    )
-    // Provider k has no more people once the source and providers before it are done: ends chain forward.
-    const working = stages.map((stage, index) =>
-      Effect.zipRight(
-        stage.run(adopted.filter((a) => a.chunk.provider === names[index])),
-        stages[index + 1]?.end ?? Effect.void
-      )
-    )
-    yield* Effect.all([source, ...working], { concurrency: barrier ? 1 : "unbounded", discard: true })
+    yield* makeStages(options, providers, dispatch, { ambiguous, stages })
+    yield* flow(options, names, stages, dispatch, resumed)
 
     const credits = new Map((yield* journal.creditsOfRun(options.runId)).map((c) => [c.provider, c]))
     const summaries = names.map((name) => summaryOf(name, tally.counts(name), credits.get(name)))
