@@ -283,6 +283,77 @@ const makeSender = (
       )
   })
 
+/**
+ * How many chunks a stage works at once, and how many of them can run at the provider (`slots`); a chunk beyond
+ * the slots waits for one to end. With an active-job cap, one chunk more than the cap: it waits on the provider's
+ * slot, so a new job starts the moment one ends, while the finished chunk's results are still being read.
+ */
+const chunksInFlight = (ctx: StageContext, options: StageOptions, sizes: ReturnType<typeof sizesOf>) => {
+  const { maxActiveJobs } = ctx.provider.capabilities
+  const concurrency = options.concurrency ??
+    Math.min(
+      maxActiveJobs !== undefined
+        ? maxActiveJobs + 1
+        : sizes.pacing === undefined
+        ? 4
+        : ChunkPlan.usefulConcurrency(sizes.pacing, sizes.maxBatch),
+      // a paced provider with slow jobs keeps hundreds of chunks busy: memory holds their people
+      Math.max(1, Math.floor(options.maxPeopleInFlight / sizes.largest))
+    )
+  return { concurrency, slots: Math.max(1, Math.min(concurrency, maxActiveJobs ?? Infinity)) }
+}
+
+/** Completes once `ref` holds a value that `holds`. */
+const once = (ref: SubscriptionRef.SubscriptionRef<number>, holds: (n: number) => boolean) =>
+  ref.changes.pipe(Stream.filter(holds), Stream.take(1), Stream.runDrain)
+
+/**
+ * Chunks of people who need the same fields (a chunk asks one field set): as large as the plan says, or, once
+ * due, whatever has arrived. A partly filled chunk is due once nobody has arrived for `flushAfter` (or
+ * `flushAfter` × `flushAtMost` after it began, for a steady trickle), and then only once a slot is free. `busy`
+ * counts the stage's chunks formed and not yet settled.
+ */
+const chunksOf = (
+  entries: Stream.Stream<Entry>,
+  stage: {
+    readonly sizes: ReturnType<typeof sizesOf>
+    readonly flushAfter: Duration.DurationInput
+    readonly busy: SubscriptionRef.SubscriptionRef<number>
+    readonly slots: number
+  }
+) =>
+  Stream.unwrap(Effect.map(SubscriptionRef.make(0), (forming) => {
+    let lastArrival = 0
+    const due = Schedule.forever.pipe(Schedule.tapInput(() =>
+      once(forming, (n) => n > 0).pipe(
+        Effect.zipRight(quietFor(stage.flushAfter, () => lastArrival)),
+        Effect.zipRight(once(stage.busy, (n) => n < stage.slots))
+      )
+    ))
+    return entries.pipe(
+      Stream.mapChunksEffect((arrived) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          lastArrival = now
+          return Effect.as(SubscriptionRef.update(forming, (n) => n + arrived.length), arrived)
+        })
+      ),
+      Stream.aggregateWithin(
+        Sink.suspend(() => {
+          const { index, size } = stage.sizes.next()
+          return Sink.map(Sink.collectAllN<Entry>(size), (entries) => ({ planIndex: index, entries }))
+        }),
+        due
+      ),
+      Stream.filter((chunk) => Chunk.isNonEmpty(chunk.entries)),
+      Stream.tap((chunk) =>
+        Effect.zipRight(
+          SubscriptionRef.update(forming, (n) => n - chunk.entries.length),
+          SubscriptionRef.update(stage.busy, (n) => n + 1)
+        )
+      )
+    )
+  }))
+
 export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<Stage> =>
   Effect.gen(function*() {
     const { provider } = ctx
@@ -298,67 +369,18 @@ export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<St
     const cache = makeCacheAnswer(ctx, options)
     const send = yield* makeSender(ctx, options, syncPath, sizes.opensAt)
 
-    // With an active-job cap, one chunk more than the cap: it waits on the provider's slot, so a new job starts
-    // the moment one ends, while the finished chunk's results are still being read.
-    const { maxActiveJobs } = provider.capabilities
-    const concurrency = options.concurrency ??
-      Math.min(
-        maxActiveJobs !== undefined
-          ? maxActiveJobs + 1
-          : sizes.pacing === undefined
-          ? 4
-          : ChunkPlan.usefulConcurrency(sizes.pacing, sizes.maxBatch),
-        // a paced provider with slow jobs keeps hundreds of chunks busy: memory holds their people
-        Math.max(1, Math.floor(options.maxPeopleInFlight / sizes.largest))
-      )
-    // Chunks that can run at the provider at once; a chunk beyond them waits for one to end.
-    const slots = Math.max(1, Math.min(concurrency, maxActiveJobs ?? Infinity))
+    const { concurrency, slots } = chunksInFlight(ctx, options, sizes)
 
     // chunks formed and not yet settled
     const busy = yield* SubscriptionRef.make(0)
-    const once = (ref: SubscriptionRef.SubscriptionRef<number>, holds: (n: number) => boolean) =>
-      ref.changes.pipe(Stream.filter(holds), Stream.take(1), Stream.runDrain)
-    // Chunks of people who need the same fields (a chunk asks one field set): as large as the plan says, or,
-    // once due, whatever has arrived. A partly filled chunk is due once nobody has arrived for `flushAfter` (or
-    // `flushAfter` × `flushAtMost` after it began, for a steady trickle), and then only once a slot is free.
-    const chunksOf = (entries: Stream.Stream<Entry>) =>
-      Stream.unwrap(Effect.map(SubscriptionRef.make(0), (forming) => {
-        let lastArrival = 0
-        const due = Schedule.forever.pipe(Schedule.tapInput(() =>
-          once(forming, (n) => n > 0).pipe(
-            Effect.zipRight(quietFor(options.flushAfter, () => lastArrival)),
-            Effect.zipRight(once(busy, (n) => n < slots))
-          )
-        ))
-        return entries.pipe(
-          Stream.mapChunksEffect((arrived) =>
-            Effect.flatMap(Clock.currentTimeMillis, (now) => {
-              lastArrival = now
-              return Effect.as(SubscriptionRef.update(forming, (n) => n + arrived.length), arrived)
-            })
-          ),
-          Stream.aggregateWithin(
-            Sink.suspend(() => {
-              const { index, size } = sizes.next()
-              return Sink.map(Sink.collectAllN<Entry>(size), (entries) => ({ planIndex: index, entries }))
-            }),
-            due
-          ),
-          Stream.filter((chunk) => Chunk.isNonEmpty(chunk.entries)),
-          Stream.tap((chunk) =>
-            Effect.zipRight(
-              SubscriptionRef.update(forming, (n) => n - chunk.entries.length),
-              SubscriptionRef.update(busy, (n) => n + 1)
-            )
-          )
-        )
-      }))
     const formed = Stream.fromQueue(queue).pipe(
       Stream.takeWhile(Option.isSome),
       Stream.map((entry) => entry.value),
       // little held between the queue and the chunks, so that memory stays bounded by the queue
       Stream.groupByKey((entry) => [...entry.fields].sort().join(" "), { bufferSize: 1 }),
-      GroupBy.evaluate((_, entries) => chunksOf(entries), { bufferSize: 1 }),
+      GroupBy.evaluate((_, entries) => chunksOf(entries, { sizes, flushAfter: options.flushAfter, busy, slots }), {
+        bufferSize: 1
+      }),
       Stream.map(({ entries, planIndex }) => {
         // a chunk formed from one field set's group: every entry asks the same fields
         const fields = Chunk.unsafeHead(entries).fields
