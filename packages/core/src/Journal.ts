@@ -230,11 +230,74 @@ const makeOutcomeStore = () => {
   }
 }
 
+/** `outcomesFor` on the in-memory outcomes, as of `now` */
+const cachedIn = (
+  outcomes: ReturnType<typeof makeOutcomeStore>,
+  now: number,
+  provider: string,
+  keys: ReadonlyArray<PersonKey>,
+  fields: ReadonlyArray<Field>,
+  maxAge: Duration.DurationInput
+): ReadonlyMap<PersonKey, ProviderOutcome> => {
+  const oldest = now - Duration.toMillis(maxAge)
+  const found = new Map<PersonKey, ProviderOutcome>()
+  for (const key of keys) {
+    // as the SQL journal: the newest observation that covers the fields, ties to the latest committed
+    const list = outcomes.atProvider(provider, key)
+    let best: { at: number; outcome: ProviderOutcome } | undefined
+    for (const { fields: had, outcome } of list) {
+      const at = observedMillis(outcome)
+      if (at === undefined || at < oldest || !covers(had, fields)) continue
+      if (best === undefined || at >= best.at) best = { at, outcome }
+    }
+    if (best !== undefined) found.set(key, best.outcome)
+  }
+  return found
+}
+
+/** A run's credits per provider from its chunks: charged once settled, reserved while open. */
+const creditsIn = (chunks: ReadonlyArray<ChunkRecord>, isOpen: (chunk: ChunkRecord) => boolean) => {
+  const totals = new Map<string, { charged: number; estimated: number; reserved: number }>()
+  for (const chunk of chunks) {
+    const t = totals.get(chunk.provider) ?? { charged: 0, estimated: 0, reserved: 0 }
+    if (isOpen(chunk)) t.reserved += chunk.reserved
+    else {
+      t.charged += chunk.charged ?? 0
+      if (chunk.estimated) t.estimated += chunk.charged ?? 0
+    }
+    totals.set(chunk.provider, t)
+  }
+  return [...totals].map(([provider, t]) => ({ provider, ...t }))
+}
+
+/** The in-memory journal's people set aside, per run. */
+const makeSetAsides = (): Pick<JournalService, "setAside" | "clearSetAside" | "setAsideOf"> => {
+  const setAsides = new Map<string, Map<string, SetAside>>()
+  return {
+    setAside: (runId, entries) =>
+      Effect.sync(() => {
+        const run = setAsides.get(runId) ?? new Map<string, SetAside>()
+        for (const entry of entries) run.set(`${entry.provider}\n${entry.key}`, entry)
+        setAsides.set(runId, run)
+      }),
+    clearSetAside: (runId) => Effect.sync(() => void setAsides.delete(runId)),
+    setAsideOf: (runId, keys) =>
+      Effect.sync(() => {
+        const wanted = new Set<string>(keys)
+        const found = new Map<PersonKey, Array<SetAside>>()
+        for (const entry of setAsides.get(runId)?.values() ?? []) {
+          if (!wanted.has(entry.key)) continue
+          found.set(entry.key, [...(found.get(entry.key) ?? []), entry])
+        }
+        return found as ReadonlyMap<PersonKey, ReadonlyArray<SetAside>>
+      })
+  }
+}
+
 /** An in-memory journal: same contract, no durability. */
 export const makeMemory = Effect.sync((): JournalService => {
   const chunks = new Map<string, ChunkRecord>()
   const outcomes = makeOutcomeStore()
-  const setAsides = new Map<string, Map<string, SetAside>>()
   const update = (key: string, f: (chunk: ChunkRecord) => ChunkRecord) =>
     Effect.suspend(() => {
       const chunk = chunks.get(key)
@@ -261,29 +324,6 @@ export const makeMemory = Effect.sync((): JournalService => {
     }
     return held
   }
-  /** see `outcomesFor`, as of `now` */
-  const cachedAt = (
-    now: number,
-    provider: string,
-    keys: ReadonlyArray<PersonKey>,
-    fields: ReadonlyArray<Field>,
-    maxAge: Duration.DurationInput
-  ): ReadonlyMap<PersonKey, ProviderOutcome> => {
-    const oldest = now - Duration.toMillis(maxAge)
-    const found = new Map<PersonKey, ProviderOutcome>()
-    for (const key of keys) {
-      // as the SQL journal: the newest observation that covers the fields, ties to the latest committed
-      const list = outcomes.atProvider(provider, key)
-      let best: { at: number; outcome: ProviderOutcome } | undefined
-      for (const { fields: had, outcome } of list) {
-        const at = observedMillis(outcome)
-        if (at === undefined || at < oldest || !covers(had, fields)) continue
-        if (best === undefined || at >= best.at) best = { at, outcome }
-      }
-      if (best !== undefined) found.set(key, best.outcome)
-    }
-    return found
-  }
   return {
     recordChunk: (chunk) => Effect.sync(() => record(chunk)),
     // synchronous: nothing runs between the checks and the record
@@ -291,7 +331,9 @@ export const makeMemory = Effect.sync((): JournalService => {
       Effect.map(Clock.currentTimeMillis, (now) => {
         if (chunks.has(chunk.idempotencyKey)) return record(chunk)
         const held = heldBy(chunk.provider, chunk.keys, chunk.fields, chunk.runId)
-        for (const key of cachedAt(now, chunk.provider, chunk.keys, chunk.fields, maxAge).keys()) held.add(key)
+        for (const key of cachedIn(outcomes, now, chunk.provider, chunk.keys, chunk.fields, maxAge).keys()) {
+          held.add(key)
+        }
         return held.size > 0 ? held : record(chunk)
       }),
     markSubmitted: (key, job) => update(key, (c) => new ChunkRecord({ ...c, state: "submitted", job })),
@@ -320,20 +362,7 @@ export const makeMemory = Effect.sync((): JournalService => {
     openChunks: (runId) => Effect.sync(() => ofRun(runId).filter(isOpen)),
     // one process: every open chunk is live, so `since` is not needed here
     heldElsewhere: (provider, keys, fields, runId) => Effect.sync(() => heldBy(provider, keys, fields, runId)),
-    creditsOfRun: (runId) =>
-      Effect.sync(() => {
-        const totals = new Map<string, { charged: number; estimated: number; reserved: number }>()
-        for (const chunk of ofRun(runId)) {
-          const t = totals.get(chunk.provider) ?? { charged: 0, estimated: 0, reserved: 0 }
-          if (isOpen(chunk)) t.reserved += chunk.reserved
-          else {
-            t.charged += chunk.charged ?? 0
-            if (chunk.estimated) t.estimated += chunk.charged ?? 0
-          }
-          totals.set(chunk.provider, t)
-        }
-        return [...totals].map(([provider, t]) => ({ provider, ...t }))
-      }),
+    creditsOfRun: (runId) => Effect.sync(() => creditsIn(ofRun(runId), isOpen)),
     reuse: (runId, provider, fields, reused) =>
       Effect.sync(() => reused.forEach(outcomes.add(runId, provider, fields, undefined))),
     outcomesOfRun: (runId, keys) =>
@@ -347,25 +376,9 @@ export const makeMemory = Effect.sync((): JournalService => {
         }
         return found
       }),
-    setAside: (runId, entries) =>
-      Effect.sync(() => {
-        const run = setAsides.get(runId) ?? new Map<string, SetAside>()
-        for (const entry of entries) run.set(`${entry.provider}\n${entry.key}`, entry)
-        setAsides.set(runId, run)
-      }),
-    clearSetAside: (runId) => Effect.sync(() => void setAsides.delete(runId)),
-    setAsideOf: (runId, keys) =>
-      Effect.sync(() => {
-        const wanted = new Set<string>(keys)
-        const found = new Map<PersonKey, Array<SetAside>>()
-        for (const entry of setAsides.get(runId)?.values() ?? []) {
-          if (!wanted.has(entry.key)) continue
-          found.set(entry.key, [...(found.get(entry.key) ?? []), entry])
-        }
-        return found as ReadonlyMap<PersonKey, ReadonlyArray<SetAside>>
-      }),
+    ...makeSetAsides(),
     outcomesFor: (provider, keys, fields, maxAge) =>
-      Effect.map(Clock.currentTimeMillis, (now) => cachedAt(now, provider, keys, fields, maxAge))
+      Effect.map(Clock.currentTimeMillis, (now) => cachedIn(outcomes, now, provider, keys, fields, maxAge))
   }
 })
 
