@@ -69,6 +69,43 @@ const wanted = (fields: ReadonlyArray<Field>, known: Known): Known => ({
   phones: fields.includes("phone") ? known.phones : []
 })
 
+/** What the in-memory provider declares: LinkedIn by default, every field, sync up to 10, no active-job cap. */
+const capabilitiesOf = (options: InMemoryOptions): Capabilities => {
+  const cost = options.costPerPerson ?? 1
+  return {
+    provider: options.name,
+    identifierKinds: options.identifierKinds ?? ["linkedin"],
+    fields: ["work_email", "personal_email", "phone"],
+    maxBatch: options.maxBatch ?? 100,
+    maxActiveJobs: undefined,
+    sync: { maxBatch: 10 },
+    cost: {
+      billing: options.billing ?? "upfront-per-person",
+      maxPerPerson: (fields) => (fields.length === 0 ? 0 : cost)
+    },
+    resubmitSafety: "idempotency-key"
+  }
+}
+
+/** The directory's answer for each person of a request: what it knows of the fields asked, else not found. */
+const outcomesOf = (options: InMemoryOptions, request: EnrichRequest, mode: "batch" | "sync") =>
+  Effect.map(DateTime.now, (observedAt) =>
+    request.people.map((person): ProviderOutcome => {
+      const provenance = new Provenance({
+        provider: options.name,
+        endpoint: mode,
+        mode,
+        observedAt,
+        cost: options.costPerPerson ?? 1,
+        estimated: options.estimatedCharges ?? false
+      })
+      const known = options.directory.get(person.key)
+      const found = known === undefined ? undefined : wanted(request.fields, known)
+      return found === undefined || (found.emails.length === 0 && found.phones.length === 0)
+        ? new NotFound({ key: person.key, provenance })
+        : new Found({ key: person.key, emails: found.emails, phones: found.phones, provenance })
+    }))
+
 /**
  * @since 0.1.0 @category Constructors
  */
@@ -81,37 +118,9 @@ export const makeInMemory = (options: InMemoryOptions) =>
     const cost = options.costPerPerson ?? 1
     const pageSize = options.pageSize ?? 10
     const estimated = options.estimatedCharges ?? false
-    const capabilities: Capabilities = {
-      provider: options.name,
-      identifierKinds: options.identifierKinds ?? ["linkedin"],
-      fields: ["work_email", "personal_email", "phone"],
-      maxBatch: options.maxBatch ?? 100,
-      maxActiveJobs: undefined,
-      sync: { maxBatch: 10 },
-      cost: {
-        billing: options.billing ?? "upfront-per-person",
-        maxPerPerson: (fields) => (fields.length === 0 ? 0 : cost)
-      },
-      resubmitSafety: "idempotency-key"
-    }
+    const capabilities = capabilitiesOf(options)
 
-    const outcomes = (request: EnrichRequest, mode: "batch" | "sync") =>
-      Effect.map(DateTime.now, (observedAt) =>
-        request.people.map((person): ProviderOutcome => {
-          const provenance = new Provenance({
-            provider: options.name,
-            endpoint: mode,
-            mode,
-            observedAt,
-            cost,
-            estimated
-          })
-          const known = options.directory.get(person.key)
-          const found = known === undefined ? undefined : wanted(request.fields, known)
-          return found === undefined || (found.emails.length === 0 && found.phones.length === 0)
-            ? new NotFound({ key: person.key, provenance })
-            : new Found({ key: person.key, emails: found.emails, phones: found.phones, provenance })
-        }))
+    const outcomes = (request: EnrichRequest, mode: "batch" | "sync") => outcomesOf(options, request, mode)
 
     const charge = (request: EnrichRequest) =>
       Ref.update(counters, (c) => {
