@@ -15,7 +15,7 @@
 import * as PersistedQueue from "@effect/experimental/PersistedQueue"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlPersistedQueue from "@effect/sql/SqlPersistedQueue"
-import { Budget, type ContactProvider, Waterfall } from "@enrich/core"
+import { Budget, type ChunkPlan, type ContactProvider, Waterfall } from "@enrich/core"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -184,12 +184,20 @@ const note = (line: string) => Effect.sync(() => process.stderr.write(line + "\n
 
 /**
  * A shard is taken as worked at the same time as the run's other unfinished shards, as many as this worker holds
- * at once (with other workers, more of them may be): each plans on its share of a paced provider's starts.
+ * at once (with other workers, more of them may be): each plans on its share of a paced provider's starts. When
+ * they are all the run has left, they start together and split the starts as one plan for shards of the largest
+ * one's rows (`ChunkPlan.Part.people`); otherwise evenly, since their minutes do not line up.
  */
-const partOfRun = (shards: ReadonlyArray<Shards.ShardState>, shard: number, concurrency: number) => {
-  const open = shards.filter((s) => s.state !== "finished").map((s) => s.shard)
+const partOfRun = (
+  shards: ReadonlyArray<Shards.ShardState>,
+  shard: number,
+  concurrency: number
+): ChunkPlan.Part => {
+  const open = shards.filter((s) => s.state !== "finished")
   const of = Math.max(1, Math.min(concurrency, open.length))
-  return { index: Math.max(0, open.indexOf(shard)) % of, of }
+  const index = Math.max(0, open.findIndex((s) => s.shard === shard)) % of
+  if (open.length > of) return { index, of }
+  return { index, of, people: Math.max(...open.map((s) => s.upTo - s.after)) }
 }
 
 /**

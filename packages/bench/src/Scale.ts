@@ -163,7 +163,8 @@ export const shardedPlanBound = (people: number, shardSize: number, slots: numbe
   const count = Math.ceil(people / shardSize)
   const of = Math.min(concurrency, count)
   for (let left = people, index = 0; left > 0; left -= shardSize, index++) {
-    const part = { index: index % of, of }
+    // all of the run's shards at once start together and split the starts as one plan (the worker's partOfRun)
+    const part = count <= of ? { index: index % of, of, people: shardSize } : { index: index % of, of }
     shards.push(ChunkPlan.plan(Math.min(shardSize, left), FiberAiApi.maxBatchPeople, pacing, part))
   }
   // per slot: the shard on it, its chunks not started yet, and when it ends (known once all have started)

@@ -35,6 +35,13 @@ const perJobBy = (pacing: JobPacing, maxBatch: number, window: number, t: number
 export interface Part {
   readonly index: number
   readonly of: number
+  /**
+   * When the parts start together (a run's last shards, all worked at once): the people every part is planned
+   * for (the rows of a full shard), so that each computes the same uneven split of the starts (`shareStarts`)
+   * whatever its own count. Absent: each part takes an even share of every minute's starts, which stays within
+   * the limit however the parts' starts fall.
+   */
+  readonly people?: number | undefined
 }
 
 const whole: Part = { index: 0, of: 1 }
@@ -49,29 +56,110 @@ const startsIn = (pacing: JobPacing, window: number, part: Part): number => {
   return Math.floor((window + 1) * rate + offset) - Math.floor(window * rate + offset)
 }
 
-const capacityBy = (pacing: JobPacing, maxBatch: number, t: number, part: Part): number => {
+/** Starts per window: how many jobs may start in the `window`-th minute. */
+type Starts = (window: number) => number
+
+const capacityBy = (pacing: JobPacing, maxBatch: number, t: number, starts: Starts): number => {
   let done = 0
   for (let window = 0; window * minuteOf(pacing) + pacing.firstMillis <= t; window++) {
-    done += startsIn(pacing, window, part) * perJobBy(pacing, maxBatch, window, t)
+    done += starts(window) * perJobBy(pacing, maxBatch, window, t)
   }
   return done
 }
 
-/**
- * The earliest time (ms after the first start) by which jobs started at the pacing's rate (or a part's share of
- * it) can have finished `people`: the lower bound any client has under this model.
- */
-export const earliestFinish = (pacing: JobPacing, maxBatch: number, people: number, part: Part = whole): number => {
+/** The earliest `t` by which jobs started as `starts` allows can have finished `people`. */
+const finishWith = (pacing: JobPacing, maxBatch: number, people: number, starts: Starts): number => {
   if (people <= 0) return 0
   let high = minuteOf(pacing)
-  while (capacityBy(pacing, maxBatch, high, part) < people) high *= 2
+  while (capacityBy(pacing, maxBatch, high, starts) < people) high *= 2
   let low = 0
   while (low < high) {
     const mid = Math.floor((low + high) / 2)
-    if (capacityBy(pacing, maxBatch, mid, part) >= people) high = mid
+    if (capacityBy(pacing, maxBatch, mid, starts) >= people) high = mid
     else low = mid + 1
   }
   return low
+}
+
+/**
+ * The earliest time (ms after the first start) by which jobs started at the pacing's rate (or a part's share of
+ * it, split evenly) can have finished `people`: the lower bound any client has under this model.
+ */
+export const earliestFinish = (pacing: JobPacing, maxBatch: number, people: number, part: Part = whole): number =>
+  finishWith(pacing, maxBatch, people, (window) => startsIn(pacing, window, part))
+
+/** Beyond these, the search for a better split of the starts is not tried: the even split stands. */
+const searchLimits = { windows: 4, patterns: 2_000 }
+
+/**
+ * The ways to cover `people` with jobs of `sizes[w]` people started in window w, at most `starts[w]` of them: one
+ * pattern (starts per window) for each choice of the earlier windows' counts, the last window taking what covers
+ * the rest. `undefined` when there are too many to search.
+ */
+const patternsFor = (people: number, sizes: ReadonlyArray<number>, starts: ReadonlyArray<number>) => {
+  const found: Array<ReadonlyArray<number>> = []
+  const extend = (window: number, left: number, counts: ReadonlyArray<number>): boolean => {
+    if (found.length > searchLimits.patterns) return false
+    if (left <= 0) {
+      found.push([...counts, ...sizes.slice(window).map(() => 0)])
+      return true
+    }
+    if (window === sizes.length) return true
+    const size = sizes[window]!
+    const most = size <= 0 ? 0 : Math.min(starts[window]!, Math.ceil(left / size))
+    const least = window === sizes.length - 1 ? most : 0
+    for (let n = least; n <= most; n++) if (!extend(window + 1, left - n * size, [...counts, n])) return false
+    return true
+  }
+  return extend(0, people, []) ? found : undefined
+}
+
+/**
+ * The starts of each window that each of `of` parts of `people` each takes, so that the last part ends as early
+ * as can be found: two patterns (k parts take one, the rest the other) at the earliest time for which such a mix
+ * fits the start limit. When the limit does not divide by the parts (30 starts, 4 parts), an even split gives
+ * some parts 7 starts of the first minute, whose jobs run longest, and those parts end 2 s after the run's bound
+ * (20,000 people); two parts taking 11 of the first minute and two taking 4 of it and 15 of the second end at it.
+ * `undefined`: no mix ends before the even split.
+ */
+export const shareStarts = (
+  pacing: JobPacing,
+  maxBatch: number,
+  people: number,
+  of: number
+): ReadonlyArray<ReadonlyArray<number>> | undefined => {
+  if (of <= 1 || people <= 0) return undefined
+  const mixAt = (t: number): ReadonlyArray<ReadonlyArray<number>> | undefined => {
+    const windows = Math.floor((t - pacing.firstMillis) / minuteOf(pacing)) + 1
+    if (windows < 1 || windows > searchLimits.windows) return undefined
+    const sizes = Array.from({ length: windows }, (_, w) => perJobBy(pacing, maxBatch, w, t))
+    const starts = Array.from({ length: windows }, (_, w) => startsIn(pacing, w, whole))
+    const patterns = patternsFor(people, sizes, starts)
+    if (patterns === undefined) return undefined
+    for (const [i, one] of patterns.entries()) {
+      for (const other of patterns.slice(i)) {
+        for (let k = 1; k <= of; k++) {
+          if (starts.every((limit, w) => k * one[w]! + (of - k) * other[w]! <= limit)) {
+            return Array.from({ length: of }, (_, index) => (index < k ? one : other))
+          }
+        }
+      }
+    }
+    return undefined
+  }
+  const even = Math.max(
+    ...Array.from({ length: of }, (_, index) => earliestFinish(pacing, maxBatch, people, { index, of }))
+  )
+  // the earliest time a mix fits, between the run's bound and (just before) the even split's end
+  let low = earliestFinish(pacing, maxBatch, people * of)
+  let high = even - 1
+  if (low > high || mixAt(high) === undefined) return undefined
+  while (low < high) {
+    const mid = Math.floor((low + high) / 2)
+    if (mixAt(mid) !== undefined) high = mid
+    else low = mid + 1
+  }
+  return mixAt(low)
 }
 
 /** When a planned chunk's window opens, in ms after the first start. */
@@ -103,11 +191,17 @@ export const plan = (
     }
     return planned
   }
-  const finish = earliestFinish(pacing, maxBatch, people, part)
+  // the part's starts: its row of the shared split, else (or past the split's windows) its even share
+  const shared = part.people === undefined
+    ? undefined
+    : shareStarts(pacing, maxBatch, part.people, part.of)?.[part.index]
+  const starts: Starts = (window) =>
+    shared !== undefined && window < shared.length ? shared[window]! : startsIn(pacing, window, part)
+  const finish = finishWith(pacing, maxBatch, people, starts)
   let left = people
   for (let window = 0; left > 0; window++) {
     const fits = Math.max(perJobBy(pacing, maxBatch, window, finish), Math.min(minChunk, maxBatch))
-    for (let start = 0; start < startsIn(pacing, window, part) && left > 0; start++) {
+    for (let start = 0; start < starts(window) && left > 0; start++) {
       const size = Math.min(fits, left)
       planned.push({ size, window })
       left -= size

@@ -72,6 +72,59 @@ describe("ChunkPlan", () => {
     assert.isAbove(4 * alone.length, 1.5 * parts.flat().length)
   })
 
+  it("four parts that start together split the starts unevenly and end at the run's bound, not 2 s after", () => {
+    const even = [0, 1, 2, 3].map((index) => ChunkPlan.plan(5_000, 2000, fiber, { index, of: 4 }))
+    const shared = [0, 1, 2, 3].map((index) => ChunkPlan.plan(5_000, 2000, fiber, { index, of: 4, people: 5_000 }))
+    const lastEnd = (parts: ReadonlyArray<ReadonlyArray<ChunkPlan.Planned>>) =>
+      Math.max(
+        ...parts.flat().map((p) => ChunkPlan.windowStartMillis(fiber, p.window) + ChunkPlan.jobMillis(fiber, p.size))
+      )
+    const bound = ChunkPlan.earliestFinish(fiber, 2000, 20_000)
+    assert.strictEqual(sum(shared.flat().map((p) => p.size)), 20_000)
+    for (const parts of [even, shared]) {
+      for (let window = 0; window <= 1; window++) {
+        assert.strictEqual(parts.flat().filter((p) => p.window === window).length, fiber.startsPerMinute)
+      }
+    }
+    // 30 starts do not divide by 4: evenly, two parts get 7 of the first minute's long jobs and end 2 s late
+    assert.isAbove(lastEnd(even), bound + 1_500)
+    assert.isAtMost(lastEnd(shared), bound + 500)
+  })
+
+  it("parts that share a split keep every minute within the limit, whatever their own people", () =>
+    FastCheck.assert(
+      FastCheck.property(
+        FastCheck.integer({ min: 100, max: 20_000 }),
+        FastCheck.integer({ min: 2, max: 6 }),
+        FastCheck.array(FastCheck.integer({ min: 0, max: 100 }), { minLength: 6, maxLength: 6 }),
+        (perPart, of, fewer) => {
+          // each part has up to `perPart` people (a shard's rows, less its duplicates and rejected rows)
+          const parts = Array.from({ length: of }, (_, index) =>
+            ChunkPlan.plan(Math.max(1, perPart - fewer[index]!), 2000, fiber, { index, of, people: perPart }))
+          const windows = Math.max(
+            ...parts.flat().map((p) =>
+              p.window
+            )
+          )
+          for (let window = 0; window <= windows; window++) {
+            assert.isAtMost(parts.flat().filter((p) => p.window === window).length, fiber.startsPerMinute)
+          }
+          // and never later than the even split
+          const even = Array.from({ length: of }, (_, index) => ChunkPlan.plan(perPart, 2000, fiber, { index, of }))
+          const lastEnd = (planned: ReadonlyArray<ReadonlyArray<ChunkPlan.Planned>>) =>
+            Math.max(
+              ...planned.flat().map((p) =>
+                ChunkPlan.windowStartMillis(fiber, p.window) + ChunkPlan.jobMillis(fiber, p.size)
+              )
+            )
+          const shared = Array.from({ length: of }, (_, index) =>
+            ChunkPlan.plan(perPart, 2000, fiber, { index, of, people: perPart }))
+          assert.isAtMost(lastEnd(shared), lastEnd(even) + (ChunkPlan.minChunk - 1) * fiber.perPersonMillis)
+        }
+      ),
+      { numRuns: 100 }
+    ))
+
   it("useful concurrency covers every start while a full job runs", () => {
     // a job of 2000 takes 5 s + 1999 × 0.25 s ≈ 505 s: 9 minutes of starts, plus the current one
     assert.strictEqual(ChunkPlan.usefulConcurrency(fiber, 2000), 30 * 10)
