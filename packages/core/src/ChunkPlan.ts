@@ -89,7 +89,7 @@ export const earliestFinish = (pacing: JobPacing, maxBatch: number, people: numb
   finishWith(pacing, maxBatch, people, (window) => startsIn(pacing, window, part))
 
 /** Beyond these, the search for a better split of the starts is not tried: the even split stands. */
-const searchLimits = { windows: 4, patterns: 2_000 }
+const searchLimits = { windows: 4, patterns: 500 }
 
 /**
  * The ways to cover `people` with jobs of `sizes[w]` people started in window w, at most `starts[w]` of them: one
@@ -129,6 +129,33 @@ export const shareStarts = (
   of: number
 ): ReadonlyArray<ReadonlyArray<number>> | undefined => {
   if (of <= 1 || people <= 0) return undefined
+  // every part of a worker asks the same: searched once (a few ms, up to ~100 ms for many parts and windows)
+  const key = [
+    pacing.startsPerMinute,
+    pacing.firstMillis,
+    pacing.perPersonMillis,
+    minuteOf(pacing),
+    maxBatch,
+    people,
+    of
+  ]
+    .join(" ")
+  if (!searched.has(key)) {
+    if (searched.size >= 64) searched.clear()
+    searched.set(key, searchShare(pacing, maxBatch, people, of))
+  }
+  return searched.get(key)
+}
+
+/** `shareStarts`' answers by their question (a pure function's cache, bounded) */
+const searched = new Map<string, ReadonlyArray<ReadonlyArray<number>> | undefined>()
+
+const searchShare = (
+  pacing: JobPacing,
+  maxBatch: number,
+  people: number,
+  of: number
+): ReadonlyArray<ReadonlyArray<number>> | undefined => {
   const mixAt = (t: number): ReadonlyArray<ReadonlyArray<number>> | undefined => {
     const windows = Math.floor((t - pacing.firstMillis) / minuteOf(pacing)) + 1
     if (windows < 1 || windows > searchLimits.windows) return undefined
