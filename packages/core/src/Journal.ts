@@ -255,8 +255,11 @@ const cachedIn = (
   return found
 }
 
+/** A chunk not settled yet: recorded, or submitted and not finished. */
+const isOpen = (chunk: ChunkRecord) => chunk.state === "recorded" || chunk.state === "submitted"
+
 /** A run's credits per provider from its chunks: charged once settled, reserved while open. */
-const creditsIn = (chunks: ReadonlyArray<ChunkRecord>, isOpen: (chunk: ChunkRecord) => boolean) => {
+const creditsIn = (chunks: ReadonlyArray<ChunkRecord>) => {
   const totals = new Map<string, { charged: number; estimated: number; reserved: number }>()
   for (const chunk of chunks) {
     const t = totals.get(chunk.provider) ?? { charged: 0, estimated: 0, reserved: 0 }
@@ -306,7 +309,6 @@ export const makeMemory = Effect.sync((): JournalService => {
       return Effect.void
     })
   const ofRun = (runId: string) => [...chunks.values()].filter((c) => c.runId === runId)
-  const isOpen = (chunk: ChunkRecord) => chunk.state === "recorded" || chunk.state === "submitted"
   const record = (chunk: NewChunk) => {
     const existing = chunks.get(chunk.idempotencyKey)
     if (existing !== undefined) return existing
@@ -362,7 +364,7 @@ export const makeMemory = Effect.sync((): JournalService => {
     openChunks: (runId) => Effect.sync(() => ofRun(runId).filter(isOpen)),
     // one process: every open chunk is live, so `since` is not needed here
     heldElsewhere: (provider, keys, fields, runId) => Effect.sync(() => heldBy(provider, keys, fields, runId)),
-    creditsOfRun: (runId) => Effect.sync(() => creditsIn(ofRun(runId), isOpen)),
+    creditsOfRun: (runId) => Effect.sync(() => creditsIn(ofRun(runId))),
     reuse: (runId, provider, fields, reused) =>
       Effect.sync(() => reused.forEach(outcomes.add(runId, provider, fields, undefined))),
     outcomesOfRun: (runId, keys) =>

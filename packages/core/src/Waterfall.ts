@@ -425,12 +425,13 @@ const makeStages = (
   options: Options,
   providers: ReadonlyArray<ContactProviderService>,
   dispatch: ReturnType<typeof makeDispatch>,
-  shared: { readonly ambiguous: Array<string>; readonly stages: Array<Stages.Stage> }
+  /** the chunks reported ambiguous, which every stage adds to */
+  ambiguous: Array<string>
 ) =>
   Effect.gen(function*() {
     const journal = yield* Journal
     const budget = yield* Budget
-    for (const [index, provider] of providers.entries()) {
+    return yield* Effect.forEach(providers, (provider, index) => {
       const ctx: StageContext = {
         runId: options.runId,
         provider,
@@ -440,24 +441,21 @@ const makeStages = (
         stallAfter: options.stallAfter ?? Chunks.defaultStallAfter,
         resubmitAmbiguous: options.resubmitAmbiguous === true,
         state: { stopped: undefined },
-        ambiguous: shared.ambiguous
+        ambiguous
       }
-      shared.stages.push(
-        yield* Stages.make(ctx, {
-          people: options.people.count,
-          part: options.partOfRun,
-          concurrency: options.concurrency,
-          maxPeopleInFlight: options.maxPeopleInFlight ?? defaultMaxPeopleInFlight,
-          chunkSize: options.chunkSize,
-          flushAfter: options.flushAfter ?? "5 seconds",
-          cacheMaxAge: options.cacheMaxAge ?? Duration.days(30),
-          waitForOtherRuns: options.waitForOtherRuns ?? { every: "5 seconds", atMost: "30 minutes" },
-          capacity: options.stageBarrier === true ? undefined : queueRoom(provider),
-          dispatch: dispatch(index)
-        })
-      )
-    }
-    return shared.stages
+      return Stages.make(ctx, {
+        people: options.people.count,
+        part: options.partOfRun,
+        concurrency: options.concurrency,
+        maxPeopleInFlight: options.maxPeopleInFlight ?? defaultMaxPeopleInFlight,
+        chunkSize: options.chunkSize,
+        flushAfter: options.flushAfter ?? "5 seconds",
+        cacheMaxAge: options.cacheMaxAge ?? Duration.days(30),
+        waitForOtherRuns: options.waitForOtherRuns ?? { every: "5 seconds", atMost: "30 minutes" },
+        capacity: options.stageBarrier === true ? undefined : queueRoom(provider),
+        dispatch: dispatch(index)
+      })
+    })
   })
 
 /**
@@ -530,7 +528,8 @@ export const run = (
       setAsideWhileHeld: new Map(),
       options
     })
-    yield* makeStages(options, providers, dispatch, { ambiguous, stages })
+    // dispatch reads the stages once people flow, after they are all built
+    stages.push(...(yield* makeStages(options, providers, dispatch, ambiguous)))
     yield* flow(options, names, stages, dispatch, resumed)
 
     const credits = new Map((yield* journal.creditsOfRun(options.runId)).map((c) => [c.provider, c]))
