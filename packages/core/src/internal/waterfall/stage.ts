@@ -81,6 +81,10 @@ const quietFor = (flushAfter: Duration.DurationInput, lastArrival: () => number)
   })
 }
 
+/** Sleeps until the clock reads `at` (ms), if it does not yet. */
+const untilMillis = (at: number) =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => now >= at ? Effect.void : Effect.sleep(at - now))
+
 /** Submits in flight to a provider that cannot tell whether one arrived: each is ambiguous after a crash. */
 const submitsAtOnce = 3
 
@@ -101,13 +105,24 @@ const sizesOf = (ctx: StageContext, options: StageOptions) => {
   /** when the k-th chunk's window opens, ms from the stage's start */
   const opensAt = (k: number) =>
     sharesStarts ? ChunkPlan.windowStartMillis(pacing, planned[k]?.window ?? lastWindow) : 0
+  // ... and is formed no sooner than `formLead` before that: people routed, looked up and chunked for a later
+  // minute at the start took the CPU the first minute's recordings and submits needed (see `formsAt`)
+  const formLead = sharesStarts ? ChunkPlan.windowStartMillis(pacing, 1) / formLeadPerWindow : 0
+  const formsAt = (k: number) => Math.max(0, opensAt(k) - formLead)
   /** the next chunk formed: its place in the plan, and its size */
   const next = () => {
     const index = i++
     return { index, size: planned[index]?.size ?? maxBatch }
   }
-  return { maxBatch, pacing, largest, opensAt, next }
+  return { maxBatch, pacing, largest, sharesStarts, opensAt, formsAt, next }
 }
+
+/**
+ * A part's chunk of a later window is formed this fraction of a window before it opens (10 s of a minute): long
+ * enough to route, look up and record it (well under a second of CPU), and not at the start, where forming every
+ * window's chunks at once delayed the first minute's last start by a second or more, and with it the run's end.
+ */
+const formLeadPerWindow = 6
 
 /**
  * Outcomes bought by earlier runs answer whom they can (recorded as this run's); the rest are returned, to be sent.
@@ -205,14 +220,7 @@ const makeSender = (
     // plan, not by the order chunks reach this point: a small chunk of a later minute whose cache lookup ended
     // first took a start of the first minute, and the large chunk formed before it went out a minute late.
     const startedAt = yield* Clock.currentTimeMillis
-    const inItsWindow = (planIndex: number) =>
-      Effect.suspend(() => {
-        const opens = startedAt + opensAt(planIndex)
-        return Effect.flatMap(
-          Clock.currentTimeMillis,
-          (now) => now >= opens ? Effect.void : Effect.sleep(opens - now)
-        )
-      })
+    const inItsWindow = (planIndex: number) => Effect.suspend(() => untilMillis(startedAt + opensAt(planIndex)))
     return (
       fields: readonly [Field, ...Array<Field>],
       travelers: ReadonlyArray<Traveler>,
@@ -358,10 +366,16 @@ export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<St
   Effect.gen(function*() {
     const { provider } = ctx
     const name = provider.capabilities.provider
-    const queue = yield* (options.capacity === undefined
-      ? Queue.unbounded<Option.Option<Entry>>()
-      : Queue.bounded<Option.Option<Entry>>(options.capacity))
     const sizes = sizesOf(ctx, options)
+    // A part that forms chunks in their window's time (`formsAt`) holds no more than one chunk's people ahead:
+    // a larger queue let routing run ahead into the later windows' people all the same.
+    const capacity = options.capacity === undefined || !sizes.sharesStarts
+      ? options.capacity
+      : Math.min(options.capacity, sizes.largest)
+    const queue = yield* (capacity === undefined
+      ? Queue.unbounded<Option.Option<Entry>>()
+      : Queue.bounded<Option.Option<Entry>>(capacity))
+    const startedAt = yield* Clock.currentTimeMillis
     // A small list that fits one synchronous call (and one chunk) skips the job and its polling. Decided from the
     // whole list, so that a resumed run plans the same path for the chunks it forms afresh.
     const sync = provider.capabilities.sync
@@ -381,6 +395,8 @@ export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<St
       GroupBy.evaluate((_, entries) => chunksOf(entries, { sizes, flushAfter: options.flushAfter, busy, slots }), {
         bufferSize: 1
       }),
+      // holding a chunk here holds the next one's forming, and through the bounded queue the routing behind it
+      Stream.tap(({ planIndex }) => untilMillis(startedAt + sizes.formsAt(planIndex))),
       Stream.map(({ entries, planIndex }) => {
         // a chunk formed from one field set's group: every entry asks the same fields
         const fields = Chunk.unsafeHead(entries).fields
