@@ -13,7 +13,9 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Predicate from "effect/Predicate"
 import type * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import * as NodePath from "node:path"
 import { LedgerError } from "./Ledger.js"
 import Ledger0001 from "./migrations/0001_ledger.js"
@@ -42,6 +44,28 @@ export const migrations = Migrator.fromRecord({
   "0009_run_webhooks": Ledger0009
 })
 
+/**
+ * Postgres error codes of a CREATE that lost a race: while another process's transaction creating the same table
+ * or index is open, even `CREATE ... IF NOT EXISTS` fails (a unique violation on the catalog, or "already
+ * exists"). Workers started at once on a new database met it creating the migrations' and the queue's tables.
+ */
+const lostCreateRaceCodes: ReadonlySet<string> = new Set(["23505", "42P07", "42710"])
+
+const isLostCreateRace = (error: unknown): boolean =>
+  Predicate.hasProperty(error, "_tag") && error._tag === "SqlError" && Predicate.hasProperty(error, "cause") &&
+  Predicate.hasProperty(error.cause, "code") && lostCreateRaceCodes.has(String(error.cause.code))
+
+/**
+ * Retries what creates tables when another process was creating them at the same moment: by the next try its
+ * transaction has ended, and the tables are there. Any other error is not retried.
+ *
+ * @since 0.1.0 @category Schedules
+ */
+export const retryLostCreateRace = Schedule.spaced("100 millis").pipe(
+  Schedule.intersect(Schedule.recurs(10)),
+  Schedule.whileInput(isLostCreateRace)
+)
+
 /** The dialect-neutral migrator: needs only a SqlClient (the dialect ones also want FileSystem for schema dumps). */
 export const migrate = Migrator.make({})({ loader: migrations, table: "enrich_migrations" })
 
@@ -51,7 +75,7 @@ const describe = (error: { readonly message: string; readonly cause?: unknown })
     : error.message
 
 const withMigrations = <E>(client: Layer.Layer<SqlClient.SqlClient, E>, where: string) =>
-  Layer.effectDiscard(migrate).pipe(
+  Layer.effectDiscard(Effect.retry(migrate, retryLostCreateRace)).pipe(
     Layer.provideMerge(client),
     Layer.mapError((error) =>
       new LedgerError({

@@ -33,6 +33,7 @@ import { Ledger, LedgerError } from "./Ledger.js"
 import * as Providers from "./Providers.js"
 import * as Runner from "./Runner.js"
 import * as Shards from "./Shards.js"
+import * as Sql from "./Sql.js"
 import * as SqlBudget from "./SqlBudget.js"
 import * as Webhooks from "./Webhooks.js"
 import * as WebhookTokens from "./WebhookTokens.js"
@@ -51,12 +52,17 @@ export const defaultLeaseSeconds = 60
 
 const queueLayer = (leaseSeconds: number) =>
   PersistedQueue.layer.pipe(
-    Layer.provide(SqlPersistedQueue.layerStore({
-      tableName: queueTable,
-      pollInterval: Duration.millis(500),
-      lockRefreshInterval: Duration.seconds(Math.max(1, leaseSeconds / 3)),
-      lockExpiration: Duration.seconds(leaseSeconds)
-    }))
+    Layer.provide(
+      SqlPersistedQueue.layerStore({
+        tableName: queueTable,
+        pollInterval: Duration.millis(500),
+        lockRefreshInterval: Duration.seconds(Math.max(1, leaseSeconds / 3)),
+        lockExpiration: Duration.seconds(leaseSeconds)
+      }).pipe(
+        // the store creates its table when it starts: workers started at once on a new database race for it
+        Layer.retry(Sql.retryLostCreateRace)
+      )
+    )
   )
 
 const shardQueue = PersistedQueue.make({ name: queueName, schema: ShardItem })

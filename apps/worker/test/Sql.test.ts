@@ -7,9 +7,11 @@ import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import { type Identifier, Journal } from "@enrich/core"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -231,6 +233,33 @@ describe("Sql", () => {
           const again = yield* sql<{ readonly n: string }>`SELECT COUNT(*) AS n FROM enrich_migrations`
           assert.strictEqual(Number(again[0]!.n), 9)
         }).pipe(Effect.provide(postgres(databaseUrl ?? "postgres://unset"))))
+
+      it.scopedLive(
+        "workers started at once on a new database all open it (one migrates, the others wait)",
+        () =>
+          Effect.gen(function*() {
+            // N processes creating the same tables at once: Postgres answers all but one with a unique violation
+            // on its catalog (pg_type) even for CREATE TABLE IF NOT EXISTS; a worker failed to start that way.
+            // (Live clock: the retry waits 100 ms between tries.)
+            const url = yield* freshSchema(databaseUrl!, "opening")
+            const opened = yield* Effect.forEach(
+              Array.from({ length: 6 }, (_, i) => i),
+              () =>
+                Effect.scoped(Effect.flatMap(
+                  Layer.build(Sql.layerPg(Redacted.make(url))),
+                  (context) =>
+                    Context.get(context, SqlClient.SqlClient)<{ readonly n: string }>`
+                    SELECT COUNT(*) AS n FROM enrich_migrations`
+                )).pipe(Effect.either),
+              { concurrency: "unbounded" }
+            )
+            for (const result of opened) {
+              assert.isTrue(Either.isRight(result), Either.isLeft(result) ? result.left.message : "")
+              if (Either.isRight(result)) assert.strictEqual(Number(result.right[0]!.n), 9)
+            }
+          }).pipe(Effect.provide(Reactivity.layer)),
+        60_000
+      )
 
       it.scoped(
         "recorders waiting for another process's lock hold no pooled connection: other queries go on",
