@@ -19,7 +19,7 @@ import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { createInterface } from "node:readline"
 import { fiberLatency, fiberLowerBound } from "./Ceiling.js"
-import { figure, fixed, say, since, tempDir } from "./Common.js"
+import { figure, fixed, say, tempDir } from "./Common.js"
 import * as EnrichSimulate from "./EnrichSimulate.js"
 
 export interface Options {
@@ -46,8 +46,11 @@ export const defaults = {
    * of the bound (chunks of at least `ChunkPlan.minChunk`)
    */
   people: 20_000,
-  /** client CPU counts ×4 in provider time (×2 in the ceiling part): three set-ups of ~1 minute each */
-  timeScale: 4,
+  /**
+   * the ceiling part's scale for this Fiber run (client CPU counts ×2 in provider time; against a real provider
+   * it counts once): three set-ups of ~1 minute each
+   */
+  timeScale: 2,
   ingestTimeScale: 100,
   workers: [1, 2, 4]
 } as const
@@ -66,11 +69,12 @@ interface Counters {
 /** One set-up's run: wall times (real ms) and what the simulator counted. */
 interface Measured {
   /**
-   * from the first worker ready to take shards until its last shard was done (every result committed), as the
-   * ceiling part times `Waterfall.run`; the run's report (counted from the ledger after that) is not throughput
+   * from the first worker's note that it works on a shard of the run until the run's last shard was done (every
+   * result committed), as the ceiling part times `Waterfall.run`; the run's report (counted from the ledger after
+   * that) is not throughput
    */
   readonly working: number
-  /** from the start of `enrich submit` until the last worker exited (`--drain`) */
+  /** from the start of `enrich submit` until a worker's note that the run finished */
   readonly wall: number
   readonly rateLimited: number
   /** distinct people Fiber received, and how many of them more than once */
@@ -210,11 +214,11 @@ export const shardedPlanBound = (people: number, shardSize: number, slots: numbe
 
 let setUps = 0
 
-/** With `BENCH_TRACE` set: the workers' notes and chunk starts, in provider seconds from the first worker ready. */
+/** With `BENCH_TRACE` set: the workers' notes and chunk starts, in provider seconds from the first shard taken. */
 const trace = process.env.BENCH_TRACE !== undefined
 
-const traceLine = (line: string, ready: bigint | undefined, timeScale: number) => {
-  const at = ready === undefined ? 0 : Number(process.hrtime.bigint() - ready) / 1e6 * timeScale / 1000
+const traceLine = (line: string, from: bigint | undefined, timeScale: number) => {
+  const at = from === undefined ? 0 : Number(process.hrtime.bigint() - from) / 1e6 * timeScale / 1000
   if (!line.startsWith("{")) return process.stdout.write(`    ${fixed(at, 1)} s ${line}\n`)
   const event = JSON.parse(line) as { readonly _tag?: string; readonly shard?: number; readonly people?: number }
   if (event._tag === "ChunkSubmitted") {
@@ -222,13 +226,125 @@ const traceLine = (line: string, ready: bigint | undefined, timeScale: number) =
   }
 }
 
-/** One set-up: a fresh schema, Redis prefix and simulator; the list submitted; `workers` workers until drained. */
+/** What a worker process's notes (stderr lines) told the bench so far, in real time (`process.hrtime`). */
+interface Notes {
+  /** workers that printed "taking shards" */
+  ready: number
+  /** the first note of a worker working on a shard of the run */
+  working: bigint | undefined
+  lastShardDone: bigint | undefined
+  finished: bigint | undefined
+  requeued: number
+}
+
+/**
+ * `workers` long-running `enrich worker` processes (no `--drain`), as a deployment keeps them: each one's notes
+ * are read into `notes`; the effect completes with their exit codes once they have been stopped (SIGTERM, a clean
+ * stop: exit 0) by `stop`. `cpu` collects the CPU seconds each used.
+ */
+const spawnWorkers = (
+  options: Options,
+  workers: number,
+  ledger: string,
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  timeScale: number,
+  notes: Notes,
+  runId: () => string | undefined,
+  cpu: Array<number>
+) => {
+  const children: Array<ReturnType<typeof spawn>> = []
+  const exits = Effect.all(
+    Array.from({ length: workers }, (_, index) =>
+      Effect.async<number | null>((resume) => {
+        const child = spawn(
+          process.execPath,
+          EnrichSimulate.nodeArgs(options.enrich, [
+            "worker",
+            "--database-url",
+            ledger,
+            "--redis-url",
+            options.redisUrl!,
+            "--concurrency",
+            String(concurrency)
+          ]),
+          { cwd: dir, env, stdio: ["ignore", "ignore", "pipe"] }
+        )
+        children.push(child)
+        // the worker's notes: when it is ready, when the run is done, shards that failed and went back
+        createInterface({ input: child.stderr! }).on("line", (line) => {
+          if (trace) traceLine(line, notes.working, timeScale)
+          if (line.startsWith("{")) return
+          const run = runId()
+          if (line.includes(": taking shards")) notes.ready++
+          else if (run === undefined) return
+          else if (line.includes(`working on ${run} shard `)) notes.working ??= process.hrtime.bigint()
+          else if (line.includes(`${run} shard `) && line.endsWith(" done (0 left)")) {
+            notes.lastShardDone ??= process.hrtime.bigint()
+          } else if (line.startsWith(`run ${run} finished`)) notes.finished ??= process.hrtime.bigint()
+          else if (line.includes("failed, queued again")) {
+            notes.requeued++
+            process.stdout.write(`    worker: ${line}\n`)
+          }
+        })
+        // the last reading before the process ends is (within 100 ms) all the CPU it used
+        const poll = setInterval(() => {
+          cpu[index] = cpuSeconds(child.pid)
+        }, 100)
+        child.on("close", (code) => {
+          clearInterval(poll)
+          resume(Effect.succeed(code))
+        })
+        return Effect.sync(() => child.kill("SIGKILL"))
+      })),
+    { concurrency: "unbounded" }
+  )
+  const stop = Effect.sync(() => {
+    for (const child of children) child.kill("SIGTERM")
+  })
+  return { exits, stop }
+}
+
+/** Polls `holds` every 50 ms until it is true, failing with `what` after `atMostMillis`. */
+const waitFor = (holds: () => boolean, what: string, atMostMillis: number) =>
+  Effect.async<void, Error>((resume) => {
+    const began = Date.now()
+    const timer = setInterval(() => {
+      if (holds()) {
+        clearInterval(timer)
+        resume(Effect.void)
+      } else if (Date.now() - began > atMostMillis) {
+        clearInterval(timer)
+        resume(Effect.fail(failure(`timed out waiting for ${what}`)))
+      }
+    }, 50)
+    return Effect.sync(() => clearInterval(timer))
+  })
+
+/**
+ * One set-up, on a fresh schema, Redis prefix and simulator: N workers started and ready (their start-up, loading modules at full CPU, is not in the run's time:
+ * a deployment's workers are up before a list comes), then the run submitted; measured until the run's last shard
+ * is done, then the workers stopped.
+ */
 const measure = (options: Options, workers: number, timeScale: number, list: string, dir: string) =>
   Effect.gen(function*() {
     const tag = `${process.pid}_${Date.now().toString(36)}_${setUps++}`
     const ledger = yield* freshLedger(options.databaseUrl!, `enrich_bench_scale_${tag}`)
     const served = yield* simulator(options, timeScale, dir)
     const env: NodeJS.ProcessEnv = { ...process.env, REDIS_KEY_PREFIX: `enrich-bench-scale:${tag}:` }
+    const notes: Notes = {
+      ready: 0,
+      working: undefined,
+      lastShardDone: undefined,
+      finished: undefined,
+      requeued: 0
+    }
+    let runId: string | undefined
+    const cpu: Array<number> = []
+    const { exits, stop } = spawnWorkers(options, workers, ledger, dir, env, timeScale, notes, () => runId, cpu)
+    const running = yield* Effect.fork(exits)
+    // the ledger's tables are created by the first process that opens it: the workers, before the submit
+    yield* waitFor(() => notes.ready === workers, `${workers} workers ready`, 120_000)
     const start = process.hrtime.bigint()
     const submitted = yield* runEnrich(
       options.enrich,
@@ -252,74 +368,36 @@ const measure = (options: Options, workers: number, timeScale: number, list: str
       env
     )
     if (submitted.code !== 0) {
+      yield* stop
       return yield* Effect.fail(failure(`enrich submit exited ${submitted.code}: ${submitted.stderr.trim()}`))
     }
-    const runId = submitted.stdout.trim()
-    let ready: bigint | undefined
-    let lastShardDone: bigint | undefined
-    let finished: bigint | undefined
-    let requeued = 0
-    let workerCpu = 0
-    const exits = yield* Effect.all(
-      Array.from({ length: workers }, () =>
-        Effect.async<number | null>((resume) => {
-          const child = spawn(
-            process.execPath,
-            EnrichSimulate.nodeArgs(options.enrich, [
-              "worker",
-              "--database-url",
-              ledger,
-              "--redis-url",
-              options.redisUrl!,
-              "--concurrency",
-              String(concurrency),
-              "--drain"
-            ]),
-            { cwd: dir, env, stdio: ["ignore", "ignore", "pipe"] }
-          )
-          // the worker's notes: when it is ready, when the run is done, shards that failed and went back
-          createInterface({ input: child.stderr! }).on("line", (line) => {
-            if (trace) traceLine(line, ready, timeScale)
-            if (line.startsWith("{")) return
-            if (line.includes(": taking shards")) ready ??= process.hrtime.bigint()
-            else if (line.includes(`${runId} shard `) && line.endsWith(" done (0 left)")) {
-              lastShardDone ??= process.hrtime.bigint()
-            } else if (line.startsWith(`run ${runId} finished`)) finished ??= process.hrtime.bigint()
-            else if (line.includes("failed, queued again")) {
-              requeued++
-              process.stdout.write(`    worker: ${line}\n`)
-            }
-          })
-          // the last reading before the process ends is (within 100 ms) all the CPU it used
-          let cpu = 0
-          const poll = setInterval(() => {
-            cpu = cpuSeconds(child.pid)
-          }, 100)
-          child.on("close", (code) => {
-            clearInterval(poll)
-            workerCpu += cpu
-            resume(Effect.succeed(code))
-          })
-          return Effect.sync(() => child.kill("SIGTERM"))
-        })),
-      { concurrency: "unbounded" }
+    runId = submitted.stdout.trim()
+    // the run's own end; a worker's note of it can only come after the submit printed the run's id
+    yield* waitFor(
+      () => notes.finished !== undefined && notes.lastShardDone !== undefined,
+      `run ${runId} to finish`,
+      30 * 60_000
     )
-    const wall = since(start)
+    const wall = Number(notes.finished! - start) / 1e6
+    yield* stop
+    const codes = yield* running.await.pipe(Effect.flatMap((exit) => exit))
     const counters = yield* Effect.promise(async () =>
       (await (await fetch(`${served.url}${countersPath}`)).json()) as Counters
     )
     const fiber = Object.values(counters.submissions.fiber ?? {})
-    const working = ready !== undefined && lastShardDone !== undefined ? Number(lastShardDone - ready) / 1e6 : NaN
+    const working = notes.working !== undefined && notes.lastShardDone !== undefined
+      ? Number(notes.lastShardDone - notes.working) / 1e6
+      : NaN
     return {
       working,
       wall,
       rateLimited: Object.values(counters.rateLimited).reduce((n, count) => n + count, 0),
       sent: fiber.length,
       sentTwice: fiber.filter((n) => n > 1).length,
-      exits,
-      requeued,
-      finished: finished !== undefined,
-      workerCpu
+      exits: codes,
+      requeued: notes.requeued,
+      finished: notes.finished !== undefined,
+      workerCpu: cpu.reduce((a, b) => a + b, 0)
     } satisfies Measured
   }).pipe(Effect.scoped)
 
@@ -365,7 +443,7 @@ export const run = (options: Options) =>
       const plan = shardedPlanBound(options.people, shardSize, workers * concurrency)
       yield* say(
         `  ${workers} worker${workers === 1 ? "" : "s"}: measured ${fixed(elapsed / 1000, 0)} s of provider time ` +
-          `from the first worker ready to its last shard done, Fiber received ${measured.sent}/${options.people} ` +
+          `from the first shard taken to the last shard done, Fiber received ${measured.sent}/${options.people} ` +
           `people (${measured.sentTwice} twice), shards queued again ${measured.requeued}` +
           (wrong === undefined ? "" : `; WRONG: ${wrong}`)
       )
@@ -382,14 +460,14 @@ export const run = (options: Options) =>
           figure("429s caused by client", String(measured.rateLimited), "0", measured.rateLimited === 0)
       )
     }
-    // people finished per second of wall time, submit to drained, where the provider's limits do not bind
+    // people finished per second of wall time, submit to finished, where the provider's limits do not bind
     const rates: Array<number> = []
     const parts: Array<string> = []
     for (const workers of [1, 2]) {
       const measured = yield* measure(options, workers, options.ingestTimeScale, list, dir)
       parts.push(
         `${workers} worker${workers === 1 ? "" : "s"} ${fixed(measured.wall / 1000, 1)} s (of which ` +
-          `${fixed(measured.working / 1000, 1)} s from the first worker ready to its last shard done; the workers ` +
+          `${fixed(measured.working / 1000, 1)} s from the first shard taken to the last shard done; the workers ` +
           `used ${fixed(measured.workerCpu, 1)} CPU s; 429s ${measured.rateLimited})`
       )
       const wrong = problems(measured, options.people)
@@ -401,7 +479,7 @@ export const run = (options: Options) =>
     }
     yield* say(
       `  ingest: people finished (one Fiber outcome each, committed to the ledger) per second of wall time from ` +
-        `the start of enrich submit to the last worker drained, ×${options.ingestTimeScale} time scale ` +
+        `the start of enrich submit (the workers already up) to the run's finished note, ×${options.ingestTimeScale} time scale ` +
         `(informative): ${parts.join(", ")}`
     )
     yield* say(

@@ -171,7 +171,7 @@ const usage = "usage: pnpm bench [baseline|ceiling|ingest|credits|waterfall|rss|
   "[--records N] [--time-scale N] [--naive-time-scale N] [--credit-people N] [--seed N] [--no-naive] " +
   "[--provider fiber|crustdata] [--setup default|comparable] [--rss-people N] [--rss-time-scale N] " +
   "[--ingest-time-scale N] [--shard-size N] [--workers N,N...]\n" +
-  "  scale: needs DATABASE_URL (Postgres) and REDIS_URL; --people (default 20000), --time-scale (default 4), " +
+  "  scale: needs DATABASE_URL (Postgres) and REDIS_URL; --people (default 20000), --time-scale (default 2, as the ceiling part's Fiber run), " +
   "--ingest-time-scale (default 100), --shard-size (default a quarter of --people), --workers (default 1,2,4)"
 
 /** The flags, or a one-line error and exit code 2 (a mistake in the command line is not a crash). */
