@@ -416,9 +416,11 @@ const makeRecording = (outcomesFor: Effect.Effect.Success<typeof makeCacheLookup
           created_at: at,
           updated_at: at
         }
-        // Resume: a chunk recorded earlier (by this or a crashed process) is returned as it is.
-        yield* sql`INSERT INTO enrich_chunks ${sql.insert(row)} ON CONFLICT (idempotency_key) DO NOTHING`
-        return yield* getChunk(chunk.idempotencyKey)
+        // Resume: a chunk recorded earlier (by this or a crashed process) is returned as it is. The new row comes
+        // back from the insert itself: one round trip less inside the recorders' critical section.
+        const inserted = yield* sql`INSERT INTO enrich_chunks ${sql.insert(row)}
+          ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`.pipe(Effect.flatMap(decodeChunks))
+        return inserted.length > 0 ? toChunkRecord(inserted[0]!) : yield* getChunk(chunk.idempotencyKey)
       })
 
     return {
