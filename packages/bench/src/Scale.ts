@@ -244,15 +244,18 @@ interface Notes {
  */
 const spawnWorkers = (
   options: Options,
-  workers: number,
-  ledger: string,
-  dir: string,
-  env: NodeJS.ProcessEnv,
-  timeScale: number,
+  setUp: {
+    readonly workers: number
+    readonly ledger: string
+    readonly dir: string
+    readonly env: NodeJS.ProcessEnv
+    readonly timeScale: number
+  },
   notes: Notes,
   runId: () => string | undefined,
   cpu: Array<number>
 ) => {
+  const { dir, env, ledger, timeScale, workers } = setUp
   const children: Array<ReturnType<typeof spawn>> = []
   const exits = Effect.all(
     Array.from({ length: workers }, (_, index) =>
@@ -341,7 +344,13 @@ const measure = (options: Options, workers: number, timeScale: number, list: str
     }
     let runId: string | undefined
     const cpu: Array<number> = []
-    const { exits, stop } = spawnWorkers(options, workers, ledger, dir, env, timeScale, notes, () => runId, cpu)
+    const { exits, stop } = spawnWorkers(
+      options,
+      { workers, ledger, dir, env, timeScale },
+      notes,
+      () => runId,
+      cpu
+    )
     const running = yield* Effect.fork(exits)
     // the ledger's tables are created by the first process that opens it: the workers, before the submit
     yield* waitFor(() => notes.ready === workers, `${workers} workers ready`, 120_000)
