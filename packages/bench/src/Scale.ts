@@ -325,9 +325,9 @@ const waitFor = (holds: () => boolean, what: string, atMostMillis: number) =>
   })
 
 /**
- * One set-up, on a fresh schema, Redis prefix and simulator: N workers started and ready (their start-up, loading modules at full CPU, is not in the run's time:
- * a deployment's workers are up before a list comes), then the run submitted; measured until the run's last shard
- * is done, then the workers stopped.
+ * One set-up, on a fresh schema, Redis prefix and simulator: N workers started and ready (their start-up, loading
+ * modules at full CPU, is not in the run's time: a deployment's workers are up before a list comes), then the run
+ * submitted; measured until the run's last shard is done, then the workers stopped.
  */
 const measure = (options: Options, workers: number, timeScale: number, list: string, dir: string) =>
   Effect.gen(function*() {

@@ -189,7 +189,9 @@ const makeSender = (
   options: StageOptions,
   syncPath: boolean,
   /** when the plan's window for the k-th chunk sent opens, ms from the stage's start */
-  opensAt: (k: number) => number
+  opensAt: (k: number) => number,
+  /** the stage's start (clock ms): the origin of `opensAt`, as of the forming gate */
+  startedAt: number
 ) =>
   Effect.gen(function*() {
     const { journal, provider } = ctx
@@ -219,8 +221,7 @@ const makeSender = (
     // the k-th chunk of the plan waits for its window (see `sizesOf`), from the stage's start. By its place in the
     // plan, not by the order chunks reach this point: a small chunk of a later minute whose cache lookup ended
     // first took a start of the first minute, and the large chunk formed before it went out a minute late.
-    const startedAt = yield* Clock.currentTimeMillis
-    const inItsWindow = (planIndex: number) => Effect.suspend(() => untilMillis(startedAt + opensAt(planIndex)))
+    const inItsWindow = (planIndex: number) => untilMillis(startedAt + opensAt(planIndex))
     return (
       fields: readonly [Field, ...Array<Field>],
       travelers: ReadonlyArray<Traveler>,
@@ -381,7 +382,7 @@ export const make = (ctx: StageContext, options: StageOptions): Effect.Effect<St
     const sync = provider.capabilities.sync
     const syncPath = sync !== undefined && options.people <= Math.min(sync.maxBatch, sizes.maxBatch)
     const cache = makeCacheAnswer(ctx, options)
-    const send = yield* makeSender(ctx, options, syncPath, sizes.opensAt)
+    const send = yield* makeSender(ctx, options, syncPath, sizes.opensAt, startedAt)
 
     const { concurrency, slots } = chunksInFlight(ctx, options, sizes)
 
